@@ -1,0 +1,64 @@
+"""Thread settings and a description of the software and hardware a run used."""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+import numba
+import numpy as np
+import torch
+
+
+def configure_threads(threads: int) -> None:
+    """Set torch's and numba's thread counts (numba's is capped at its pool size)."""
+    torch.set_num_threads(threads)
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+
+
+def resolve_device(name: str) -> str:
+    """'auto' -> 'cuda' when CUDA is available, else 'cpu'; 'cuda' without CUDA is an error."""
+    from longdep_bench.errors import BenchError
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise BenchError("--device cuda: this torch has no usable CUDA device (torch "
+                         f"{torch.__version__}); use --device cpu or install a CUDA build of torch")
+    return name
+
+
+def device_name(device: torch.device) -> str:
+    """A human-readable name of the device (the GPU's name, or the CPU's model)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return _cpu_model() or platform.processor() or platform.machine()
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def environment(device: torch.device, threads: int) -> dict[str, Any]:
+    """Versions, device and threads, as stored in every result record."""
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numba": numba.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "device": device.type,
+        "device_name": device_name(device),
+        "threads": threads,
+    }
+    if device.type == "cuda":
+        info["cuda"] = torch.version.cuda
+        info["cudnn"] = torch.backends.cudnn.version()
+    return info

@@ -1,0 +1,124 @@
+"""Result records: one JSON object per finished run, appended to a JSON Lines file."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import IO, Any, Iterator, Mapping
+
+from longdep_bench.config import RunConfig
+from longdep_bench.errors import BenchError
+from longdep_bench.specs import TaskSpec
+
+STATUSES = ("ok", "diverged", "error")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """The result of one run, with everything needed to reproduce it."""
+
+    run_id: str
+    arch: str
+    task: str
+    params: Mapping[str, Any]
+    gap_param: str | None
+    seed: int
+    master_seed: int
+    seeds: Mapping[str, int]
+    status: str
+    solved: bool
+    sequences_to_solve: int | None
+    test_accuracy: float | None
+    chance: float
+    train_sequences: int
+    train_seconds: float
+    eval_seconds: float
+    sequences_per_second: float | None
+    n_params: int
+    hyperparameters: Mapping[str, Any]
+    curve: list
+    env: Mapping[str, Any]
+    error: str | None
+    finished_at: str
+
+    @classmethod
+    def from_run(cls, config: RunConfig, task: TaskSpec, seeds: Mapping[str, int], outcome: Any,
+                 train_seconds: float, eval_seconds: float, env: Mapping[str, Any]) -> "RunRecord":
+        """Assemble the record of a finished run from its configuration and outcome."""
+        accuracy = outcome.test_accuracy
+        return cls(
+            run_id=config.run_id(),
+            arch=config.arch,
+            task=config.task,
+            params=dict(config.params),
+            gap_param=task.gap_param,
+            seed=config.seed,
+            master_seed=config.master_seed,
+            seeds=dict(seeds),
+            status=outcome.status,
+            solved=outcome.sequences_to_solve is not None,
+            sequences_to_solve=outcome.sequences_to_solve,
+            test_accuracy=None if accuracy is None or math.isnan(accuracy) else accuracy,
+            chance=task.chance,
+            train_sequences=outcome.seen,
+            train_seconds=round(train_seconds, 4),
+            eval_seconds=round(eval_seconds, 4),
+            sequences_per_second=round(outcome.seen / train_seconds, 1) if train_seconds > 0 else None,
+            n_params=outcome.n_params,
+            hyperparameters=config.hyperparameters(),
+            curve=outcome.curve,
+            env=dict(env),
+            error=outcome.error,
+            finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+
+    def to_json(self) -> str:
+        """One line of JSON."""
+        return json.dumps(asdict(self), sort_keys=True, allow_nan=False)
+
+
+REQUIRED_KEYS = frozenset(RunRecord.__dataclass_fields__)
+
+
+def append_record(stream: IO[str], record: RunRecord) -> None:
+    """Append one record as a line and push it to disk, so that a crash loses nothing written."""
+    stream.write(record.to_json() + "\n")
+    stream.flush()
+    os.fsync(stream.fileno())
+
+
+def open_for_append(path: str) -> IO[str]:
+    """Open a results file for appending; a BenchError when it cannot be written."""
+    try:
+        return open(path, "a", encoding="utf-8")
+    except OSError as exc:
+        raise BenchError(f"cannot write results to {path}: {exc.strerror}") from None
+
+
+def read_records(path: str) -> Iterator[dict[str, Any]]:
+    """The records of a results file; a BenchError naming the line if one is corrupt or truncated."""
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError as exc:
+        raise BenchError(f"cannot read results file {path}: {exc.strerror}") from None
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            truncated = not line.endswith("\n")
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                what = "truncated (a write was interrupted)" if truncated else f"not valid JSON ({exc.msg})"
+                raise BenchError(f"{path}:{number}: record is {what}") from None
+            if not isinstance(record, dict):
+                raise BenchError(f"{path}:{number}: record is not a JSON object")
+            missing = REQUIRED_KEYS - record.keys()
+            if missing:
+                raise BenchError(f"{path}:{number}: record lacks {', '.join(sorted(missing))}")
+            if record["status"] not in STATUSES:
+                raise BenchError(f"{path}:{number}: unknown status {record['status']!r}")
+            yield record

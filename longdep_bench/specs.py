@@ -1,0 +1,160 @@
+"""The objects that cross the plugin boundary: batches, model shapes, task and architecture specs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from longdep_bench.params import Param
+
+_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+class OutputKind(str, Enum):
+    """What a task asks of a model, and so the shape of the model's output."""
+
+    CLASS_AT_END = "class-at-end"  # one class per sequence, read at its true last step: (N, C)
+    VALUE_AT_END = "value-at-end"  # one real value per sequence at its true last step: (N, 1)
+    CLASS_PER_STEP = "class-per-step"  # one class per step: (N, T, C); target -1 where none is asked
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """A padded batch of sequences, as NumPy arrays (from a generator) or torch tensors (for a model).
+
+    inputs:  (N, T) integer token ids, right-padded with the id ``len(symbols)``; or
+             (N, T, F) float32 features, right-padded with zeros.
+    lengths: (N,) true lengths; step ``lengths[i] - 1`` is sequence i's last step.
+    targets: CLASS_AT_END (N,) class ids; VALUE_AT_END (N,) float32 values;
+             CLASS_PER_STEP (N, T) class ids with -1 where no output is asked.
+    extras:  task-specific arrays of first dimension N (for example legal-successor masks).
+    """
+
+    inputs: Any
+    lengths: Any
+    targets: Any
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.lengths.shape[0])
+
+    def to_torch(self, device: Any = "cpu") -> "Batch":
+        """The same batch as torch tensors on ``device`` (no copy on CPU where dtypes allow)."""
+        import torch
+
+        def convert(array: Any) -> Any:
+            tensor = torch.from_numpy(np.ascontiguousarray(array)) if isinstance(array, np.ndarray) else array
+            return tensor.to(device, non_blocking=True)
+
+        return Batch(
+            inputs=convert(self.inputs),
+            lengths=convert(self.lengths),
+            targets=convert(self.targets),
+            extras={k: convert(v) for k, v in self.extras.items()},
+        )
+
+    def arrays(self) -> dict[str, Any]:
+        """All arrays by name (inputs, lengths, targets and the extras)."""
+        return {"inputs": self.inputs, "lengths": self.lengths, "targets": self.targets, **self.extras}
+
+
+@dataclass(frozen=True)
+class ModelIO:
+    """What an architecture's model consumes and produces for one task."""
+
+    n_symbols: int  # one-hot width of token inputs; 0 when the inputs are real-valued features
+    n_features: int  # features per step for real-valued inputs; 0 for token inputs
+    n_outputs: int  # classes, or 1 for a real value
+    per_step: bool  # outputs at every step (N, T, C) instead of at each sequence's last step (N, C)
+    max_length: int  # the longest sequence the task produces with its current parameters
+
+    @property
+    def input_size(self) -> int:
+        """Width of one step's input vector after one-hot encoding."""
+        return self.n_symbols or self.n_features
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not _NAME.match(name):
+        raise ValueError(f"{kind} name {name!r} must be lower-case letters, digits, '-' or '_'")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task: its parameters, vocabulary, output kind and a deterministic generator.
+
+    ``generate(params, n, seed, start)`` returns sequences ``start .. start + n - 1`` of the
+    stream identified by ``seed`` as a NumPy :class:`Batch`; it must be a pure function of its
+    arguments, so that consecutive calls continue one stream and never repeat a sequence.
+    """
+
+    name: str
+    description: str
+    output: OutputKind
+    generate: Callable[[Mapping[str, Any], int, int, int], Batch]
+    params: tuple[Param, ...] = ()
+    symbols: tuple[str, ...] = ()  # names of the token ids (token inputs)
+    n_features: int = 0  # features per step (real-valued inputs)
+    classes: tuple[str, ...] = ()  # names of the class ids (class outputs)
+    gap_param: str | None = None  # the lag parameter that ``--gap`` sets and tables show
+    success_threshold: float = 0.99  # fraction of test sequences that must be correct to count as solved
+    chance: float = 0.0  # fraction of test sequences an input-blind guess gets right
+    check: Callable[[Mapping[str, Any]], None] | None = None  # cross-parameter validation (raise ValueError)
+    loss: Callable[[Any, Batch], Any] | None = None  # training loss; default by output kind
+    correct: Callable[[Any, Batch], Any] | None = None  # per-sequence correctness; default by output kind
+
+    def __post_init__(self) -> None:
+        _check_name("task", self.name)
+        if bool(self.symbols) == bool(self.n_features):
+            raise ValueError(f"task {self.name!r}: give either symbols (token inputs) or n_features")
+        if self.output is not OutputKind.VALUE_AT_END and not self.classes:
+            raise ValueError(f"task {self.name!r}: class outputs need class names")
+        if self.output is OutputKind.VALUE_AT_END and self.correct is None:
+            raise ValueError(f"task {self.name!r}: value outputs need a correct() criterion")
+        if self.gap_param is not None and self.gap_param not in {p.name for p in self.params}:
+            raise ValueError(f"task {self.name!r}: gap_param {self.gap_param!r} is not a parameter")
+
+    def model_io(self, max_length: int) -> ModelIO:
+        """The input and output shape a model needs for this task's sequences."""
+        return ModelIO(
+            n_symbols=len(self.symbols),
+            n_features=self.n_features,
+            n_outputs=len(self.classes) if self.classes else 1,
+            per_step=self.output is OutputKind.CLASS_PER_STEP,
+            max_length=max_length,
+        )
+
+
+@dataclass(frozen=True)
+class ArchitectureSpec:
+    """An architecture: a builder of ``torch.nn.Module`` s plus its options and preferred settings.
+
+    ``build(io, hidden, options)`` returns a module whose ``forward(inputs, lengths)`` maps a
+    padded batch to outputs at each sequence's true last step, (N, C), or at every step,
+    (N, T, C) when ``io.per_step``. Padding after a sequence's end must not change its outputs.
+    ``recommended`` holds run hyperparameters (``lr``, ``batch_size``, ``clip``) that ``run`` uses
+    unless the user sets them. ``unavailable`` says why the architecture cannot be built here.
+    """
+
+    name: str
+    description: str
+    build: Callable[[ModelIO, int, Mapping[str, Any]], Any]
+    options: tuple[Param, ...] = ()
+    recommended: Mapping[str, Any] = field(default_factory=dict)
+    unavailable: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_name("architecture", self.name)
+        unknown = set(self.recommended) - RECOMMENDABLE
+        if unknown:
+            raise ValueError(
+                f"architecture {self.name!r}: cannot recommend {sorted(unknown)}; "
+                f"known: {sorted(RECOMMENDABLE)}"
+            )
+
+
+RECOMMENDABLE = frozenset({"lr", "batch_size", "clip"})

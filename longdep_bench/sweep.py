@@ -1,0 +1,119 @@
+"""Turning command-line choices into a validated list of run configurations."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from longdep_bench.config import RunConfig
+from longdep_bench.errors import BenchError
+from longdep_bench.params import parse_assignments, resolve_params
+from longdep_bench.registry import Registry
+from longdep_bench.specs import TaskSpec
+
+# Run settings used when neither the user nor the architecture's recommendations set them.
+DEFAULTS: Mapping[str, Any] = {"lr": 3e-3, "batch_size": 16, "clip": 1.0}
+DEFAULT_ARCHS = ("rnn", "lstm", "gru")
+DEFAULT_TASKS = ("task6a",)
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """What the user asked for; None means 'the architecture's recommendation, else the default'."""
+
+    archs: Sequence[str] = DEFAULT_ARCHS
+    tasks: Sequence[str] = DEFAULT_TASKS
+    params: Sequence[str] = ()  # NAME=VALUE, applied to every task
+    gaps: Sequence[int] = ()
+    seeds: int = 3
+    master_seed: int = 0
+    hidden: int = 64
+    batch_size: int | None = None
+    lr: float | None = None
+    clip: float | None = None
+    max_sequences: int = 100_000
+    threshold: float | None = None
+    device: str = "cpu"
+    threads: int = 1
+
+
+def parse_ref(text: str) -> tuple[str, dict[str, str]]:
+    """'lstm:init=chrono,gate_bias=2' -> ('lstm', {'init': 'chrono', 'gate_bias': '2'})."""
+    name, _, rest = text.partition(":")
+    assignments = [part for part in rest.split(",") if part.strip()] if rest else []
+    return name.strip(), parse_assignments(assignments)
+
+
+def task_variants(registry: Registry, text: str, params: Sequence[str], gaps: Sequence[int]
+                  ) -> list[tuple[TaskSpec, dict[str, Any]]]:
+    """The task named by ``text`` ('NAME[:K=V,...]') with its resolved parameters, one set per gap."""
+    name, raw = parse_ref(text)
+    task = registry.task(name)
+    given = {**parse_assignments(params), **raw}
+    if gaps and task.gap_param is None:
+        raise BenchError(f"task {task.name!r} has no lag parameter, so --gap does not apply to it")
+    if gaps and task.gap_param in given:
+        raise BenchError(f"task {task.name!r}: give its lag either with --gap or with {task.gap_param}=, not both")
+    variants = []
+    for gap in gaps or [None]:
+        values = dict(given)
+        if gap is not None:
+            values[task.gap_param] = str(gap)
+        resolved = resolve_params(task.params, values, f"task {task.name!r}")
+        if task.check is not None:
+            try:
+                task.check(resolved)
+            except ValueError as exc:
+                raise BenchError(f"task {task.name!r}: {exc}") from None
+        variants.append((task, resolved))
+    return variants
+
+
+def _setting(name: str, given: Any, recommended: Mapping[str, Any]) -> Any:
+    return given if given is not None else recommended.get(name, DEFAULTS[name])
+
+
+def plan(options: SweepOptions, registry: Registry) -> list[RunConfig]:
+    """Every (task, parameters, seed, architecture) run the options ask for, validated up front."""
+    if options.seeds < 1:
+        raise BenchError("--seeds must be at least 1")
+    if options.hidden < 1:
+        raise BenchError("--hidden must be at least 1")
+    if options.max_sequences < 1:
+        raise BenchError("--max-sequences must be at least 1")
+    if options.threshold is not None and not 0 < options.threshold <= 1:
+        raise BenchError("--threshold must be in (0, 1]")
+    if options.batch_size is not None and options.batch_size < 1:
+        raise BenchError("--batch-size must be at least 1")
+    if options.lr is not None and options.lr <= 0:
+        raise BenchError("--lr must be positive")
+    if options.clip is not None and options.clip < 0:
+        raise BenchError("--clip must be non-negative (0 disables clipping)")
+    archs = []
+    for text in options.archs:
+        name, raw = parse_ref(text)
+        spec = registry.architecture(name)
+        if spec.unavailable:
+            raise BenchError(f"architecture {name!r} is unavailable here: {spec.unavailable}")
+        archs.append((spec, resolve_params(spec.options, raw, f"architecture {name!r}")))
+    tasks = [variant for text in options.tasks for variant in task_variants(registry, text, options.params, options.gaps)]
+    configs = []
+    for (task, params), seed, (arch, arch_options) in itertools.product(tasks, range(options.seeds), archs):
+        configs.append(RunConfig(
+            arch=arch.name,
+            task=task.name,
+            arch_options=arch_options,
+            params=params,
+            seed=seed,
+            master_seed=options.master_seed,
+            hidden=options.hidden,
+            batch_size=_setting("batch_size", options.batch_size, arch.recommended),
+            lr=_setting("lr", options.lr, arch.recommended),
+            clip=_setting("clip", options.clip, arch.recommended),
+            max_sequences=options.max_sequences,
+            threshold=options.threshold if options.threshold is not None else task.success_threshold,
+            device=options.device,
+            threads=options.threads,
+        ))
+    return configs

@@ -1,0 +1,197 @@
+"""Summary tables of result records: architectures x gaps, per task.
+
+A cell shows ``solved seeds / runs · median sequences-to-solve · mean final test accuracy``.
+The median counts unsolved runs as never solving: when half or more of the runs did not solve,
+it is shown as ``>N`` with N the largest training budget among them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from tabulate import tabulate
+
+FORMATS = ("github", "plain", "csv", "json")
+# Settings that tell two rows of one architecture apart when they differ within a table.
+_ROW_SETTINGS = ("hidden", "batch_size", "lr", "clip", "max_sequences", "threshold")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Aggregate of the runs of one architecture variant at one gap."""
+
+    runs: int
+    solved: int
+    failed: int  # diverged or error
+    median_sequences_to_solve: float | None  # None: half or more of the runs did not solve
+    budget: int
+    mean_test_accuracy: float | None
+    sequences_per_second: float | None
+    n_params: int
+
+
+@dataclass(frozen=True)
+class Table:
+    """One task (with its non-lag parameters fixed): rows of architecture variants, columns of gaps."""
+
+    task: str
+    params: Mapping[str, Any]
+    gap_param: str | None
+    chance: float
+    thresholds: tuple[float, ...]
+    gaps: tuple[Any, ...]
+    rows: tuple[tuple[str, Mapping[Any, Cell]], ...]
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _row_key(record: Mapping[str, Any]) -> str:
+    hyper = record["hyperparameters"]
+    return _canonical([record["arch"], hyper.get("arch_options", {}), [hyper.get(k) for k in _ROW_SETTINGS]])
+
+
+def _row_settings(record: Mapping[str, Any]) -> dict[str, Any]:
+    hyper = record["hyperparameters"]
+    settings = dict(hyper.get("arch_options", {}))
+    settings.update({k: hyper.get(k) for k in _ROW_SETTINGS})
+    return settings
+
+
+def _labels(records_by_row: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Row labels: the architecture, plus the settings that differ between its rows."""
+    by_arch: dict[str, list[str]] = {}
+    for key, record in records_by_row.items():
+        by_arch.setdefault(record["arch"], []).append(key)
+    labels = {}
+    for arch, keys in by_arch.items():
+        settings = {key: _row_settings(records_by_row[key]) for key in keys}
+        names = sorted({n for s in settings.values() for n in s})
+        varying = [n for n in names if len({_canonical(s.get(n)) for s in settings.values()}) > 1]
+        for key in keys:
+            shown = ",".join(f"{n}={settings[key].get(n)}" for n in varying)
+            labels[key] = f"{arch}[{shown}]" if shown else arch
+    return labels
+
+
+def _cell(records: Sequence[Mapping[str, Any]]) -> Cell:
+    solved = [r["sequences_to_solve"] for r in records if r["solved"]]
+    ranked = sorted(solved) + [float("inf")] * (len(records) - len(solved))
+    median = statistics.median(ranked)
+    accuracies = [r["test_accuracy"] for r in records if r["test_accuracy"] is not None]
+    speeds = [r["sequences_per_second"] for r in records if r["sequences_per_second"]]
+    return Cell(
+        runs=len(records),
+        solved=len(solved),
+        failed=sum(r["status"] != "ok" for r in records),
+        median_sequences_to_solve=None if median == float("inf") else median,
+        budget=max(r["hyperparameters"]["max_sequences"] for r in records),
+        mean_test_accuracy=statistics.fmean(accuracies) if accuracies else None,
+        sequences_per_second=statistics.median(speeds) if speeds else None,
+        n_params=max(r["n_params"] for r in records),
+    )
+
+
+def build_tables(records: Iterable[Mapping[str, Any]]) -> list[Table]:
+    """Group records by task and non-lag parameters, then by architecture variant and gap."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for record in records:
+        params = {k: v for k, v in record["params"].items() if k != record["gap_param"]}
+        groups.setdefault(_canonical([record["task"], params]), []).append(record)
+    tables = []
+    for key in sorted(groups):
+        members = groups[key]
+        first = members[0]
+        gap_param = first["gap_param"]
+        gaps = tuple(sorted({r["params"].get(gap_param) for r in members}, key=_canonical))
+        by_row: dict[str, dict[Any, list[Mapping[str, Any]]]] = {}
+        for record in members:
+            by_row.setdefault(_row_key(record), {}).setdefault(record["params"].get(gap_param), []).append(record)
+        labels = _labels({k: next(iter(v.values()))[0] for k, v in by_row.items()})
+        rows = tuple(
+            (labels[k], {gap: _cell(runs) for gap, runs in by_row[k].items()})
+            for k in sorted(by_row, key=lambda k: labels[k])
+        )
+        tables.append(Table(
+            task=first["task"],
+            params={k: v for k, v in first["params"].items() if k != gap_param},
+            gap_param=gap_param,
+            chance=first["chance"],
+            thresholds=tuple(sorted({r["hyperparameters"]["threshold"] for r in members})),
+            gaps=gaps,
+            rows=rows,
+        ))
+    return tables
+
+
+def _count(value: float) -> str:
+    if value >= 10_000:
+        return f"{value / 1000:.0f}k"
+    if value >= 1000:
+        return f"{value / 1000:.1f}k"
+    return f"{value:.0f}"
+
+
+def _cell_text(cell: Cell | None) -> str:
+    if cell is None:
+        return ""
+    solved = f"{cell.solved}/{cell.runs}" + (f" ({cell.failed} failed)" if cell.failed else "")
+    median = _count(cell.median_sequences_to_solve) if cell.median_sequences_to_solve is not None else f">{_count(cell.budget)}"
+    accuracy = f"{cell.mean_test_accuracy:.1%}" if cell.mean_test_accuracy is not None else "n/a"
+    return f"{solved} · {median} · {accuracy}"
+
+
+def _title(table: Table) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in table.params.items())
+    threshold = "/".join(f"{t:.0%}" for t in table.thresholds)
+    return (f"{table.task}" + (f" ({params})" if params else "") +
+            f": chance {table.chance:.1%}; solved = test accuracy >= {threshold}; "
+            "cells: solved runs/runs · median sequences to solve · mean final test accuracy")
+
+
+def _gap_header(table: Table, gap: Any) -> str:
+    return f"{table.gap_param}={gap}" if table.gap_param else "default"
+
+
+def _flat_rows(tables: Sequence[Table]) -> list[dict[str, Any]]:
+    rows = []
+    for table in tables:
+        for label, cells in table.rows:
+            for gap, cell in cells.items():
+                rows.append({"task": table.task, **{f"param_{k}": v for k, v in table.params.items()},
+                             "architecture": label, "gap_param": table.gap_param, "gap": gap,
+                             "chance": table.chance, **cell.__dict__})
+    return rows
+
+
+def render(tables: Sequence[Table], fmt: str) -> str:
+    """The tables as GitHub Markdown, plain text, CSV or JSON."""
+    if fmt == "json":
+        return json.dumps(_flat_rows(tables), indent=2)
+    if fmt == "csv":
+        rows = _flat_rows(tables)
+        out = io.StringIO()
+        fields = list(dict.fromkeys(k for row in rows for k in row))
+        writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return out.getvalue()
+    blocks = []
+    for table in tables:
+        several = len(table.gaps) > 1
+        speed_header = "train seq/s" + (f" ({' / '.join(_gap_header(table, g) for g in table.gaps)})" if several else "")
+        headers = ["architecture", *(_gap_header(table, g) for g in table.gaps), speed_header, "params"]
+        body = []
+        for label, cells in table.rows:
+            speeds = [cells[g].sequences_per_second if g in cells else None for g in table.gaps]
+            speed = " / ".join(_count(s) if s else "-" for s in speeds)
+            params = max(c.n_params for c in cells.values())
+            body.append([label, *(_cell_text(cells.get(g)) for g in table.gaps), speed, f"{params:,}"])
+        blocks.append(_title(table) + "\n\n" + tabulate(body, headers=headers, tablefmt=fmt))
+    return "\n\n".join(blocks)
