@@ -91,8 +91,19 @@ def append_record(stream: IO[str], record: RunRecord) -> None:
 
 
 def open_for_append(path: str) -> IO[str]:
-    """Open a results file for appending; a BenchError when it cannot be written."""
+    """Open a results file for appending; a BenchError when it cannot be written.
+
+    A file whose last line is incomplete (a write was interrupted) is refused: appending would
+    glue the next record onto the broken line.
+    """
     try:
+        with open(path, "ab+") as probe:
+            size = probe.seek(0, os.SEEK_END)
+            probe.seek(max(0, size - 1))
+            complete = size == 0 or probe.read(1) == b"\n"
+        if not complete:
+            raise BenchError(f"{path} ends with a truncated record (an interrupted write); "
+                             "move the file aside or delete its last line, then run again")
         return open(path, "a", encoding="utf-8")
     except OSError as exc:
         raise BenchError(f"cannot write results to {path}: {exc.strerror}") from None

@@ -4,7 +4,9 @@ Task 6a: a sequence starts with E, ends with the trigger B and otherwise holds s
 uniformly from {a, b, c, d}, except at positions t1 and t2, which hold X or Y (probability 1/2
 each, independently). The class is the order of the relevant symbols: XX -> Q, XY -> R, YX -> S,
 YY -> U. With 1-based positions, L is uniform in [60 + G, 70 + G], t1 in [10, 20] and t2 in
-[10 + G, 20 + G]; the paper's task is G = 40 (L in [100, 110], t2 in [50, 60]).
+[10 + G, 20 + G]; the paper's task is G = 40 (L in [100, 110], t2 in [50, 60]). G must be at
+least 11: with a smaller gap the two windows overlap, t1 = t2 becomes possible and the order of
+the two symbols is undefined.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from longdep_bench import Batch, OutputKind, Param, TaskSpec, hookimpl, rng
 SYMBOLS = ("a", "b", "c", "d", "E", "B", "X", "Y")
 A, E, B, X = 0, 4, 5, 6  # ids of the first distractor, the start, the trigger and X (Y = X + 1)
 PAD = len(SYMBOLS)
+MIN_GAP = 11  # the windows [10, 20] and [10 + G, 20 + G] must not overlap
 MAX_GAP = 100_000
 PARALLEL_FROM = 4096  # sequences; below this one thread is faster than waking the pool
 
@@ -78,6 +81,34 @@ def generate_temporal_order(
     return Batch(inputs=tokens, lengths=lengths, targets=targets)
 
 
+def reference_temporal_order(
+    lo: np.ndarray, hi: np.ndarray, len_lo: int, len_hi: int, n: int, seed: int
+) -> Batch:
+    """A plain NumPy generator that follows the definition line by line (the test oracle).
+
+    It draws from ``numpy.random.default_rng(seed)``, so it matches the fast generator in
+    distribution, not value by value.
+    """
+    generator = np.random.default_rng(seed)
+    tokens = np.full((n, len_hi), PAD, dtype=np.int8)
+    lengths = np.empty(n, dtype=np.int64)
+    targets = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        length = generator.integers(len_lo, len_hi, endpoint=True)  # L uniform in [len_lo, len_hi]
+        tokens[i, :length] = generator.integers(A, A + 4, size=length)  # distractors a, b, c, d
+        tokens[i, 0] = E  # starts with E
+        tokens[i, length - 1] = B  # ends with the trigger B
+        label = 0
+        for k in range(len(lo)):
+            position = generator.integers(lo[k], hi[k], endpoint=True)  # 1-based t_k
+            symbol = generator.integers(0, 2)  # X or Y with probability 1/2
+            tokens[i, position - 1] = X + symbol
+            label = 2 * label + symbol  # XX -> 0 (Q), XY -> 1 (R), YX -> 2 (S), YY -> 3 (U)
+        lengths[i] = length
+        targets[i] = label
+    return Batch(inputs=tokens, lengths=lengths, targets=targets)
+
+
 def windows_6a(gap: int) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Relevant-position windows (1-based, inclusive) and the length range of Task 6a at a gap."""
     lo = np.array([10, 10 + gap], dtype=np.int64)
@@ -95,7 +126,7 @@ TASK_6A = TaskSpec(
     output=OutputKind.CLASS_AT_END,
     generate=_generate_6a,
     params=(
-        Param("gap", int, 40, "distance between the windows of t1 and t2 (paper: 40)", min=1, max=MAX_GAP),
+        Param("gap", int, 40, "distance between the windows of t1 and t2 (paper: 40)", min=MIN_GAP, max=MAX_GAP),
     ),
     symbols=SYMBOLS,
     classes=("Q", "R", "S", "U"),

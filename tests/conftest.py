@@ -1,0 +1,86 @@
+"""Shared test helpers: in-process CLI calls, statistics, throw-away plugin distributions."""
+
+from __future__ import annotations
+
+import math
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from longdep_bench.cli import main
+from longdep_bench.registry import get_registry
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str):
+        self.code, self.out, self.err = code, out, err
+
+
+@pytest.fixture
+def cli(capsys):
+    """Call ``longdep-bench`` in-process; return exit code, stdout and stderr."""
+
+    def invoke(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        else:  # pragma: no cover - main always exits
+            code = 0
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return invoke
+
+
+def chi2_uniform_ok(counts: np.ndarray, z: float = 4.0) -> bool:
+    """Chi-square goodness of fit to a uniform distribution, at roughly z sigma (Wilson-Hilferty)."""
+    counts = np.asarray(counts, dtype=float)
+    expected = counts.sum() / len(counts)
+    statistic = ((counts - expected) ** 2 / expected).sum()
+    return statistic <= chi2_critical(len(counts) - 1, z)
+
+
+def chi2_critical(df: int, z: float = 4.0) -> float:
+    """Approximate upper quantile of the chi-square distribution (Wilson-Hilferty)."""
+    return df * (1 - 2 / (9 * df) + z * math.sqrt(2 / (9 * df))) ** 3
+
+
+def chi2_same_ok(a: np.ndarray, b: np.ndarray, z: float = 4.0) -> bool:
+    """Two-sample chi-square test that two histograms come from one distribution."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    keep = (a + b) > 0
+    a, b = a[keep], b[keep]
+    na, nb = a.sum(), b.sum()
+    statistic = (((a * math.sqrt(nb / na) - b * math.sqrt(na / nb)) ** 2) / (a + b)).sum()
+    return statistic <= chi2_critical(len(a) - 1, z)
+
+
+@pytest.fixture
+def plugin_dist(tmp_path, monkeypatch):
+    """Install a throw-away plugin distribution on sys.path: ``plugin_dist(dist, {ep: source})``."""
+    root = tmp_path / "site"
+    root.mkdir()
+    monkeypatch.syspath_prepend(str(root))
+
+    def make(dist: str, modules: dict[str, str], version: str = "1.0") -> Path:
+        info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+        lines = ["[longdep_bench]"]
+        for entry_point, source in modules.items():
+            module = f"{dist.replace('-', '_')}_{entry_point.replace('-', '_')}"
+            (root / f"{module}.py").write_text(textwrap.dedent(source))
+            lines.append(f"{entry_point} = {module}")
+        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+        get_registry.cache_clear()
+        return root
+
+    yield make
+    get_registry.cache_clear()
+    for name in [m for m in sys.modules if m.startswith("fake")]:
+        del sys.modules[name]

@@ -1,0 +1,125 @@
+"""The command line: outputs, files and exit codes, including bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from longdep_bench.records import read_records
+
+SMALL = ["--seeds", "1", "--max-sequences", "1024", "--hidden", "8"]
+
+
+def test_list_shows_architectures_and_tasks(cli):
+    result = cli("list")
+    assert result.code == 0
+    for name in ("rnn", "lstm", "gru", "task6a", "longdep-bench"):
+        assert name in result.out
+    data = json.loads(cli("list", "--json").out)
+    task = {t["name"]: t for t in data["tasks"]}["task6a"]
+    assert task["params"]["gap"]["default"] == 40 and task["distribution"] == "longdep-bench"
+    assert {a["name"]: a for a in data["architectures"]}["lstm"]["options"]["init"]["default"] == "constant"
+
+
+def test_run_appends_records_and_prints_table(cli, tmp_path):
+    out = tmp_path / "results.jsonl"
+    result = cli("run", "-a", "gru", "-a", "rnn", "--gap", "40", "--gap", "60", *SMALL, "-o", str(out))
+    assert result.code == 0, result.err
+    records = list(read_records(str(out)))
+    assert sorted((r["arch"], r["params"]["gap"]) for r in records) == [("gru", 40), ("gru", 60), ("rnn", 40), ("rnn", 60)]
+    assert "| architecture" in result.out and "gap=40" in result.out and "gap=60" in result.out
+    assert "[4/4]" in result.err
+    again = cli("run", "-a", "gru", *SMALL, "-o", str(out))
+    assert again.code == 0
+    assert len(list(read_records(str(out)))) == 5  # appended, nothing lost
+    report = cli("report", str(out), "--format", "csv")
+    assert report.code == 0 and report.out.splitlines()[0].startswith("task,")
+    assert len(json.loads(cli("report", str(out), "--format", "json").out)) == 4  # gru@40 merges 2 runs
+    assert "gru" in cli("report", str(out), "--format", "plain").out
+
+
+def test_arch_options_and_task_params_in_refs(cli, tmp_path):
+    out = tmp_path / "r.jsonl"
+    result = cli("run", "-a", "lstm:init=default", "-a", "lstm:gate_bias=1", "-t", "task6a:gap=30",
+                 *SMALL, "-o", str(out))
+    assert result.code == 0, result.err
+    records = list(read_records(str(out)))
+    assert [r["hyperparameters"]["arch_options"] for r in records] == [
+        {"init": "default", "gate_bias": 3.0}, {"init": "constant", "gate_bias": 1.0}]
+    assert all(r["params"] == {"gap": 30} for r in records)
+    assert "lstm[gate_bias=1.0,init=constant]" in result.out
+
+
+def test_generate_writes_inspectable_npz(cli, tmp_path):
+    path = tmp_path / "d.npz"
+    result = cli("generate", "task6a", "--gap", "50", "-n", "300", "--seed", "7", "-o", str(path))
+    assert result.code == 0, result.err
+    data = np.load(path)
+    assert data["tokens"].shape == (300, 120) and data["lengths"].shape == (300,)
+    assert list(data["symbols"]) == ["a", "b", "c", "d", "E", "B", "X", "Y", "<pad>"]
+    assert list(data["classes"]) == ["Q", "R", "S", "U"]
+    assert json.loads(str(data["params"])) == {"gap": 50}
+    again = tmp_path / "e.npz"
+    cli("generate", "task6a", "-p", "gap=50", "-n", "300", "--seed", "7", "-o", str(again))
+    assert np.array_equal(np.load(again)["tokens"], data["tokens"])
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "-a", "lstmm"], "did you mean 'lstm'"),
+    (["run", "-t", "task7"], "unknown task 'task7'"),
+    (["run", "--gap", "0"], "gap=0: expected an integer in [11, 100000]"),
+    (["run", "--gap", "10000000"], "expected an integer in [11, 100000]"),
+    (["run", "-a", "lstm:init=magic"], "init='magic': expected one of default, constant"),
+    (["run", "-a", "lstm:colour=red"], "architecture 'lstm' has no parameter 'colour'"),
+    (["run", "-p", "gapp=50"], "did you mean 'gap'"),
+    (["run", "--seeds", "0"], "--seeds must be at least 1"),
+    (["run", "--hidden", "-4"], "--hidden must be at least 1"),
+    (["run", "--device", "cuda"], "CUDA"),
+    (["run", "--seeds", "x"], "'x' is not a valid integer"),
+    (["generate", "task6a", "-n", "10", "--seed", "1", "-o", "/nonexistent/dir/x.npz"], "cannot write"),
+    (["generate", "task6a", "-n", "0", "--seed", "1", "-o", "x.npz"], "-n"),
+    (["report", "/nonexistent.jsonl"], "cannot read results file"),
+])
+def test_bad_input_is_one_line_and_exit_2(cli, args, message, monkeypatch):
+    if args[:3] == ["run", "--device", "cuda"]:
+        monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    result = cli(*args)
+    assert result.code == 2
+    assert len(result.err.strip().splitlines()) == 1, result.err
+    assert message in result.err and "Traceback" not in result.err
+
+
+def test_unwritable_output_fails_before_training(cli, tmp_path):
+    result = cli("run", *SMALL, "-o", str(tmp_path / "missing" / "r.jsonl"))
+    assert result.code == 2 and "cannot write results" in result.err
+    assert "[1/" not in result.err
+
+
+def test_report_rejects_corrupt_and_truncated_files_without_touching_them(cli, tmp_path):
+    good = tmp_path / "good.jsonl"
+    assert cli("run", "-a", "rnn", *SMALL, "-o", str(good)).code == 0
+    line = good.read_text()
+    truncated = tmp_path / "truncated.jsonl"
+    truncated.write_text(line + line[: len(line) // 2])
+    result = cli("report", str(truncated))
+    assert result.code == 2 and "truncated.jsonl:2: record is truncated" in result.err
+    corrupt = tmp_path / "corrupt.jsonl"
+    corrupt.write_text("not json\n" + line)
+    result = cli("report", str(corrupt))
+    assert result.code == 2 and "corrupt.jsonl:1: record is not valid JSON" in result.err
+    assert truncated.read_text() == line + line[: len(line) // 2]
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert cli("report", str(empty)).code == 2
+
+
+def test_run_refuses_to_append_to_a_truncated_file(cli, tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"run_id": "x"}\n{"run_id": "tr')
+    before = path.read_bytes()
+    result = cli("run", *SMALL, "-o", str(path))
+    assert result.code == 2 and "truncated record" in result.err
+    assert path.read_bytes() == before

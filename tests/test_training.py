@@ -1,0 +1,104 @@
+"""Training: solving, failing, divergence, errors, reproducibility and the evaluation shortcut."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from longdep_bench.config import RunConfig, derive_seeds
+from longdep_bench.records import REQUIRED_KEYS
+from longdep_bench.registry import get_registry
+from longdep_bench.training import evaluate, train
+
+ODD_ARCHS = """
+    import torch
+    from longdep_bench import ArchitectureSpec, SequenceModel, hookimpl
+
+    class NaNCore(torch.nn.Module):
+        def __init__(self, size):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.ones(size))
+        def forward(self, x):
+            return x * self.scale * float("nan")
+
+    def explode(io, hidden, options):
+        raise RuntimeError("this architecture cannot be built")
+
+    @hookimpl
+    def register_architectures(register):
+        register(ArchitectureSpec(name="nan-net", description="outputs NaN",
+                                  build=lambda io, hidden, options: SequenceModel(NaNCore(io.input_size), io, io.input_size)))
+        register(ArchitectureSpec(name="explode", description="fails to build", build=explode))
+"""
+
+
+def config(arch, **overrides):
+    settings = dict(arch=arch, task="task6a", arch_options={}, params={"gap": 40}, seed=0, master_seed=0,
+                    hidden=32, batch_size=16, lr=3e-3, clip=1.0, max_sequences=2048, threshold=0.99)
+    if arch in ("lstm", "gru"):
+        settings["arch_options"] = {"init": "constant", "gate_bias": 3.0}
+    settings.update(overrides)
+    return RunConfig(**settings)
+
+
+def test_gru_solves_task6a_and_record_is_complete():
+    record = train(config("gru", hidden=64, max_sequences=30_000))
+    assert record.status == "ok" and record.solved
+    assert record.test_accuracy >= 0.99
+    assert record.sequences_to_solve == record.train_sequences <= 30_000
+    assert record.sequences_to_solve % 1024 == 0  # checked every 1024 sequences
+    data = record.__dict__
+    assert REQUIRED_KEYS <= data.keys()
+    assert data["params"]["gap"] == 40 and data["env"]["threads"] == 1
+    assert data["env"]["torch"] == torch.__version__
+    assert record.eval_seconds < 0.25 * record.train_seconds
+    assert record.curve[-1] == [record.sequences_to_solve, record.test_accuracy]
+
+
+def test_vanilla_rnn_stays_at_chance():
+    record = train(config("rnn", max_sequences=8192))
+    assert record.status == "ok" and not record.solved and record.sequences_to_solve is None
+    assert 0.2 < record.test_accuracy < 0.3
+    assert record.train_sequences == 8192
+
+
+def test_same_config_reproduces_exactly():
+    first, second = train(config("lstm", max_sequences=3000)), train(config("lstm", max_sequences=3000))
+    assert first.test_accuracy == second.test_accuracy and first.curve == second.curve
+    assert first.run_id == second.run_id
+    assert train(config("lstm", max_sequences=3000, seed=1)).run_id != first.run_id
+
+
+def test_non_finite_loss_ends_run_as_diverged(plugin_dist):
+    plugin_dist("fake-odd", {"odd": ODD_ARCHS})
+    record = train(config("nan-net"))
+    assert record.status == "diverged" and not record.solved and record.test_accuracy is None
+    assert record.train_sequences == 1024  # stopped at the first check
+
+
+def test_exception_ends_run_as_error(plugin_dist):
+    plugin_dist("fake-odd", {"odd": ODD_ARCHS})
+    record = train(config("explode"))
+    assert record.status == "error" and "cannot be built" in record.error
+
+
+def test_evaluate_stops_once_success_is_impossible():
+    task = get_registry().task("task6a")
+    test = task.generate({"gap": 40}, 1024, seed=1, start=0).to_torch()
+
+    class Constant(torch.nn.Module):
+        def forward(self, inputs, lengths):
+            return torch.nn.functional.one_hot(torch.zeros_like(lengths), 4).float()
+
+    accuracy = evaluate(Constant(), task, test)
+    assert math.isclose(accuracy, float((test.targets == 0).float().mean()))
+    assert evaluate(Constant(), task, test, at_least=0.99) is None
+    assert evaluate(Constant(), task, test, at_least=0.2) == accuracy
+
+
+def test_seeds_are_independent_and_stable():
+    seeds = derive_seeds(0, 0)
+    assert len(set(seeds.values())) == 3
+    assert derive_seeds(0, 0) == seeds and derive_seeds(0, 1) != seeds and derive_seeds(1, 0) != seeds
