@@ -6,7 +6,15 @@ This module is the public API that plugins may import; everything else is intern
 from longdep_bench import rng
 from longdep_bench.errors import BenchError
 from longdep_bench.hookspecs import hookimpl
-from longdep_bench.modeling import SequenceModel, encode_inputs, last_step, one_hot
+from longdep_bench.modeling import (
+    OutputsOnly,
+    SequenceModel,
+    encode_inputs,
+    last_step,
+    one_hot,
+    project_time_major,
+    script,
+)
 from longdep_bench.params import Param
 from longdep_bench.specs import ArchitectureSpec, Batch, ModelIO, OutputKind, TaskSpec
 
@@ -18,6 +26,7 @@ __all__ = [
     "BenchError",
     "ModelIO",
     "OutputKind",
+    "OutputsOnly",
     "Param",
     "SequenceModel",
     "TaskSpec",
@@ -25,5 +34,7 @@ __all__ = [
     "hookimpl",
     "last_step",
     "one_hot",
+    "project_time_major",
     "rng",
+    "script",
 ]

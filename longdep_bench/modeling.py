@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+from typing import Any, Callable
+
 import torch
 from torch import nn
 
@@ -21,28 +24,73 @@ def encode_inputs(inputs: torch.Tensor, io: ModelIO) -> torch.Tensor:
     return inputs.to(torch.float32)
 
 
+def project_time_major(inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Input projections ``x W^T + b`` for all steps at once, time-major: (T, N, G).
+
+    ``inputs`` are float features (N, T, I) or integer token ids (N, T); for tokens the product
+    with a one-hot vector is an embedding lookup into ``W^T``, and ids >= I (padding) give ``b``.
+    ``weight`` is (G, I), ``bias`` (G,).
+    """
+    if inputs.dtype.is_floating_point:
+        steps, batch = inputs.shape[1], inputs.shape[0]
+        flat = inputs.transpose(0, 1).reshape(steps * batch, -1)
+        return torch.addmm(bias, flat, weight.t()).view(steps, batch, -1)
+    table = torch.cat([weight.t(), weight.new_zeros(1, weight.shape[0])])
+    ids = inputs.t().to(torch.long).clamp(max=weight.shape[1])
+    return nn.functional.embedding(ids, table) + bias
+
+
 def last_step(sequence: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """(N, T, H) per-step values -> (N, H) values at each sequence's true last step."""
     index = (lengths.to(torch.long) - 1).view(-1, 1, 1).expand(-1, 1, sequence.shape[-1])
     return sequence.gather(1, index).squeeze(1)
 
 
+class OutputsOnly(nn.Module):
+    """Wraps a recurrent module that returns ``(outputs, state)``, like ``nn.LSTM``, to return outputs."""
+
+    def __init__(self, rnn: nn.Module):
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rnn(x)[0]
+
+
 class SequenceModel(nn.Module):
     """A recurrent core with one-hot/feature input encoding and a linear readout.
 
     ``core`` maps (N, T, io.input_size) float inputs to (N, T, hidden) states causally (step t
-    sees only steps <= t), so padding after a sequence's end cannot change its outputs. The
-    readout is applied at each sequence's last step, or at every step when ``io.per_step``.
+    sees only steps <= t), so padding after a sequence's end cannot change its outputs. With
+    ``encode=False`` the core receives the raw inputs (token ids or features) and encodes them
+    itself (for example with an embedding lookup). The readout is applied at each sequence's
+    last step, or at every step when ``io.per_step``.
     """
 
-    def __init__(self, core: nn.Module, io: ModelIO, hidden: int):
+    def __init__(self, core: nn.Module, io: ModelIO, hidden: int, encode: bool = True):
         super().__init__()
         self.io = io
         self.core = core
+        self.encode = encode
         self.head = nn.Linear(hidden, io.n_outputs)
 
     def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        states = self.core(encode_inputs(inputs, self.io))
+        states = self.core(encode_inputs(inputs, self.io) if self.encode else inputs)
         if self.io.per_step:
             return self.head(states)
         return self.head(last_step(states, lengths))
+
+
+def script(function: Callable[..., Any]) -> tuple[Any, str | None]:
+    """``torch.jit.script(function)``, or None and the reason when TorchScript is unusable.
+
+    TorchScript is deprecated in recent torch releases and ``torch.jit.script`` warns; exactly
+    that warning is filtered here, where scripting is deliberate.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated",
+                                    category=DeprecationWarning)
+            return torch.jit.script(function), None
+    except Exception as exc:  # torch.jit missing or broken in this torch/Python
+        return None, f"torch.jit.script failed: {type(exc).__name__}: {exc}"

@@ -137,7 +137,9 @@ class ArchitectureSpec:
     padded batch to outputs at each sequence's true last step, (N, C), or at every step,
     (N, T, C) when ``io.per_step``. Padding after a sequence's end must not change its outputs.
     ``recommended`` holds run hyperparameters (``lr``, ``batch_size``, ``clip``) that ``run`` uses
-    unless the user sets them. ``unavailable`` says why the architecture cannot be built here.
+    unless the user sets them. ``check(hidden, options)`` rejects impossible combinations by
+    raising ValueError before any training starts. ``unavailable`` says why the architecture
+    cannot be built here.
     """
 
     name: str
@@ -145,6 +147,7 @@ class ArchitectureSpec:
     build: Callable[[ModelIO, int, Mapping[str, Any]], Any]
     options: tuple[Param, ...] = ()
     recommended: Mapping[str, Any] = field(default_factory=dict)
+    check: Callable[[int, Mapping[str, Any]], None] | None = None
     unavailable: str | None = None
 
     def __post_init__(self) -> None:

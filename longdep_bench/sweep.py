@@ -96,7 +96,13 @@ def plan(options: SweepOptions, registry: Registry) -> list[RunConfig]:
         spec = registry.architecture(name)
         if spec.unavailable:
             raise BenchError(f"architecture {name!r} is unavailable here: {spec.unavailable}")
-        archs.append((spec, resolve_params(spec.options, raw, f"architecture {name!r}")))
+        arch_options = resolve_params(spec.options, raw, f"architecture {name!r}")
+        if spec.check is not None:
+            try:
+                spec.check(options.hidden, arch_options)
+            except ValueError as exc:
+                raise BenchError(f"architecture {name!r}: {exc}") from None
+        archs.append((spec, arch_options))
     tasks = [variant for text in options.tasks for variant in task_variants(registry, text, options.params, options.gaps)]
     configs = []
     for (task, params), seed, (arch, arch_options) in itertools.product(tasks, range(options.seeds), archs):

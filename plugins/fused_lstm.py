@@ -1,0 +1,112 @@
+"""``fused-lstm``: a TorchScript LSTM in the style of PyTorch's ``benchmarks/fastrnns``.
+
+The input projection of all time steps is computed once before the loop (for token inputs it is
+an embedding lookup into the transposed input weights), the loop does one recurrent matmul per
+step, and the gate nonlinearities and state update are plain element-wise TorchScript, which the
+TorchScript fuser can fuse into one kernel on CUDA. Parameters have ``nn.LSTM``'s names, shapes
+and gate order (i, f, g, o), so ``load_state_dict`` copies weights both ways.
+
+On a CPU wheel without LLVM (such as torch 2.13.0+cpu) TorchScript cannot fuse, and this LSTM is
+several times slower than ``nn.LSTM`` (oneDNN): see the README's speed table.
+
+``torch.jit.script`` is deprecated in recent torch releases and warns; ``longdep_bench.script``
+filters exactly that warning where the recurrence is scripted. If scripting fails (a torch or
+Python without a working ``torch.jit``), the architecture is registered as unavailable, with the
+reason.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from longdep_bench import (
+    ArchitectureSpec,
+    ModelIO,
+    OutputsOnly,
+    SequenceModel,
+    hookimpl,
+    project_time_major,
+    script,
+)
+from longdep_bench_plugins.gate_init import INIT_OPTIONS, apply_gate_init
+
+INPUT_GATE, FORGET_GATE = 0, 1
+
+
+def lstm_recurrence(projected: Tensor, weight_hh: Tensor, h: Tensor, c: Tensor) -> Tuple[Tensor, Tensor]:
+    """Run the LSTM over time-major input projections (T, B, 4H); return all h and c, (T, B, H)."""
+    recurrent = weight_hh.t()
+    hs: list[Tensor] = []
+    cs: list[Tensor] = []
+    for step in range(projected.size(0)):
+        gates = torch.addmm(projected[step], h, recurrent)
+        i, f, g, o = gates.chunk(4, 1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        hs.append(h)
+        cs.append(c)
+    return torch.stack(hs), torch.stack(cs)
+
+
+SCRIPTED_RECURRENCE, UNAVAILABLE = script(lstm_recurrence)
+
+
+class FusedLSTM(nn.Module):
+    """A single-layer, batch-first LSTM with ``nn.LSTM``'s parameters and a scripted time loop.
+
+    ``forward(inputs, lengths=None)`` accepts float inputs (B, T, input_size) or integer token
+    ids (B, T), where ids >= input_size (padding) act as all-zero one-hot vectors. It returns
+    ``(outputs, (h_n, c_n))`` like ``nn.LSTM``; with ``lengths``, h_n and c_n are the states at
+    each sequence's true last step (as with a packed sequence).
+    """
+
+    num_layers = 1
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.weight_ih_l0 = nn.Parameter(torch.empty(4 * hidden_size, input_size))
+        self.weight_hh_l0 = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
+        self.bias_ih_l0 = nn.Parameter(torch.empty(4 * hidden_size))
+        self.bias_hh_l0 = nn.Parameter(torch.empty(4 * hidden_size))
+        bound = 1.0 / math.sqrt(hidden_size)
+        for parameter in self.parameters():  # nn.LSTM's initialisation
+            nn.init.uniform_(parameter, -bound, bound)
+
+    def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        projected = project_time_major(inputs, self.weight_ih_l0, self.bias_ih_l0 + self.bias_hh_l0)
+        zeros = projected.new_zeros(projected.shape[1], self.hidden_size)
+        hs, cs = SCRIPTED_RECURRENCE(projected, self.weight_hh_l0, zeros, zeros)
+        last = (lengths.to(torch.long) - 1) if lengths is not None else torch.full(
+            (hs.shape[1],), hs.shape[0] - 1, dtype=torch.long, device=hs.device)
+        batch = torch.arange(hs.shape[1], device=hs.device)
+        final = (hs[last, batch].unsqueeze(0), cs[last, batch].unsqueeze(0))
+        return hs.transpose(0, 1), final
+
+
+def build(io: ModelIO, hidden: int, options: Mapping[str, Any]) -> nn.Module:
+    """A fused LSTM fed with raw token ids (embedding lookup) or features, with a linear readout."""
+    lstm = FusedLSTM(io.input_size, hidden)
+    apply_gate_init(lstm, options, io.max_length, FORGET_GATE, INPUT_GATE)
+    return SequenceModel(OutputsOnly(lstm), io, hidden, encode=False)
+
+
+FUSED_LSTM = ArchitectureSpec(
+    name="fused-lstm",
+    description="TorchScript LSTM, input projection hoisted, fusable gates (fastrnns style); = nn.LSTM maths",
+    build=build,
+    options=INIT_OPTIONS,
+    recommended={"lr": 3e-3},
+    unavailable=UNAVAILABLE,
+)
+
+
+@hookimpl
+def register_architectures(register):
+    """Register fused-lstm."""
+    register(FUSED_LSTM)

@@ -1,0 +1,68 @@
+"""lstm1997: the 1997 equations step by step, the truncated gradient, blocks and initialisation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from longdep_bench import BenchError
+from longdep_bench.registry import get_registry
+from longdep_bench.sweep import SweepOptions, plan
+from longdep_bench_plugins.lstm1997 import LSTM1997
+
+
+def reference_1997(layer: LSTM1997, x: torch.Tensor) -> torch.Tensor:
+    """The paper's forward equations, one step at a time, in plain eager code."""
+    hidden = layer.weight_rec.shape[1]
+    blocks = hidden // layer.block_size
+    y = torch.zeros(x.shape[0], hidden)
+    s = torch.zeros(x.shape[0], hidden)
+    outputs = []
+    for t in range(x.shape[1]):
+        net = x[:, t] @ layer.weight_in.t() + y @ layer.weight_rec.t() + layer.bias
+        net_c, net_in, net_out = net[:, :hidden], net[:, hidden:hidden + blocks], net[:, hidden + blocks:]
+        y_in = torch.sigmoid(net_in).repeat_interleave(layer.block_size, 1)  # one gate per block
+        y_out = torch.sigmoid(net_out).repeat_interleave(layer.block_size, 1)
+        s = s + y_in * (4 * torch.sigmoid(net_c) - 2)  # no forget gate: the state accumulates
+        y = y_out * (2 * torch.sigmoid(s) - 1)
+        outputs.append(y)
+    return torch.stack(outputs, 1)
+
+
+@pytest.mark.parametrize("block_size", [1, 2, 4])
+def test_forward_follows_the_1997_equations(block_size):
+    torch.manual_seed(0)
+    layer = LSTM1997(input_size=5, hidden=8, block_size=block_size, truncated=True)
+    x = torch.randn(3, 13, 5)
+    torch.testing.assert_close(layer(x), reference_1997(layer, x), rtol=1e-5, atol=1e-6)
+
+
+def test_truncated_gradient_flows_back_only_through_cell_states():
+    torch.manual_seed(0)
+    full = LSTM1997(4, 6, 2, truncated=False)
+    truncated = LSTM1997(4, 6, 2, truncated=True)
+    truncated.load_state_dict(full.state_dict())
+    x = torch.randn(2, 9, 4)
+    torch.testing.assert_close(full(x), truncated(x))
+    gradients = []
+    for layer in (full, truncated):
+        xs = x.clone().requires_grad_(True)
+        layer(xs)[:, -1].sum().backward()
+        gradients.append(xs.grad)
+    assert not torch.allclose(gradients[0], gradients[1])
+    # With truncation the only path from step 0 to the last output is the cell state, whose
+    # derivative with respect to its predecessor is 1 (no forget gate): it does not vanish.
+    assert gradients[1][:, 0].abs().sum() > 0
+
+
+def test_gate_biases_negative_by_block_and_weights_small():
+    torch.manual_seed(0)
+    layer = LSTM1997(9, 8, 2, truncated=True)
+    gates = layer.bias[8:]
+    assert gates.tolist() == [-2.0, -4.0, -6.0, -8.0] * 2
+    assert layer.weight_in.abs().max() <= 0.1 and layer.weight_rec.abs().max() <= 0.1
+
+
+def test_hidden_must_be_whole_blocks():
+    with pytest.raises(BenchError, match="not a multiple of block_size=3"):
+        plan(SweepOptions(archs=("lstm1997:block_size=3",), hidden=64), get_registry())
