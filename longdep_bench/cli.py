@@ -206,6 +206,17 @@ def report_command(results: str, fmt: str) -> None:
     click.echo(render(build_tables(records), fmt))
 
 
+@cli.command("speed")
+@click.argument("bench_json", type=click.Path(dir_okay=False))
+@click.option("--baseline", default="lstm", show_default=True, help="Architecture the ratios refer to.")
+def speed_command(bench_json: str, baseline: str) -> None:
+    """Speed tables from a pytest-benchmark JSON file of tests/benchmarks."""
+    from longdep_bench.speed import load_benchmarks, machine_line, speed_tables
+
+    machine, cases = load_benchmarks(bench_json)
+    click.echo(machine_line(machine) + "\n\n" + speed_tables(cases, baseline))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: bad input and impossible requests exit with code 2 and one line on stderr."""
     try:

@@ -18,36 +18,16 @@ import torch
 
 from longdep_bench.config import RunConfig, derive_seeds
 from longdep_bench.environment import configure_threads, environment
-from longdep_bench.objectives import correct_function, loss_function
+from longdep_bench.objectives import correct_function
 from longdep_bench.records import RunRecord
 from longdep_bench.registry import get_registry
 from longdep_bench.specs import ArchitectureSpec, Batch, TaskSpec
+from longdep_bench.steps import prepare_step
 from longdep_bench.timing import Stopwatch
 
 EVAL_CHUNK = 128  # test sequences per forward pass (measured fastest on CPU for small RNNs)
 CURVE_START = 2048  # first learning-curve point; then at every doubling
 CURVE_SIZE = 512  # learning-curve points use the first 512 test sequences
-
-
-class TrainingStep:
-    """One optimisation step: forward, loss, backward, gradient-norm clipping and Adam update."""
-
-    def __init__(self, model: torch.nn.Module, loss: Callable[[Any, Batch], torch.Tensor], lr: float, clip: float):
-        self.model = model
-        self.loss = loss
-        self.clip = clip
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-
-    def __call__(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Train on one batch; return the (detached) loss and outputs."""
-        self.optimizer.zero_grad(set_to_none=True)
-        outputs = self.model(batch.inputs, batch.lengths)
-        loss = self.loss(outputs, batch)
-        loss.backward()
-        if self.clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
-        self.optimizer.step()
-        return loss.detach(), outputs.detach()
 
 
 def _rows(batch: Batch, begin: int, end: int) -> Batch:
@@ -103,19 +83,16 @@ def _loop(config: RunConfig, task: TaskSpec, arch: ArchitectureSpec, seeds: dict
     train_clock, eval_clock = clocks
     test = task.generate(config.params, config.test_size, seeds["test"], 0).to_torch(device)
     curve_set = _rows(test, 0, CURVE_SIZE)
-    torch.manual_seed(seeds["init"])
-    model = arch.build(task.model_io(test.inputs.shape[1]), config.hidden, config.arch_options).to(device)
+    step = prepare_step(config, task, arch, seeds, device, test.inputs.shape[1])
+    model = step.model
     outcome.n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    step = TrainingStep(model, loss_function(task), config.lr, config.clip)
     correct = correct_function(task)
     next_curve = CURVE_START
     window_hits, window_loss, window_seen = 0, 0.0, 0
-    model.train()
     train_clock.start()
     while outcome.seen < config.max_sequences:
         n = min(config.batch_size, config.max_sequences - outcome.seen)
-        batch = task.generate(config.params, n, seeds["data"], outcome.seen).to_torch(device)
-        loss, outputs = step(batch)
+        batch, loss, outputs = step(outcome.seen, n)
         window_hits = window_hits + correct(outputs, batch).sum()  # stays on the device
         window_loss = window_loss + loss * n
         outcome.seen += n

@@ -27,6 +27,7 @@ from longdep_bench import (
     ArchitectureSpec,
     ModelIO,
     OutputsOnly,
+    Param,
     SequenceModel,
     hookimpl,
     project_time_major,
@@ -42,8 +43,10 @@ def lstm_recurrence(projected: Tensor, weight_hh: Tensor, h: Tensor, c: Tensor) 
     recurrent = weight_hh.t()
     hs: list[Tensor] = []
     cs: list[Tensor] = []
-    for step in range(projected.size(0)):
-        gates = torch.addmm(projected[step], h, recurrent)
+    # unbind, not projected[step]: the backward of indexing would materialise a full-size
+    # gradient for every step (quadratic in the length); unbind's backward stacks once.
+    for step_input in projected.unbind(0):
+        gates = torch.addmm(step_input, h, recurrent)
         i, f, g, o = gates.chunk(4, 1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
@@ -66,8 +69,9 @@ class FusedLSTM(nn.Module):
 
     num_layers = 1
 
-    def __init__(self, input_size: int, hidden_size: int):
+    def __init__(self, input_size: int, hidden_size: int, scripted: bool = True):
         super().__init__()
+        self.recurrence = SCRIPTED_RECURRENCE if scripted else lstm_recurrence
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.weight_ih_l0 = nn.Parameter(torch.empty(4 * hidden_size, input_size))
@@ -81,7 +85,7 @@ class FusedLSTM(nn.Module):
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         projected = project_time_major(inputs, self.weight_ih_l0, self.bias_ih_l0 + self.bias_hh_l0)
         zeros = projected.new_zeros(projected.shape[1], self.hidden_size)
-        hs, cs = SCRIPTED_RECURRENCE(projected, self.weight_hh_l0, zeros, zeros)
+        hs, cs = self.recurrence(projected, self.weight_hh_l0, zeros, zeros)
         last = (lengths.to(torch.long) - 1) if lengths is not None else torch.full(
             (hs.shape[1],), hs.shape[0] - 1, dtype=torch.long, device=hs.device)
         batch = torch.arange(hs.shape[1], device=hs.device)
@@ -91,7 +95,7 @@ class FusedLSTM(nn.Module):
 
 def build(io: ModelIO, hidden: int, options: Mapping[str, Any]) -> nn.Module:
     """A fused LSTM fed with raw token ids (embedding lookup) or features, with a linear readout."""
-    lstm = FusedLSTM(io.input_size, hidden)
+    lstm = FusedLSTM(io.input_size, hidden, scripted=options["loop"] == "script")
     apply_gate_init(lstm, options, io.max_length, FORGET_GATE, INPUT_GATE)
     return SequenceModel(OutputsOnly(lstm), io, hidden, encode=False)
 
@@ -100,7 +104,10 @@ FUSED_LSTM = ArchitectureSpec(
     name="fused-lstm",
     description="TorchScript LSTM, input projection hoisted, fusable gates (fastrnns style); = nn.LSTM maths",
     build=build,
-    options=INIT_OPTIONS,
+    options=INIT_OPTIONS + (
+        Param("loop", str, "script", "time loop in TorchScript, or the same code in eager Python (a baseline)",
+              choices=("script", "eager")),
+    ),
     recommended={"lr": 3e-3},
     unavailable=UNAVAILABLE,
 )

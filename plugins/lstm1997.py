@@ -54,9 +54,11 @@ def lstm1997_recurrence(projected: Tensor, weight_rec: Tensor, block_size: int, 
     y = projected.new_zeros(projected.size(1), hidden)
     s = projected.new_zeros(projected.size(1), hidden)
     outputs: list[Tensor] = []
-    for step in range(projected.size(0)):
+    # unbind, not projected[step]: the backward of indexing would materialise a full-size
+    # gradient for every step (quadratic in the length); unbind's backward stacks once.
+    for step_input in projected.unbind(0):
         previous = y.detach() if truncated else y
-        net = torch.addmm(projected[step], previous, weight_rec.t())
+        net = torch.addmm(step_input, previous, weight_rec.t())
         net_cell, net_in, net_out = net.split([hidden, blocks, blocks], 1)
         y_in = torch.sigmoid(net_in).repeat_interleave(block_size, 1)
         y_out = torch.sigmoid(net_out).repeat_interleave(block_size, 1)

@@ -84,3 +84,19 @@ def plugin_dist(tmp_path, monkeypatch):
     get_registry.cache_clear()
     for name in [m for m in sys.modules if m.startswith("fake")]:
         del sys.modules[name]
+
+
+def pytest_addoption(parser):
+    parser.addoption("--device", default="cpu", choices=("cpu", "cuda"),
+                     help="device for the device-aware tests and the speed benchmarks (default: cpu)")
+
+
+@pytest.fixture
+def device(request):
+    """The torch device chosen with --device; skips when CUDA is asked for but absent."""
+    import torch
+
+    name = request.config.getoption("--device")
+    if name == "cuda" and not torch.cuda.is_available():
+        pytest.skip("--device cuda, but CUDA is not available")
+    return torch.device(name)

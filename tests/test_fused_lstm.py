@@ -66,7 +66,7 @@ def test_token_ids_are_an_embedding_lookup_of_one_hot_inputs():
 def test_built_model_matches_lstm_architecture_with_same_seed():
     registry = get_registry()
     task = registry.task("task6a")
-    options = {"init": "constant", "gate_bias": 3.0, "chrono_tmax": 0}
+    options = {"init": "constant", "gate_bias": 3.0, "chrono_tmax": 0, "loop": "script"}
     torch.manual_seed(3)
     plain = registry.architecture("lstm").build(task.model_io(110), 16, options)
     torch.manual_seed(3)
@@ -95,3 +95,11 @@ def test_unscriptable_function_reports_reason():
 
     scripted, reason = script(untyped)
     assert scripted is None and reason.startswith("torch.jit.script failed")
+
+
+def test_eager_loop_is_the_same_computation():
+    _, scripted = _pair(9, 8)
+    eager = FusedLSTM(9, 8, scripted=False)
+    eager.load_state_dict(scripted.state_dict())
+    x = torch.randn(3, 11, 9)
+    torch.testing.assert_close(eager(x)[0], scripted(x)[0], **TOL)

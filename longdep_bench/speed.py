@@ -1,0 +1,82 @@
+"""Speed tables from the pytest-benchmark JSON of ``tests/benchmarks``: step times relative to a
+baseline architecture at each size, and how step time grows with sequence length."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tabulate import tabulate
+
+from longdep_bench.errors import BenchError
+
+
+def load_benchmarks(path: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Machine info and one entry per benchmark case (arch, batch, hidden, length, median seconds)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except OSError as exc:
+        raise BenchError(f"cannot read {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise BenchError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    cases = []
+    for bench in data.get("benchmarks", []) if isinstance(data, dict) else []:
+        info = bench.get("extra_info", {})
+        if not {"arch", "batch", "hidden", "length"} <= info.keys() or "stats" not in bench:
+            continue
+        cases.append({**{k: info[k] for k in ("arch", "batch", "hidden", "length")},
+                      "median": bench["stats"]["median"], "rounds": bench["stats"]["rounds"]})
+    if not cases:
+        raise BenchError(f"{path} holds no training-step benchmarks (run pytest tests/benchmarks "
+                         "--benchmark-enable --benchmark-only --benchmark-json=FILE)")
+    return data.get("machine_info", {}), cases
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.3g}" if seconds < 0.1 else f"{seconds * 1000:,.0f}"
+
+
+def speed_tables(cases: list[dict[str, Any]], baseline: str) -> str:
+    """Markdown: median step time (ms) and its ratio to the baseline per size; L_max/L_min ratios."""
+    by_case = {(c["arch"], c["batch"], c["hidden"], c["length"]): c["median"] for c in cases}
+    archs = sorted({c["arch"] for c in cases}, key=lambda a: (a != baseline, a))
+    sizes = sorted({(c["batch"], c["hidden"], c["length"]) for c in cases})
+    headers = ["size (B, H, L)", *archs]
+    rows = []
+    for batch, hidden, length in sizes:
+        base = by_case.get((baseline, batch, hidden, length))
+        row = [f"B{batch} H{hidden} L{length}"]
+        for arch in archs:
+            value = by_case.get((arch, batch, hidden, length))
+            if value is None:
+                row.append("")
+            elif base is None or arch == baseline:
+                row.append(f"{_ms(value)} ms")
+            else:
+                row.append(f"{_ms(value)} ms ({value / base:.2f}x)")
+        rows.append(row)
+    parts = [f"Median training-step time (forward, backward, Adam); in brackets, relative to {baseline}:\n",
+             tabulate(rows, headers=headers, tablefmt="github")]
+    lengths = sorted({c["length"] for c in cases})
+    if len(lengths) > 1:
+        short, long = lengths[0], lengths[-1]
+        scaling = []
+        for batch, hidden in sorted({(b, h) for b, h, _ in sizes}):
+            row = [f"B{batch} H{hidden}"]
+            for arch in archs:
+                a, b = by_case.get((arch, batch, hidden, short)), by_case.get((arch, batch, hidden, long))
+                row.append(f"{b / a:.1f}" if a and b else "")
+            scaling.append(row)
+        parts += [f"\n\nStep time at L={long} divided by step time at L={short} (linear growth: "
+                  f"{long / short:.1f}):\n", tabulate(scaling, headers=["size", *archs], tablefmt="github")]
+    return "".join(parts)
+
+
+def machine_line(machine: dict[str, Any]) -> str:
+    """One line naming the machine and libraries a benchmark file was measured with."""
+    extra = machine.get("longdep_bench", {})
+    cpu = machine.get("cpu", {}).get("brand_raw") or machine.get("processor", "")
+    return (f"Measured on {extra.get('device_name') or cpu} ({extra.get('device', '?')}), "
+            f"torch {extra.get('torch', '?')}, numba {extra.get('numba', '?')}, "
+            f"{extra.get('torch_threads', '?')} torch thread(s), Python {machine.get('python_version', '?')}.")

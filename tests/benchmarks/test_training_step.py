@@ -1,0 +1,59 @@
+"""Speed of one full training step (data, forward, backward, Adam) for every registered architecture.
+
+Parametrised from the plugin registry, so an installed third-party architecture is benchmarked
+without code changes. Run with timing:
+
+    pytest tests/benchmarks --benchmark-only --benchmark-json=bench.json
+
+Without ``--benchmark-only`` (as in CI, where ``--benchmark-disable`` is set) each case runs once
+as a test. Filter with ``-k``, e.g. ``-k "B32-H32"``. ``--device cuda`` times on a GPU; the device
+is synchronised inside the timed call, exactly as training runs are timed.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from longdep_bench.config import derive_seeds
+from longdep_bench.environment import configure_threads
+from longdep_bench.registry import get_registry
+from longdep_bench.steps import prepare_step
+from longdep_bench.sweep import SweepOptions, plan
+from longdep_bench.timing import synchronize
+
+BASELINE = "lstm"
+EXTRA_REFS = ("fused-lstm:loop=eager",)  # the same LSTM with its time loop in eager Python
+SIZES = [(b, h, t) for b in (32, 128) for h in (32, 128) for t in (110, 550, 1100)]
+
+
+def _refs():
+    registry = get_registry()
+    available = [name for name, entry in sorted(registry.architectures.items()) if not entry.spec.unavailable]
+    return available + [ref for ref in EXTRA_REFS if ref.split(":")[0] in available]
+
+
+@pytest.mark.parametrize("batch,hidden,length", SIZES, ids=[f"B{b}-H{h}-L{t}" for b, h, t in SIZES])
+@pytest.mark.parametrize("arch", _refs())
+def test_training_step(benchmark, device, arch, batch, hidden, length):
+    configure_threads(1)
+    registry = get_registry()
+    [config] = plan(SweepOptions(archs=(arch,), tasks=("task6a",), gaps=(length - 70,), seeds=1, hidden=hidden,
+                                 batch_size=batch, device=device.type), registry)
+    step = prepare_step(config, registry.task("task6a"), registry.architecture(config.arch),
+                        derive_seeds(0, 0), device, length)
+    starts = itertools.count(0, batch)
+
+    def one_step():
+        step(next(starts), batch)
+        synchronize(device)
+
+    if not benchmark.disabled:
+        for _ in range(2):  # warm-up: TorchScript profiles, allocators grow, oneDNN picks kernels
+            one_step()
+    benchmark.group = f"B{batch}-H{hidden}-L{length}"
+    benchmark.extra_info.update(arch=arch, batch=batch, hidden=hidden, length=length, device=device.type,
+                                threads=torch.get_num_threads(), baseline=BASELINE)
+    benchmark(one_step)
