@@ -10,7 +10,7 @@ import numba
 import numpy as np
 import pytest
 
-from conftest import chi2_same_ok, chi2_uniform_ok
+from stats_helpers import chi2_same_ok, chi2_uniform_ok
 from longdep_bench.registry import get_registry
 from longdep_bench_tasks import temporal_order as to
 
