@@ -124,20 +124,31 @@ def generate_command(task_name: str, params: tuple[str, ...], gap: int | None, c
     click.echo(f"wrote {count} {task.name} sequences ({settings}, seed {seed}) to {output}", err=True)
 
 
-def _describe_config(config: Any) -> str:
-    params = ",".join(f"{k}={v}" for k, v in config.params.items())
-    return f"{config.arch} on {config.task}[{params}] seed {config.seed}"
+_SWEEP_OPTIONS = ("archs", "tasks", "params", "gaps", "seeds", "master_seed", "hidden", "batch_size", "lr", "clip",
+                  "max_sequences", "threshold", "match_params")
+_EXECUTION_DEFAULTS = {"output": "results.jsonl", "jobs": 1, "threads": 1, "device": "auto", "executor": "local",
+                       "scheduler": None}
 
 
-def _describe_result(record: Any) -> str:
-    if record.status == "error":
-        return f"error: {record.error}"
-    if record.status == "diverged":
-        return f"diverged after {record.train_sequences:,} sequences"
-    speed = f"{record.sequences_per_second:,.0f} seq/s" if record.sequences_per_second else "n/a seq/s"
-    what = (f"solved after {record.sequences_to_solve:,} sequences" if record.solved
-            else f"not solved in {record.train_sequences:,} sequences")
-    return f"{what}, test accuracy {record.test_accuracy:.1%}, {record.train_seconds:.1f} s train ({speed})"
+def _given(ctx: click.Context, name: str) -> bool:
+    """Whether the user set an option on the command line (as opposed to its default)."""
+    return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+
+
+def _sweep_blocks(ctx: click.Context, values: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The run blocks and execution settings: the sweep file's, overridden by the command line."""
+    from longdep_bench.sweepfile import load_sweep_file
+
+    overrides = {k: values[k] for k in _SWEEP_OPTIONS if _given(ctx, k)}
+    execution = dict(_EXECUTION_DEFAULTS)
+    if values["config"]:
+        sweep_file = load_sweep_file(values["config"])
+        blocks = [{**block, **overrides} for block in sweep_file.runs]
+        execution.update(sweep_file.execution)
+    else:
+        blocks = [{k: values[k] for k in _SWEEP_OPTIONS if values[k] not in ((), None)}]
+    execution.update({k: values[k] for k in _EXECUTION_DEFAULTS if _given(ctx, k)})
+    return blocks, execution
 
 
 @cli.command("run")
@@ -151,6 +162,7 @@ def _describe_result(record: Any) -> str:
 @click.option("--seed", "master_seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Master seed from which every run's seeds derive.")
 @click.option("--hidden", type=int, default=64, show_default=True, help="Hidden size.")
+@click.option("--match-params", type=int, help="Choose each model's hidden size to have this many parameters (+-10%).")
 @click.option("--batch-size", type=int, help="Sequences per step (default: architecture's, else 16).")
 @click.option("--lr", type=float, help="Adam learning rate (default: architecture's, else 3e-3).")
 @click.option("--clip", type=float, help="Gradient-norm clip, 0 for none (default: 1.0).")
@@ -159,36 +171,50 @@ def _describe_result(record: Any) -> str:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="torch and numba threads per run.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Local worker processes (spawned, one run each).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where runs execute: local processes, or a dask.distributed cluster.")
+@click.option("--scheduler", metavar="ADDRESS", help="dask scheduler address, with --executor dask.")
+@click.option("--config", type=click.Path(dir_okay=False), help="Sweep file (TOML); options given here override it.")
 @click.option("-o", "--output", default="results.jsonl", show_default=True, type=click.Path(dir_okay=False),
-              help="JSON Lines file that records are appended to.")
+              help="JSON Lines file that records are appended to; runs already recorded there are skipped.")
+@click.option("--resume", is_flag=True, help="Require the output file to hold only runs of this same sweep.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @click.option("--format", "fmt", type=click.Choice(["github", "plain", "csv", "json"]), default="github",
               show_default=True, help="Format of the table on stdout.")
-def run_command(archs, tasks, params, gaps, seeds, master_seed, hidden, batch_size, lr, clip, max_sequences,
-                threshold, device, threads, output, fmt) -> None:
+@click.pass_context
+def run_command(ctx: click.Context, **values: Any) -> None:
     """Train every (architecture, task, gap, seed) combination and print the table."""
+    from longdep_bench.driver import Execution, SweepInterrupted, run_sweep
     from longdep_bench.environment import resolve_device
-    from longdep_bench.records import append_record, open_for_append
-    from longdep_bench.sweep import DEFAULT_ARCHS, DEFAULT_TASKS, SweepOptions, plan
+    from longdep_bench.progress import Progress
+    from longdep_bench.sweep import SweepOptions, plan
     from longdep_bench.tables import build_tables, render
-    from longdep_bench.training import train
 
-    options = SweepOptions(
-        archs=archs or DEFAULT_ARCHS, tasks=tasks or DEFAULT_TASKS, params=params, gaps=gaps, seeds=seeds,
-        master_seed=master_seed, hidden=hidden, batch_size=batch_size, lr=lr, clip=clip,
-        max_sequences=max_sequences, threshold=threshold, device=resolve_device(device), threads=threads,
-    )
-    configs = plan(options, _registry())
-    records = []
+    blocks, execution = _sweep_blocks(ctx, values)
+    device = resolve_device(execution["device"])
+    registry = _registry()
+    configs = {}
+    for block in blocks:
+        options = SweepOptions(**block, device=device, threads=execution["threads"])
+        for config in plan(options, registry):
+            configs.setdefault(config.run_id(), config)
+    settings = Execution(output=execution["output"], jobs=execution["jobs"], executor=execution["executor"],
+                         scheduler=execution["scheduler"])
     started = time.perf_counter()
-    with open_for_append(output) as stream:
-        for number, config in enumerate(configs, start=1):
-            click.echo(f"[{number}/{len(configs)}] {_describe_config(config)} ...", err=True)
-            record = train(config)
-            append_record(stream, record)
-            records.append(record.__dict__)
-            click.echo(f"[{number}/{len(configs)}] {_describe_config(config)}: {_describe_result(record)}", err=True)
-    click.echo(f"{len(records)} runs in {time.perf_counter() - started:.0f} s; records appended to {output}", err=True)
-    click.echo(render(build_tables(records), fmt))
+    try:
+        records = run_sweep(
+            list(configs.values()), settings, strict=values["resume"],
+            notify=lambda message: click.echo(f"{PROG}: {message}", err=True),
+            progress_factory=lambda total, parallel: Progress(total, parallel, quiet=values["quiet"]))
+    except SweepInterrupted as stop:
+        click.echo(f"{PROG}: {stop}; they stay in {settings.output}. Run the same command again to resume.", err=True)
+        sys.exit(130)
+    if not values["quiet"]:
+        click.echo(f"{len(records)} runs in the sweep, {time.perf_counter() - started:.0f} s; "
+                   f"records in {settings.output}", err=True)
+    click.echo(render(build_tables(records), values["fmt"]))
 
 
 @cli.command("report")
@@ -197,10 +223,11 @@ def run_command(archs, tasks, params, gaps, seeds, master_seed, hidden, batch_si
               show_default=True)
 def report_command(results: str, fmt: str) -> None:
     """Print the tables of a results file."""
+    from longdep_bench.driver import latest_per_run
     from longdep_bench.records import read_records
     from longdep_bench.tables import build_tables, render
 
-    records = list(read_records(results))
+    records = latest_per_run(read_records(results))
     if not records:
         raise BenchError(f"{results} holds no records")
     click.echo(render(build_tables(records), fmt))

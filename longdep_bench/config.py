@@ -29,6 +29,7 @@ class RunConfig:
     clip: float
     max_sequences: int
     threshold: float  # fraction of test sequences that must be correct to count as solved
+    match_params: int | None = None  # the parameter budget that chose ``hidden``, if any
     test_size: int = DEFAULT_TEST_SIZE
     check_every: int = DEFAULT_CHECK_EVERY
     device: str = field(default="cpu", compare=False)
@@ -47,6 +48,7 @@ class RunConfig:
             "test_size": self.test_size,
             "check_every": self.check_every,
             "arch_options": dict(self.arch_options),
+            "match_params": self.match_params,
         }
 
     def identity(self) -> dict[str, Any]:

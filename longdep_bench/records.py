@@ -109,6 +109,46 @@ def open_for_append(path: str) -> IO[str]:
         raise BenchError(f"cannot write results to {path}: {exc.strerror}") from None
 
 
+def set_aside_truncated_tail(path: str) -> str | None:
+    """If the file's last line was cut by an interrupted write, move that fragment to a side file.
+
+    The fragment is saved as ``PATH.truncated-TIMESTAMP`` (never dropped) and removed from the
+    results file, whose complete records stay as they are. Returns the side file, or None.
+    """
+    try:
+        with open(path, "rb+") as handle:
+            data = handle.read()
+            if not data or data.endswith(b"\n"):
+                return None
+            keep = data.rfind(b"\n") + 1
+            side = f"{path}.truncated-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%f')}"
+            with open(side, "xb") as saved:
+                saved.write(data[keep:])
+                saved.flush()
+                os.fsync(saved.fileno())
+            handle.truncate(keep)
+            handle.flush()
+            os.fsync(handle.fileno())
+            return side
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise BenchError(f"cannot repair {path}: {exc.strerror}") from None
+
+
+def config_from_record(record: Mapping[str, Any]) -> RunConfig:
+    """The configuration that produced a record (to resume a sweep or reproduce a run)."""
+    hyper = record["hyperparameters"]
+    return RunConfig(
+        arch=record["arch"], task=record["task"], arch_options=hyper["arch_options"], params=record["params"],
+        seed=record["seed"], master_seed=record["master_seed"], hidden=hyper["hidden"],
+        batch_size=hyper["batch_size"], lr=hyper["lr"], clip=hyper["clip"], max_sequences=hyper["max_sequences"],
+        threshold=hyper["threshold"], match_params=hyper.get("match_params"), test_size=hyper["test_size"],
+        check_every=hyper["check_every"],
+        device=record["env"]["device"], threads=record["env"]["threads"],
+    )
+
+
 def read_records(path: str) -> Iterator[dict[str, Any]]:
     """The records of a results file; a BenchError naming the line if one is corrupt or truncated."""
     try:

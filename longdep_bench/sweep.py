@@ -10,7 +10,7 @@ from longdep_bench.config import RunConfig
 from longdep_bench.errors import BenchError
 from longdep_bench.params import parse_assignments, resolve_params
 from longdep_bench.registry import Registry
-from longdep_bench.specs import TaskSpec
+from longdep_bench.specs import ArchitectureSpec, TaskSpec
 
 # Run settings used when neither the user nor the architecture's recommendations set them.
 DEFAULTS: Mapping[str, Any] = {"lr": 3e-3, "batch_size": 16, "clip": 1.0}
@@ -34,6 +34,7 @@ class SweepOptions:
     clip: float | None = None
     max_sequences: int = 100_000
     threshold: float | None = None
+    match_params: int | None = None  # choose each model's hidden size to have this many parameters
     device: str = "cpu"
     threads: int = 1
 
@@ -70,6 +71,48 @@ def task_variants(registry: Registry, text: str, params: Sequence[str], gaps: Se
     return variants
 
 
+MATCH_TOLERANCE = 0.10  # the Long Range Arena rule: parameter counts within 10%
+MAX_HIDDEN = 8192
+
+
+def _count_params(arch: ArchitectureSpec, options: Mapping[str, Any], task: TaskSpec, max_length: int,
+                  hidden: int) -> int:
+    model = arch.build(task.model_io(max_length), hidden, options)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def matched_hidden(arch: ArchitectureSpec, options: Mapping[str, Any], task: TaskSpec,
+                   params: Mapping[str, Any], budget: int) -> int:
+    """The hidden size whose parameter count is closest to ``budget`` (within 10%, else BenchError)."""
+    max_length = task.generate(params, 1, 0, 0).inputs.shape[1]
+
+    def allowed(hidden: int) -> bool:
+        if arch.check is None:
+            return True
+        try:
+            arch.check(hidden, options)
+        except ValueError:
+            return False
+        return True
+
+    sizes = [h for h in range(1, MAX_HIDDEN + 1) if allowed(h)]
+    if not sizes:
+        raise BenchError(f"architecture {arch.name!r}: no hidden size up to {MAX_HIDDEN} is valid")
+    low, high = 0, len(sizes) - 1
+    while low < high:  # the smallest size with at least `budget` parameters (counts grow with size)
+        middle = (low + high) // 2
+        if _count_params(arch, options, task, max_length, sizes[middle]) >= budget:
+            high = middle
+        else:
+            low = middle + 1
+    counts = {sizes[i]: _count_params(arch, options, task, max_length, sizes[i]) for i in (low - 1, low) if i >= 0}
+    best = min(counts, key=lambda h: (abs(counts[h] - budget), h))
+    if abs(counts[best] - budget) > MATCH_TOLERANCE * budget:
+        raise BenchError(f"architecture {arch.name!r} on {task.name!r}: cannot get within 10% of {budget:,} "
+                         f"parameters (closest: {counts[best]:,} at hidden size {best})")
+    return best
+
+
 def _setting(name: str, given: Any, recommended: Mapping[str, Any]) -> Any:
     return given if given is not None else recommended.get(name, DEFAULTS[name])
 
@@ -80,6 +123,8 @@ def plan(options: SweepOptions, registry: Registry) -> list[RunConfig]:
         raise BenchError("--seeds must be at least 1")
     if options.hidden < 1:
         raise BenchError("--hidden must be at least 1")
+    if options.match_params is not None and options.match_params < 1:
+        raise BenchError("--match-params must be at least 1")
     if options.max_sequences < 1:
         raise BenchError("--max-sequences must be at least 1")
     if options.threshold is not None and not 0 < options.threshold <= 1:
@@ -97,15 +142,20 @@ def plan(options: SweepOptions, registry: Registry) -> list[RunConfig]:
         if spec.unavailable:
             raise BenchError(f"architecture {name!r} is unavailable here: {spec.unavailable}")
         arch_options = resolve_params(spec.options, raw, f"architecture {name!r}")
-        if spec.check is not None:
+        if spec.check is not None and options.match_params is None:
             try:
                 spec.check(options.hidden, arch_options)
             except ValueError as exc:
                 raise BenchError(f"architecture {name!r}: {exc}") from None
         archs.append((spec, arch_options))
     tasks = [variant for text in options.tasks for variant in task_variants(registry, text, options.params, options.gaps)]
+    hidden: dict[tuple[int, int], int] = {}
+    if options.match_params is not None:
+        for (t, (task, params)), (a, (arch, arch_options)) in itertools.product(enumerate(tasks), enumerate(archs)):
+            hidden[t, a] = matched_hidden(arch, arch_options, task, params, options.match_params)
     configs = []
-    for (task, params), seed, (arch, arch_options) in itertools.product(tasks, range(options.seeds), archs):
+    for (t, (task, params)), seed, (a, (arch, arch_options)) in itertools.product(
+            enumerate(tasks), range(options.seeds), enumerate(archs)):
         configs.append(RunConfig(
             arch=arch.name,
             task=task.name,
@@ -113,7 +163,8 @@ def plan(options: SweepOptions, registry: Registry) -> list[RunConfig]:
             params=params,
             seed=seed,
             master_seed=options.master_seed,
-            hidden=options.hidden,
+            hidden=hidden.get((t, a), options.hidden),
+            match_params=options.match_params,
             batch_size=_setting("batch_size", options.batch_size, arch.recommended),
             lr=_setting("lr", options.lr, arch.recommended),
             clip=_setting("clip", options.clip, arch.recommended),

@@ -32,8 +32,11 @@ def test_run_appends_records_and_prints_table(cli, tmp_path):
     assert sorted((r["arch"], r["params"]["gap"]) for r in records) == [("gru", 40), ("gru", 60), ("rnn", 40), ("rnn", 60)]
     assert "| architecture" in result.out and "gap=40" in result.out and "gap=60" in result.out
     assert "[4/4]" in result.err
-    again = cli("run", "-a", "gru", *SMALL, "-o", str(out))
-    assert again.code == 0
+    again = cli("run", "-a", "gru", *SMALL, "-o", str(out))  # already recorded: nothing to run
+    assert again.code == 0 and "1 of 1 runs already recorded" in again.err
+    assert len(list(read_records(str(out)))) == 4
+    other = cli("run", "-a", "gru", *SMALL, "--seed", "1", "-o", str(out))  # another master seed: appended
+    assert other.code == 0
     assert len(list(read_records(str(out)))) == 5  # appended, nothing lost
     report = cli("report", str(out), "--format", "csv")
     assert report.code == 0 and report.out.splitlines()[0].startswith("task,")
@@ -116,10 +119,16 @@ def test_report_rejects_corrupt_and_truncated_files_without_touching_them(cli, t
     assert cli("report", str(empty)).code == 2
 
 
-def test_run_refuses_to_append_to_a_truncated_file(cli, tmp_path):
+def test_truncated_last_record_is_set_aside_and_its_run_redone(cli, tmp_path):
     path = tmp_path / "r.jsonl"
-    path.write_text('{"run_id": "x"}\n{"run_id": "tr')
-    before = path.read_bytes()
-    result = cli("run", *SMALL, "-o", str(path))
-    assert result.code == 2 and "truncated record" in result.err
-    assert path.read_bytes() == before
+    assert cli("run", "-a", "rnn", "-a", "gru", *SMALL, "-o", str(path)).code == 0
+    first, second = path.read_text().splitlines(keepends=True)
+    path.write_text(first + second[:40])  # as if killed while writing the second record
+    result = cli("run", "-a", "rnn", "-a", "gru", *SMALL, "-o", str(path))
+    assert result.code == 0, result.err
+    assert "cut by an interrupted write" in result.err
+    [side] = tmp_path.glob("r.jsonl.truncated-*")
+    assert side.read_text() == second[:40]
+    lines = path.read_text().splitlines(keepends=True)
+    assert lines[0] == first and len(lines) == 2
+    assert sorted(r["arch"] for r in read_records(str(path))) == ["gru", "rnn"]

@@ -1,0 +1,113 @@
+"""Driving a sweep against its results file: skip what is recorded, run the rest, append as runs finish.
+
+A results file may hold several sweeps: runs whose id is already recorded as finished (``ok`` or
+``diverged``) are skipped, so rerunning a command resumes it; runs recorded as ``error`` are run
+again and the newest record counts. With ``strict`` (``--resume``) the file must hold nothing but
+runs of this very sweep, so that a changed setting cannot silently mix two experiments.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from longdep_bench.config import RunConfig
+from longdep_bench.errors import BenchError
+from longdep_bench.execution import execute, open_executor
+from longdep_bench.records import RunRecord, append_record, open_for_append, read_records, set_aside_truncated_tail
+
+FINAL_STATUSES = ("ok", "diverged")
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How to execute a sweep."""
+
+    output: str
+    jobs: int = 1
+    executor: str = "local"
+    scheduler: str | None = None
+
+
+def latest_per_run(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """One record per run id, the newest (a run that erred and was run again counts once)."""
+    latest: dict[str, Mapping[str, Any]] = {}
+    for record in records:
+        latest.pop(record["run_id"], None)
+        latest[record["run_id"]] = record
+    return list(latest.values())
+
+
+def _difference(record: Mapping[str, Any], configs: Sequence[RunConfig]) -> str:
+    """Why a recorded run is not one of the planned runs, in a few words."""
+    same_run = [c for c in configs if (c.arch, c.task, c.seed) == (record["arch"], record["task"], record["seed"])
+                and dict(c.params) == record["params"]]
+    if not same_run:
+        params = ",".join(f"{k}={v}" for k, v in record["params"].items())
+        return f"it holds {record['arch']} on {record['task']}[{params}] seed {record['seed']}, which this sweep does not plan"
+    planned = same_run[0].hyperparameters()
+    recorded = record["hyperparameters"]
+    changed = [f"{k} {recorded.get(k)!r} there, {planned[k]!r} now" for k in planned
+               if json.dumps(recorded.get(k), sort_keys=True) != json.dumps(planned[k], sort_keys=True)]
+    if record["master_seed"] != same_run[0].master_seed:
+        changed.append(f"master seed {record['master_seed']} there, {same_run[0].master_seed} now")
+    return "it was written with different settings: " + "; ".join(changed or ["(run ids differ)"])
+
+
+def check_same_sweep(path: str, records: Sequence[Mapping[str, Any]], configs: Sequence[RunConfig]) -> None:
+    """--resume: every record in the file must be one of the planned runs."""
+    planned = {config.run_id() for config in configs}
+    for record in records:
+        if record["run_id"] not in planned:
+            raise BenchError(f"--resume: {path} is not this sweep's results file: {_difference(record, configs)}; "
+                             "drop --resume to add these runs to it, or choose another -o")
+
+
+def run_sweep(configs: Sequence[RunConfig], execution: Execution, strict: bool,
+              notify: Callable[[str], None], progress_factory: Callable[[int, int], Any]) -> list[Mapping[str, Any]]:
+    """Run the configurations not yet recorded; return the sweep's records (old and new, newest per run).
+
+    ``notify`` receives one-line messages; ``progress_factory(total, parallel)`` makes the progress
+    display, which gets ``finished(record)`` and ``close()``.
+    """
+    side = set_aside_truncated_tail(execution.output)
+    if side:
+        notify(f"{execution.output} ended with a record cut by an interrupted write: saved it to {side} "
+               "and removed it from the file; that run will be done again")
+    stream = open_for_append(execution.output)  # fails early on an unwritable path
+    try:
+        existing = list(read_records(execution.output))
+        if strict:
+            check_same_sweep(execution.output, existing, configs)
+        finished = {r["run_id"] for r in existing if r["status"] in FINAL_STATUSES}
+        todo = [c for c in configs if c.run_id() not in finished]
+        if len(todo) < len(configs):
+            notify(f"{len(configs) - len(todo)} of {len(configs)} runs already recorded in {execution.output}; "
+                   f"running the other {len(todo)}")
+        new: list[RunRecord] = []
+        parallel = execution.jobs if execution.executor == "local" else len(todo)
+        progress = progress_factory(len(todo), parallel)
+        try:
+            with open_executor(execution.executor, execution.jobs, execution.scheduler) as executor:
+                for record in execute(todo, executor):
+                    append_record(stream, record)
+                    new.append(record)
+                    progress.finished(record)
+        except KeyboardInterrupt:
+            progress.close()
+            raise SweepInterrupted(len(new), len(todo)) from None
+        progress.close()
+    finally:
+        stream.close()
+    planned = {config.run_id() for config in configs}
+    sweep_records = [r for r in existing if r["run_id"] in planned] + [r.__dict__ for r in new]
+    return latest_per_run(sweep_records)
+
+
+class SweepInterrupted(Exception):
+    """Ctrl-C during a sweep; records already written stay."""
+
+    def __init__(self, recorded: int, planned: int):
+        super().__init__(f"interrupted: {recorded} of {planned} runs recorded")
+        self.recorded, self.planned = recorded, planned

@@ -1,0 +1,182 @@
+"""Sweeps: parallel workers, dask, sweep files, resuming after a kill, Ctrl-C, reproducing a record."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from longdep_bench.config import RunConfig
+from longdep_bench.records import config_from_record, read_records
+from longdep_bench.registry import get_registry
+from longdep_bench.sweep import SweepOptions, plan
+from longdep_bench.training import train
+
+SMALL = ["--seeds", "1", "--max-sequences", "1024", "--hidden", "8"]
+
+
+def _cli_process(*args: str) -> subprocess.Popen:
+    """The command line in its own process group (so tests can signal it like a terminal would)."""
+    return subprocess.Popen([sys.executable, "-c", "from longdep_bench.cli import main; main()", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _wait_for_records(path: Path, count: int, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().count("\n") >= count:
+            return
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    raise AssertionError("no records appeared")
+
+
+def test_two_jobs_record_every_run(cli, tmp_path):
+    out = tmp_path / "r.jsonl"
+    result = cli("run", "-a", "rnn", "-a", "gru", "--gap", "20", "--gap", "30", *SMALL, "--jobs", "2", "-o", str(out))
+    assert result.code == 0, result.err
+    records = list(read_records(str(out)))
+    assert sorted((r["arch"], r["params"]["gap"]) for r in records) == [("gru", 20), ("gru", 30), ("rnn", 20), ("rnn", 30)]
+    assert all(r["env"]["threads"] == 1 for r in records)
+
+
+def test_sigkill_then_resume_gives_one_good_record_per_configuration(tmp_path):
+    out = tmp_path / "r.jsonl"
+    args = ["run", "-a", "rnn", "-a", "gru", "--seeds", "3", "--max-sequences", "2048", "--hidden", "8", "-o", str(out)]
+    process = _cli_process(*args)
+    _wait_for_records(out, 1, process)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    before = out.read_bytes()
+    resumed = _cli_process(*args)
+    stdout, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, stderr
+    assert out.read_bytes().startswith(before.rsplit(b"\n", 1)[0])  # nothing written was rewritten
+    records = list(read_records(str(out)))
+    planned = {c.run_id() for c in plan(SweepOptions(archs=("rnn", "gru"), seeds=3, max_sequences=2048, hidden=8),
+                                        get_registry())}
+    ids = [r["run_id"] for r in records]
+    assert len(ids) == len(set(ids)) == 6 and set(ids) == planned
+    assert all(r["status"] == "ok" for r in records)
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_records(tmp_path):
+    out = tmp_path / "r.jsonl"
+    process = _cli_process("run", "-a", "rnn", "--seeds", "6", "--max-sequences", "3072", "--hidden", "8",
+                           "--jobs", "2", "-o", str(out))
+    _wait_for_records(out, 1, process)
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "Run the same command again to resume" in stderr and "Traceback" not in stderr
+    records = list(read_records(str(out)))
+    assert 1 <= len(records) < 6
+
+
+def test_resume_refuses_a_file_with_other_settings(cli, tmp_path):
+    out = tmp_path / "r.jsonl"
+    assert cli("run", "-a", "rnn", *SMALL, "-o", str(out)).code == 0
+    before = out.read_bytes()
+    result = cli("run", "-a", "rnn", *SMALL, "--lr", "0.01", "--resume", "-o", str(out))
+    assert result.code == 2 and "lr 0.001 there, 0.01 now" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert out.read_bytes() == before
+    assert cli("run", "-a", "rnn", *SMALL, "--resume", "-o", str(out)).code == 0  # the same sweep resumes
+
+
+def test_sweep_file_with_blocks_and_command_line_overrides(cli, tmp_path):
+    config = tmp_path / "sweep.toml"
+    out = tmp_path / "r.jsonl"
+    config.write_text(f"""
+seeds = 1
+hidden = 8
+max_sequences = 4096
+output = "{out}"
+
+[[run]]
+archs = ["rnn"]
+gaps = [20]
+
+[[run]]
+archs = ["lstm:init=default", "lstm:init=chrono"]
+gaps = [20]
+hidden = 12
+""")
+    result = cli("run", "--config", str(config), "--max-sequences", "1024")
+    assert result.code == 0, result.err
+    records = list(read_records(str(out)))
+    assert [(r["arch"], r["hyperparameters"]["hidden"]) for r in records] == [("rnn", 8), ("lstm", 12), ("lstm", 12)]
+    assert {r["hyperparameters"]["max_sequences"] for r in records} == {1024}
+    assert "lstm[init=chrono]" in result.out and "lstm[init=default]" in result.out
+
+
+@pytest.mark.parametrize("text,message", [
+    ("seeds = [", "malformed TOML"),
+    ("[[run]]\ngapz = [40]", "unknown key 'gapz' (did you mean 'gaps'?)"),
+    ("sedes = 3", "unknown key 'sedes' (did you mean 'seeds'?)"),
+    ("[[run]]\ngaps = 40", "gaps = 40 should be a list of int"),
+    ("[[run]]\narchs = [\"lstmm\"]", "did you mean 'lstm'"),
+])
+def test_bad_sweep_files(cli, tmp_path, text, message):
+    config = tmp_path / "sweep.toml"
+    config.write_text(text)
+    result = cli("run", "--config", str(config), "-o", str(tmp_path / "r.jsonl"))
+    assert result.code == 2 and message in result.err, result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def test_shipped_sweep_files_are_valid():
+    from longdep_bench.sweepfile import load_sweep_file
+
+    files = sorted(Path(__file__).parent.parent.joinpath("configs").glob("*.toml"))
+    assert files
+    for path in files:
+        sweep = load_sweep_file(str(path))
+        for block in sweep.runs:
+            assert plan(SweepOptions(**block), get_registry())
+
+
+def test_match_params_chooses_hidden_sizes_within_ten_percent(cli, tmp_path):
+    out = tmp_path / "r.jsonl"
+    result = cli("run", "-a", "rnn", "-a", "lstm", "-a", "gru", "--match-params", "5000", "--seeds", "1",
+                 "--max-sequences", "1024", "-o", str(out))
+    assert result.code == 0, result.err
+    records = list(read_records(str(out)))
+    assert len({r["hyperparameters"]["hidden"] for r in records}) == 3
+    for record in records:
+        assert abs(record["n_params"] - 5000) <= 500 and record["hyperparameters"]["match_params"] == 5000
+    assert cli("run", "-a", "rnn", "--match-params", "3", "-o", str(out)).code == 2
+
+
+def test_a_record_reproduces_exactly():
+    config = RunConfig(arch="gru", task="task6a", arch_options={"init": "chrono", "gate_bias": 3.0, "chrono_tmax": 0},
+                       params={"gap": 40}, seed=2, master_seed=5, hidden=16, batch_size=16, lr=3e-3, clip=1.0,
+                       max_sequences=3072, threshold=0.99)
+    record = train(config)
+    again = train(config_from_record(json.loads(record.to_json())))
+    assert again.run_id == record.run_id
+    assert (again.test_accuracy, again.curve, again.train_sequences) == (record.test_accuracy, record.curve, record.train_sequences)
+
+
+def test_dask_local_cluster_runs_a_sweep(cli, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    out = tmp_path / "r.jsonl"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        result = cli("run", "-a", "rnn", "-a", "gru", *SMALL, "--executor", "dask", "--scheduler",
+                     cluster.scheduler_address, "-o", str(out))
+    assert result.code == 0, result.err
+    assert sorted(r["arch"] for r in read_records(str(out))) == ["gru", "rnn"]
+
+
+def test_unreachable_dask_scheduler_is_one_line(cli, tmp_path):
+    pytest.importorskip("distributed")
+    result = cli("run", *SMALL, "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9", "-o", str(tmp_path / "r.jsonl"))
+    assert result.code == 2 and "cannot reach the dask scheduler" in result.err
+    assert len(result.err.strip().splitlines()) == 1
