@@ -221,8 +221,10 @@ def run_command(ctx: click.Context, **values: Any) -> None:
 @click.argument("results", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["github", "plain", "csv", "json"]), default="github",
               show_default=True)
-def report_command(results: str, fmt: str) -> None:
-    """Print the tables of a results file."""
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Also write a Markdown report with PNG plots into this directory.")
+def report_command(results: str, fmt: str, out_dir: str | None) -> None:
+    """Print the tables of a results file (and write a report with plots with --out)."""
     from longdep_bench.driver import latest_per_run
     from longdep_bench.records import read_records
     from longdep_bench.tables import build_tables, render
@@ -231,6 +233,13 @@ def report_command(results: str, fmt: str) -> None:
     if not records:
         raise BenchError(f"{results} holds no records")
     click.echo(render(build_tables(records), fmt))
+    if out_dir:
+        from longdep_bench.report import write_report
+
+        registry = _registry()
+        notes = {name: entry.spec.published for name, entry in registry.tasks.items()}
+        path, plots = write_report(records, out_dir, results, notes)
+        click.echo(f"wrote {path}" + ("" if plots else " (no plots: install matplotlib)"), err=True)
 
 
 @cli.command("speed")

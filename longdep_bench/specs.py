@@ -106,6 +106,7 @@ class TaskSpec:
     check: Callable[[Mapping[str, Any]], None] | None = None  # cross-parameter validation (raise ValueError)
     loss: Callable[[Any, Batch], Any] | None = None  # training loss; default by output kind
     correct: Callable[[Any, Batch], Any] | None = None  # per-sequence correctness; default by output kind
+    published: str = ""  # published results to show next to measured ones in reports
 
     def __post_init__(self) -> None:
         _check_name("task", self.name)

@@ -29,10 +29,15 @@ class Cell:
     solved: int
     failed: int  # diverged or error
     median_sequences_to_solve: float | None  # None: half or more of the runs did not solve
+    quartiles_sequences_to_solve: tuple[float | None, float | None]  # 25% and 75%; None: not solved
     budget: int
     mean_test_accuracy: float | None
     sequences_per_second: float | None
+    median_train_seconds: float
     n_params: int
+    accuracies: tuple[float, ...]  # final test accuracy of each run that has one
+    solved_at: tuple[int | None, ...]  # sequences to solve of each run (None: not solved)
+    curves: tuple[tuple[tuple[int, float], ...], ...]  # each run's learning curve
 
 
 @dataclass(frozen=True)
@@ -80,21 +85,37 @@ def _labels(records_by_row: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     return labels
 
 
+def _quantile(ranked: Sequence[float], q: float) -> float | None:
+    """Linear-interpolation quantile of sorted values; None when it falls on an unsolved run (inf)."""
+    position = q * (len(ranked) - 1)
+    low = int(position)
+    fraction = position - low
+    values = [ranked[low]] + ([ranked[low + 1]] if fraction else [])
+    if float("inf") in values:
+        return None
+    return values[0] + (values[-1] - values[0]) * fraction
+
+
 def _cell(records: Sequence[Mapping[str, Any]]) -> Cell:
     solved = [r["sequences_to_solve"] for r in records if r["solved"]]
     ranked = sorted(solved) + [float("inf")] * (len(records) - len(solved))
-    median = statistics.median(ranked)
+    median, quartiles = _quantile(ranked, 0.5), (_quantile(ranked, 0.25), _quantile(ranked, 0.75))
     accuracies = [r["test_accuracy"] for r in records if r["test_accuracy"] is not None]
     speeds = [r["sequences_per_second"] for r in records if r["sequences_per_second"]]
     return Cell(
         runs=len(records),
         solved=len(solved),
         failed=sum(r["status"] != "ok" for r in records),
-        median_sequences_to_solve=None if median == float("inf") else median,
+        median_sequences_to_solve=median,
+        quartiles_sequences_to_solve=quartiles,
         budget=max(r["hyperparameters"]["max_sequences"] for r in records),
         mean_test_accuracy=statistics.fmean(accuracies) if accuracies else None,
         sequences_per_second=statistics.median(speeds) if speeds else None,
+        median_train_seconds=statistics.median(r["train_seconds"] for r in records),
         n_params=max(r["n_params"] for r in records),
+        accuracies=tuple(accuracies),
+        solved_at=tuple(r["sequences_to_solve"] for r in records),
+        curves=tuple(tuple((int(x), float(y)) for x, y in r["curve"]) for r in records),
     )
 
 
@@ -166,8 +187,16 @@ def _flat_rows(tables: Sequence[Table]) -> list[dict[str, Any]]:
             for gap, cell in cells.items():
                 rows.append({"task": table.task, **{f"param_{k}": v for k, v in table.params.items()},
                              "architecture": label, "gap_param": table.gap_param, "gap": gap,
-                             "chance": table.chance, **cell.__dict__})
+                             "chance": table.chance, **_summary(cell)})
     return rows
+
+
+def _summary(cell: Cell) -> dict[str, Any]:
+    """A cell's aggregates, without the per-run values."""
+    skip = ("accuracies", "solved_at", "curves", "quartiles_sequences_to_solve")
+    summary = {k: v for k, v in cell.__dict__.items() if k not in skip}
+    summary["q1_sequences_to_solve"], summary["q3_sequences_to_solve"] = cell.quartiles_sequences_to_solve
+    return summary
 
 
 def render(tables: Sequence[Table], fmt: str) -> str:

@@ -133,6 +133,8 @@ TASK_6A = TaskSpec(
     gap_param="gap",
     success_threshold=0.99,
     chance=0.25,
+    published=("Hochreiter & Schmidhuber (1997), gap 40: their LSTM (2 blocks of 2 cells, 156 weights) solved "
+               "Task 6a after 31,390 training sequences on average; BPTT and RTRL failed [agreed]."),
 )
 
 

@@ -180,3 +180,21 @@ def test_unreachable_dask_scheduler_is_one_line(cli, tmp_path):
     result = cli("run", *SMALL, "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9", "-o", str(tmp_path / "r.jsonl"))
     assert result.code == 2 and "cannot reach the dask scheduler" in result.err
     assert len(result.err.strip().splitlines()) == 1
+
+
+def test_report_with_plots(cli, tmp_path):
+    out = tmp_path / "r.jsonl"
+    assert cli("run", "-a", "rnn", "-a", "gru", "--gap", "20", "--gap", "30", "--seeds", "2", "--max-sequences", "2048",
+               "--hidden", "8", "-o", str(out)).code == 0
+    report_dir = tmp_path / "report"
+    result = cli("report", str(out), "--out", str(report_dir))
+    assert result.code == 0, result.err
+    text = (report_dir / "README.md").read_text()
+    assert "from 8 runs (8 ok)" in text and "| architecture" in text and "IQR" in text
+    assert "31,390" in text  # the paper's figure next to the measured ones
+    for name in ("task6a-accuracy.png", "task6a-sequences.png", "task6a-curves.png"):
+        assert (report_dir / name).read_bytes().startswith(b"\x89PNG")
+        assert f"]({name})" in text
+    rows = json.loads(cli("report", str(out), "--format", "json").out)
+    assert {(r["architecture"], r["gap"]) for r in rows} == {("gru", 20), ("gru", 30), ("rnn", 20), ("rnn", 30)}
+    assert all(r["runs"] == 2 for r in rows)

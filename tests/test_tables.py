@@ -1,0 +1,44 @@
+"""Aggregation in tables: success counts, medians with unsolved runs, labels of architecture variants."""
+
+from __future__ import annotations
+
+from longdep_bench.driver import latest_per_run
+from longdep_bench.tables import build_tables, render
+
+
+def record(arch="lstm", gap=40, solved_at=None, accuracy=0.25, status="ok", run_id=None, **hyper):
+    hyperparameters = {"hidden": 64, "batch_size": 16, "lr": 3e-3, "clip": 1.0, "max_sequences": 100_000,
+                       "threshold": 0.99, "arch_options": {}, **hyper}
+    return {"run_id": run_id or f"{arch}{gap}{solved_at}{accuracy}{hyper}", "arch": arch, "task": "task6a",
+            "params": {"gap": gap}, "gap_param": "gap", "chance": 0.25, "status": status,
+            "solved": solved_at is not None, "sequences_to_solve": solved_at, "test_accuracy": accuracy,
+            "sequences_per_second": 1000.0, "train_seconds": 10.0, "n_params": 123,
+            "hyperparameters": hyperparameters, "curve": []}
+
+
+def test_median_counts_unsolved_runs_as_never_solving():
+    records = [record(solved_at=1000, accuracy=1.0), record(solved_at=3000, accuracy=1.0), record(),
+               record(gap=100, solved_at=5000, accuracy=1.0), record(gap=100), record(gap=100)]
+    [table] = build_tables(records)
+    cells = dict(table.rows)["lstm"]
+    assert (cells[40].solved, cells[40].runs, cells[40].median_sequences_to_solve) == (2, 3, 3000)
+    assert cells[40].quartiles_sequences_to_solve == (2000, None)
+    assert cells[100].median_sequences_to_solve is None
+    text = render([table], "github")
+    assert "2/3 · 3.0k · 75.0%" in text and "1/3 · >100k · 50.0%" in text
+
+
+def test_variants_of_one_architecture_get_labels_naming_what_differs():
+    records = [record(arch_options={"init": "constant"}), record(arch_options={"init": "chrono"}),
+               record(arch="gru", lr=0.01)]
+    [table] = build_tables(records)
+    assert [label for label, _ in table.rows] == ["gru", "lstm[init=chrono]", "lstm[init=constant]"]
+
+
+def test_failed_runs_are_counted_and_newest_record_wins():
+    records = [record(run_id="a", status="error", accuracy=None), record(run_id="a", solved_at=2048, accuracy=1.0),
+               record(run_id="b", status="diverged", accuracy=None)]
+    [table] = build_tables(latest_per_run(records))
+    cell = dict(table.rows)["lstm"][40]
+    assert (cell.runs, cell.solved, cell.failed) == (2, 1, 1)
+    assert "1/2 (1 failed)" in render([table], "plain")
