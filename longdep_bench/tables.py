@@ -57,6 +57,13 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def _gap_order(gap: Any) -> tuple[int, Any]:
+    """Numbers in numeric order, then anything else by its JSON text."""
+    if isinstance(gap, (int, float)) and not isinstance(gap, bool):
+        return (0, gap)
+    return (1, _canonical(gap))
+
+
 def _row_key(record: Mapping[str, Any]) -> str:
     hyper = record["hyperparameters"]
     return _canonical([record["arch"], hyper.get("arch_options", {}), [hyper.get(k) for k in _ROW_SETTINGS]])
@@ -130,7 +137,7 @@ def build_tables(records: Iterable[Mapping[str, Any]]) -> list[Table]:
         members = groups[key]
         first = members[0]
         gap_param = first["gap_param"]
-        gaps = tuple(sorted({r["params"].get(gap_param) for r in members}, key=_canonical))
+        gaps = tuple(sorted({r["params"].get(gap_param) for r in members}, key=_gap_order))
         by_row: dict[str, dict[Any, list[Mapping[str, Any]]]] = {}
         for record in members:
             by_row.setdefault(_row_key(record), {}).setdefault(record["params"].get(gap_param), []).append(record)

@@ -7,7 +7,7 @@ import torch
 
 from longdep_bench.registry import get_registry
 
-ARCHS = ["rnn", "lstm", "gru"]
+ARCHS = sorted(get_registry().architectures)  # every registered architecture, plugins included
 
 
 def _model(name, options=None):

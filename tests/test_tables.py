@@ -42,3 +42,8 @@ def test_failed_runs_are_counted_and_newest_record_wins():
     cell = dict(table.rows)["lstm"][40]
     assert (cell.runs, cell.solved, cell.failed) == (2, 1, 1)
     assert "1/2 (1 failed)" in render([table], "plain")
+
+
+def test_gap_columns_in_numeric_order():
+    [table] = build_tables([record(gap=100), record(gap=40), record(gap=1000)])
+    assert table.gaps == (40, 100, 1000)

@@ -25,7 +25,8 @@ from longdep_bench.sweep import SweepOptions, plan
 from longdep_bench.timing import synchronize
 
 BASELINE = "lstm"
-EXTRA_REFS = ("fused-lstm:loop=eager",)  # the same LSTM with its time loop in eager Python
+# The same LSTM with its time loop in eager Python, and minGRU with the paper's log-space scan.
+EXTRA_REFS = ("fused-lstm:loop=eager", "mingru:scan=log")
 SIZES = [(b, h, t) for b in (32, 128) for h in (32, 128) for t in (110, 550, 1100)]
 
 

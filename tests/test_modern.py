@@ -1,0 +1,96 @@
+"""IndRNN, LRU, minGRU and minLSTM: each fast training path equals a step-by-step reference."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from longdep_bench_plugins.indrnn import IndRNNLayer
+from longdep_bench_plugins.lru import LRULayer
+from longdep_bench_plugins.minrnn import MinLayer
+from longdep_bench_plugins.scans import doubling_scan, log_space_scan
+
+TOL = dict(rtol=1e-4, atol=1e-5)
+
+
+def loop(a_of_t, b):
+    """h_t = a_t h_{t-1} + b_t, one step at a time."""
+    h = torch.zeros_like(b[:, 0])
+    out = []
+    for t in range(b.shape[1]):
+        h = a_of_t(t) * h + b[:, t]
+        out.append(h)
+    return torch.stack(out, 1)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 7, 64, 1100])
+def test_doubling_scan_equals_loop_for_complex_eigenvalues(steps):
+    torch.manual_seed(0)
+    a = torch.polar(torch.rand(6) * 0.2 + 0.79, torch.rand(6) * 6.28)
+    b = torch.complex(torch.randn(3, steps, 6), torch.randn(3, steps, 6))
+    torch.testing.assert_close(doubling_scan(a, b), loop(lambda t: a, b), **TOL)
+
+
+@pytest.mark.parametrize("steps", [1, 5, 300])
+def test_time_varying_scans_equal_loop(steps):
+    torch.manual_seed(0)
+    a, b = torch.rand(2, steps, 4) * 0.5 + 0.5, torch.rand(2, steps, 4) + 0.1
+    expected = loop(lambda t: a[:, t], b)
+    torch.testing.assert_close(log_space_scan(a.log(), b.log()), expected, **TOL)
+    torch.testing.assert_close(doubling_scan(a, b), expected, **TOL)
+
+
+def test_lru_layer_equals_its_recurrence_step_by_step():
+    torch.manual_seed(0)
+    layer = LRULayer(8, r_min=0.9, r_max=0.999, max_phase=2 * math.pi)
+    u = torch.randn(2, 50, 8)
+    lam = layer.eigenvalues()
+    assert torch.all(lam.abs() < 1) and lam.abs().min() >= 0.9 - 1e-6  # the ring
+    driven = layer.driven(u)
+    x = torch.zeros(2, 8, dtype=driven.dtype)
+    outputs = []
+    for t in range(50):
+        x = lam * x + driven[:, t]
+        outputs.append(layer.read(x, u[:, t]))
+    torch.testing.assert_close(layer(u), torch.stack(outputs, 1), **TOL)
+    gamma = torch.exp(layer.gamma_log)
+    torch.testing.assert_close(gamma, torch.sqrt(1 - lam.abs() ** 2), **TOL)  # normalised at init
+
+
+@pytest.mark.parametrize("scan", ["doubling", "log"])
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_min_layers_equal_their_recurrence_step_by_step(kind, scan):
+    torch.manual_seed(0)
+    layer = MinLayer(5, 6, kind, scan)
+    x = torch.randn(3, 40, 5)
+    g = lambda v: torch.where(v >= 0, v + 0.5, torch.sigmoid(v))  # noqa: E731
+    if kind == "gru":
+        k, h = layer.gates(x).chunk(2, -1)
+        z = torch.sigmoid(k)
+        expected = loop(lambda t: 1 - z[:, t], z * g(h))
+    else:
+        f, i, h = layer.gates(x).chunk(3, -1)
+        f, i = torch.sigmoid(f), torch.sigmoid(i)
+        expected = loop(lambda t: (f / (f + i))[:, t], i / (f + i) * g(h))
+    torch.testing.assert_close(layer(x), expected, **TOL)
+
+
+def test_indrnn_layer_equals_eager_recurrence_and_respects_the_bound():
+    torch.manual_seed(0)
+    layer = IndRNNLayer(5, 7, max_length=100, last=True)
+    with torch.no_grad():
+        layer.u[0] = 5.0  # beyond the bound: acts as the bound
+    x = torch.randn(2, 30, 5)
+    u = layer.u.clamp(-layer.u_max, layer.u_max)
+    projected = layer.input(x)
+    h = torch.zeros(2, 7)
+    outputs = []
+    for t in range(30):
+        h = F.relu(projected[:, t] + u * h)
+        outputs.append(h)
+    torch.testing.assert_close(layer(x), torch.stack(outputs, 1), **TOL)
+    assert layer.u_max == pytest.approx(2 ** (1 / 100))
+    assert layer.u[1:].min() >= 2 ** (-10 / 100) - 1e-6
