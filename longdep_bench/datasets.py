@@ -21,11 +21,12 @@ def dataset_arrays(task: TaskSpec, params: Mapping[str, Any], n: int, seed: int)
     (JSON).
     """
     batch = task.generate(params, n, seed, 0)
+    symbols = task.vocabulary(params)
     arrays: dict[str, np.ndarray] = {
-        "tokens" if task.symbols else "inputs": np.asarray(batch.inputs),
+        "tokens" if symbols else "inputs": np.asarray(batch.inputs),
         "lengths": np.asarray(batch.lengths),
         "targets": np.asarray(batch.targets),
-        "symbols": np.array([*task.symbols, PAD_NAME] if task.symbols else [], dtype=str),
+        "symbols": np.array([*symbols, PAD_NAME] if symbols else [], dtype=str),
         "classes": np.array(task.classes, dtype=str),
         "task": np.array(task.name),
         "params": np.array(json.dumps(dict(params), sort_keys=True)),

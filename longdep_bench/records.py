@@ -32,7 +32,10 @@ class RunRecord:
     solved: bool
     sequences_to_solve: int | None
     test_accuracy: float | None
-    chance: float
+    test_loss: float | None  # mean training loss on the test set at the end of the run
+    chance: float  # accuracy of the task's trivial baseline
+    baseline: str  # what that baseline is
+    baseline_loss: float | None  # the baseline's loss, comparable with test_loss
     train_sequences: int
     train_seconds: float
     eval_seconds: float
@@ -48,7 +51,9 @@ class RunRecord:
     def from_run(cls, config: RunConfig, task: TaskSpec, seeds: Mapping[str, int], outcome: Any,
                  train_seconds: float, eval_seconds: float, env: Mapping[str, Any]) -> "RunRecord":
         """Assemble the record of a finished run from its configuration and outcome."""
-        accuracy = outcome.test_accuracy
+        def finite(value: float | None) -> float | None:
+            return None if value is None or math.isnan(value) else value
+
         return cls(
             run_id=config.run_id(),
             arch=config.arch,
@@ -61,8 +66,11 @@ class RunRecord:
             status=outcome.status,
             solved=outcome.sequences_to_solve is not None,
             sequences_to_solve=outcome.sequences_to_solve,
-            test_accuracy=None if accuracy is None or math.isnan(accuracy) else accuracy,
+            test_accuracy=finite(outcome.test_accuracy),
+            test_loss=finite(outcome.test_loss),
             chance=task.chance,
+            baseline=task.baseline,
+            baseline_loss=task.baseline_loss(config.params) if task.baseline_loss else None,
             train_sequences=outcome.seen,
             train_seconds=round(train_seconds, 4),
             eval_seconds=round(eval_seconds, 4),
@@ -80,7 +88,8 @@ class RunRecord:
         return json.dumps(asdict(self), sort_keys=True, allow_nan=False)
 
 
-REQUIRED_KEYS = frozenset(RunRecord.__dataclass_fields__)
+# Keys every record must have; records of older versions may lack the others (read with .get).
+REQUIRED_KEYS = frozenset(RunRecord.__dataclass_fields__) - {"test_loss", "baseline", "baseline_loss"}
 
 
 def append_record(stream: IO[str], record: RunRecord) -> None:

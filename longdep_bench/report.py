@@ -42,6 +42,7 @@ def _detail_rows(table: Table) -> list[list[str]]:
                 else f">{cell.budget:,}",
                 f"{_count(q1)}-{_count(q3)}" if q1 is not None else "-",
                 accuracy,
+                "-" if cell.mean_test_loss is None else f"{cell.mean_test_loss:.4g}",
                 _count(cell.sequences_per_second),
                 f"{cell.median_train_seconds:,.1f}",
                 f"{cell.n_params:,}",
@@ -50,7 +51,7 @@ def _detail_rows(table: Table) -> list[list[str]]:
 
 
 DETAIL_HEADERS = ["architecture", "gap", "solved", "median seqs to solve", "IQR", "final test acc. mean (min-max)",
-                  "train seq/s", "median train s", "params"]
+                  "mean test loss", "train seq/s", "median train s", "params"]
 
 
 def _plots(table: Table, directory: str, stem: str) -> list[tuple[str, str]]:
@@ -73,7 +74,7 @@ def _plots(table: Table, directory: str, stem: str) -> list[tuple[str, str]]:
         axes.plot(xs, means, "-o", color=colours[label], label=label)
         axes.fill_between(xs, [min(cells[g].accuracies) for g in gaps], [max(cells[g].accuracies) for g in gaps],
                           color=colours[label], alpha=0.15)
-    axes.axhline(table.chance, color="grey", linestyle=":", label=f"chance ({table.chance:.0%})")
+    axes.axhline(table.chance, color="grey", linestyle=":", label=f"baseline: {table.baseline} ({table.chance:.0%})")
     axes.set(xlabel=table.gap_param or "setting", ylabel="final test accuracy",
              title=f"{table.task}: accuracy vs {table.gap_param} (mean; band: min-max over seeds)")
     if numeric and len(table.gaps) > 1:

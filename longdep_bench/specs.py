@@ -97,12 +97,14 @@ class TaskSpec:
     output: OutputKind
     generate: Callable[[Mapping[str, Any], int, int, int], Batch]
     params: tuple[Param, ...] = ()
-    symbols: tuple[str, ...] = ()  # names of the token ids (token inputs)
+    symbols: tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, ...]] = ()  # token names, or params -> names
     n_features: int = 0  # features per step (real-valued inputs)
     classes: tuple[str, ...] = ()  # names of the class ids (class outputs)
     gap_param: str | None = None  # the lag parameter that ``--gap`` sets and tables show
     success_threshold: float = 0.99  # fraction of test sequences that must be correct to count as solved
-    chance: float = 0.0  # fraction of test sequences an input-blind guess gets right
+    chance: float = 0.0  # fraction of test sequences that the trivial baseline gets right
+    baseline: str = "guessing"  # what the trivial baseline is, in a few words
+    baseline_loss: Callable[[Mapping[str, Any]], float] | None = None  # its loss (same loss as training)
     check: Callable[[Mapping[str, Any]], None] | None = None  # cross-parameter validation (raise ValueError)
     loss: Callable[[Any, Batch], Any] | None = None  # training loss; default by output kind
     correct: Callable[[Any, Batch], Any] | None = None  # per-sequence correctness; default by output kind
@@ -119,10 +121,14 @@ class TaskSpec:
         if self.gap_param is not None and self.gap_param not in {p.name for p in self.params}:
             raise ValueError(f"task {self.name!r}: gap_param {self.gap_param!r} is not a parameter")
 
-    def model_io(self, max_length: int) -> ModelIO:
-        """The input and output shape a model needs for this task's sequences."""
+    def vocabulary(self, params: Mapping[str, Any]) -> tuple[str, ...]:
+        """The names of the token ids under these parameters (empty for feature inputs)."""
+        return tuple(self.symbols(params)) if callable(self.symbols) else self.symbols
+
+    def model_io(self, params: Mapping[str, Any], max_length: int) -> ModelIO:
+        """The input and output shape a model needs for this task's sequences under ``params``."""
         return ModelIO(
-            n_symbols=len(self.symbols),
+            n_symbols=len(self.vocabulary(params)),
             n_features=self.n_features,
             n_outputs=len(self.classes) if self.classes else 1,
             per_step=self.output is OutputKind.CLASS_PER_STEP,

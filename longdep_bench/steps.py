@@ -43,6 +43,6 @@ def prepare_step(config: RunConfig, task: TaskSpec, arch: ArchitectureSpec, seed
                  device: torch.device, max_length: int) -> TrainingStep:
     """Build the configuration's model (seeded with its init seed) on ``device`` and its training step."""
     torch.manual_seed(seeds["init"])
-    model = arch.build(task.model_io(max_length), config.hidden, config.arch_options).to(device)
+    model = arch.build(task.model_io(config.params, max_length), config.hidden, config.arch_options).to(device)
     model.train()
     return TrainingStep(model, task, config.params, seeds["data"], device, config.lr, config.clip)

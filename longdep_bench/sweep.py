@@ -75,9 +75,9 @@ MATCH_TOLERANCE = 0.10  # the Long Range Arena rule: parameter counts within 10%
 MAX_HIDDEN = 8192
 
 
-def _count_params(arch: ArchitectureSpec, options: Mapping[str, Any], task: TaskSpec, max_length: int,
-                  hidden: int) -> int:
-    model = arch.build(task.model_io(max_length), hidden, options)
+def _count_params(arch: ArchitectureSpec, options: Mapping[str, Any], task: TaskSpec, params: Mapping[str, Any],
+                  max_length: int, hidden: int) -> int:
+    model = arch.build(task.model_io(params, max_length), hidden, options)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -101,11 +101,11 @@ def matched_hidden(arch: ArchitectureSpec, options: Mapping[str, Any], task: Tas
     low, high = 0, len(sizes) - 1
     while low < high:  # the smallest size with at least `budget` parameters (counts grow with size)
         middle = (low + high) // 2
-        if _count_params(arch, options, task, max_length, sizes[middle]) >= budget:
+        if _count_params(arch, options, task, params, max_length, sizes[middle]) >= budget:
             high = middle
         else:
             low = middle + 1
-    counts = {sizes[i]: _count_params(arch, options, task, max_length, sizes[i]) for i in (low - 1, low) if i >= 0}
+    counts = {sizes[i]: _count_params(arch, options, task, params, max_length, sizes[i]) for i in (low - 1, low) if i >= 0}
     best = min(counts, key=lambda h: (abs(counts[h] - budget), h))
     if abs(counts[best] - budget) > MATCH_TOLERANCE * budget:
         raise BenchError(f"architecture {arch.name!r} on {task.name!r}: cannot get within 10% of {budget:,} "

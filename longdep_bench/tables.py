@@ -32,6 +32,7 @@ class Cell:
     quartiles_sequences_to_solve: tuple[float | None, float | None]  # 25% and 75%; None: not solved
     budget: int
     mean_test_accuracy: float | None
+    mean_test_loss: float | None
     sequences_per_second: float | None
     median_train_seconds: float
     n_params: int
@@ -48,6 +49,8 @@ class Table:
     params: Mapping[str, Any]
     gap_param: str | None
     chance: float
+    baseline: str
+    baseline_loss: float | None
     thresholds: tuple[float, ...]
     gaps: tuple[Any, ...]
     rows: tuple[tuple[str, Mapping[Any, Cell]], ...]
@@ -108,6 +111,7 @@ def _cell(records: Sequence[Mapping[str, Any]]) -> Cell:
     ranked = sorted(solved) + [float("inf")] * (len(records) - len(solved))
     median, quartiles = _quantile(ranked, 0.5), (_quantile(ranked, 0.25), _quantile(ranked, 0.75))
     accuracies = [r["test_accuracy"] for r in records if r["test_accuracy"] is not None]
+    losses = [r["test_loss"] for r in records if r.get("test_loss") is not None]
     speeds = [r["sequences_per_second"] for r in records if r["sequences_per_second"]]
     return Cell(
         runs=len(records),
@@ -117,6 +121,7 @@ def _cell(records: Sequence[Mapping[str, Any]]) -> Cell:
         quartiles_sequences_to_solve=quartiles,
         budget=max(r["hyperparameters"]["max_sequences"] for r in records),
         mean_test_accuracy=statistics.fmean(accuracies) if accuracies else None,
+        mean_test_loss=statistics.fmean(losses) if losses else None,
         sequences_per_second=statistics.median(speeds) if speeds else None,
         median_train_seconds=statistics.median(r["train_seconds"] for r in records),
         n_params=max(r["n_params"] for r in records),
@@ -151,6 +156,8 @@ def build_tables(records: Iterable[Mapping[str, Any]]) -> list[Table]:
             params={k: v for k, v in first["params"].items() if k != gap_param},
             gap_param=gap_param,
             chance=first["chance"],
+            baseline=first.get("baseline") or "chance",
+            baseline_loss=first.get("baseline_loss"),
             thresholds=tuple(sorted({r["hyperparameters"]["threshold"] for r in members})),
             gaps=gaps,
             rows=rows,
@@ -178,8 +185,9 @@ def _cell_text(cell: Cell | None) -> str:
 def _title(table: Table) -> str:
     params = ", ".join(f"{k}={v}" for k, v in table.params.items())
     threshold = "/".join(f"{t:.0%}" for t in table.thresholds)
+    loss = f", loss {table.baseline_loss:.4g}" if table.baseline_loss is not None else ""
     return (f"{table.task}" + (f" ({params})" if params else "") +
-            f": chance {table.chance:.1%}; solved = test accuracy >= {threshold}; "
+            f": baseline ({table.baseline}) {table.chance:.1%} right{loss}; solved = test accuracy >= {threshold}; "
             "cells: solved runs/runs · median sequences to solve · mean final test accuracy")
 
 
@@ -194,7 +202,8 @@ def _flat_rows(tables: Sequence[Table]) -> list[dict[str, Any]]:
             for gap, cell in cells.items():
                 rows.append({"task": table.task, **{f"param_{k}": v for k, v in table.params.items()},
                              "architecture": label, "gap_param": table.gap_param, "gap": gap,
-                             "chance": table.chance, **_summary(cell)})
+                             "chance": table.chance, "baseline": table.baseline,
+                             "baseline_loss": table.baseline_loss, **_summary(cell)})
     return rows
 
 

@@ -68,9 +68,9 @@ def test_built_model_matches_lstm_architecture_with_same_seed():
     task = registry.task("task6a")
     options = {"init": "constant", "gate_bias": 3.0, "chrono_tmax": 0, "loop": "script"}
     torch.manual_seed(3)
-    plain = registry.architecture("lstm").build(task.model_io(110), 16, options)
+    plain = registry.architecture("lstm").build(task.model_io({"gap": 40}, 110), 16, options)
     torch.manual_seed(3)
-    fused = registry.architecture("fused-lstm").build(task.model_io(110), 16, options)
+    fused = registry.architecture("fused-lstm").build(task.model_io({"gap": 40}, 110), 16, options)
     batch = task.generate({"gap": 40}, 8, seed=0, start=0).to_torch()
     torch.testing.assert_close(fused(batch.inputs, batch.lengths), plain(batch.inputs, batch.lengths), **TOL)
 

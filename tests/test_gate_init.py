@@ -18,7 +18,7 @@ def _recurrent(name, **options):
     spec = get_registry().architecture(name)
     resolved = {p.name: p.default for p in spec.options} | options
     torch.manual_seed(0)
-    model = spec.build(get_registry().task("task6a").model_io(110), HIDDEN, resolved)
+    model = spec.build(get_registry().task("task6a").model_io({"gap": 40}, 110), HIDDEN, resolved)
     return model.core.rnn
 
 

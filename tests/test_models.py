@@ -16,7 +16,7 @@ def _model(name, options=None):
     task = registry.task("task6a")
     resolved = {p.name: p.default for p in spec.options} | (options or {})
     torch.manual_seed(0)
-    return spec.build(task.model_io(110), 16, resolved), task
+    return spec.build(task.model_io({"gap": 40}, 110), 16, resolved), task
 
 
 @pytest.mark.parametrize("name", ARCHS)

@@ -92,10 +92,13 @@ def test_evaluate_stops_once_success_is_impossible():
         def forward(self, inputs, lengths):
             return torch.nn.functional.one_hot(torch.zeros_like(lengths), 4).float()
 
-    accuracy = evaluate(Constant(), task, test)
-    assert math.isclose(accuracy, float((test.targets == 0).float().mean()))
+    result = evaluate(Constant(), task, test)
+    assert math.isclose(result.accuracy, float((test.targets == 0).float().mean()))
+    expected_loss = torch.nn.functional.cross_entropy(torch.nn.functional.one_hot(torch.zeros(1024, dtype=torch.long), 4).float(),
+                                                      test.targets)
+    assert math.isclose(result.loss, float(expected_loss), rel_tol=1e-5)
     assert evaluate(Constant(), task, test, at_least=0.99) is None
-    assert evaluate(Constant(), task, test, at_least=0.2) == accuracy
+    assert evaluate(Constant(), task, test, at_least=0.2) == result
 
 
 def test_seeds_are_independent_and_stable():
