@@ -12,7 +12,8 @@ from longdep_bench.errors import BenchError
 
 
 def load_benchmarks(path: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Machine info and one entry per benchmark case (arch, batch, hidden, length, median seconds)."""
+    """Machine info and one entry per benchmark case: training steps (arch, batch, hidden, length)
+    and data generation (kind 'generation': case, sequences), each with its median seconds."""
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
@@ -23,12 +24,16 @@ def load_benchmarks(path: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     cases = []
     for bench in data.get("benchmarks", []) if isinstance(data, dict) else []:
         info = bench.get("extra_info", {})
-        if not {"arch", "batch", "hidden", "length"} <= info.keys() or "stats" not in bench:
+        if "stats" not in bench:
             continue
-        cases.append({**{k: info[k] for k in ("arch", "batch", "hidden", "length")},
-                      "median": bench["stats"]["median"], "rounds": bench["stats"]["rounds"]})
+        if {"arch", "batch", "hidden", "length"} <= info.keys():
+            cases.append({**{k: info[k] for k in ("arch", "batch", "hidden", "length")},
+                          "median": bench["stats"]["median"]})
+        elif info.get("kind") == "generation":
+            cases.append({"case": info["case"], "group": bench.get("group"), "sequences": info["sequences"],
+                          "median": bench["stats"]["median"]})
     if not cases:
-        raise BenchError(f"{path} holds no training-step benchmarks (run pytest tests/benchmarks "
+        raise BenchError(f"{path} holds no benchmarks of tests/benchmarks (run pytest tests/benchmarks "
                          "--benchmark-enable --benchmark-only --benchmark-json=FILE)")
     return data.get("machine_info", {}), cases
 
@@ -38,6 +43,30 @@ def _ms(seconds: float) -> str:
 
 
 def speed_tables(cases: list[dict[str, Any]], baseline: str) -> str:
+    """Markdown tables of whichever benchmarks the file holds: training steps, data generation."""
+    steps = [c for c in cases if "arch" in c]
+    generation = [c for c in cases if "case" in c]
+    return "\n\n".join(part for part in (step_tables(steps, baseline) if steps else "",
+                                         generation_table(generation) if generation else "") if part)
+
+
+def generation_table(cases: list[dict[str, Any]]) -> str:
+    """Markdown: each generation case's median time and sequences per second, plus the share of a
+    training step that data costs."""
+    rows = [[c["case"], f"{c['median'] * 1000:.3g} ms", f"{c['sequences'] / c['median'] / 1e6:.3g} M/s"]
+            for c in cases]
+    text = "Data generation (median per call; sequences per second):\n" + tabulate(
+        rows, headers=["case", "median", "sequences/s"], tablefmt="github")
+    data = [c for c in cases if c["case"].startswith("batch of")]
+    step = [c for c in cases if "training step" in c["case"]]
+    if data and step:
+        share = data[0]["median"] / step[0]["median"]
+        text += (f"\n\nData for one training step ({data[0]['case']}) costs {share:.2%} of the step "
+                 f"({step[0]['case']}).")
+    return text
+
+
+def step_tables(cases: list[dict[str, Any]], baseline: str) -> str:
     """Markdown: median step time (ms) and its ratio to the baseline per size; L_max/L_min ratios."""
     by_case = {(c["arch"], c["batch"], c["hidden"], c["length"]): c["median"] for c in cases}
     archs = sorted({c["arch"] for c in cases}, key=lambda a: (a != baseline, a))

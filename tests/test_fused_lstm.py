@@ -23,18 +23,19 @@ def _pair(input_size, hidden, seed=0):
 
 
 @pytest.mark.parametrize("batch,steps,input_size,hidden", [(1, 1, 3, 4), (5, 17, 9, 8), (16, 110, 9, 64), (3, 40, 1, 128)])
-def test_outputs_states_and_gradients_equal_nn_lstm(batch, steps, input_size, hidden):
+def test_outputs_states_and_gradients_equal_nn_lstm(batch, steps, input_size, hidden, device):
     reference, fused = _pair(input_size, hidden)
+    reference, fused = reference.to(device), fused.to(device)
     torch.manual_seed(1)
-    x = torch.randn(batch, steps, input_size)
+    x = torch.randn(batch, steps, input_size, device=device)
     lengths = torch.randint(1, steps + 1, (batch,))
     lengths[0] = steps
-    mask = (torch.arange(steps)[None, :] < lengths[:, None]).unsqueeze(-1)
+    mask = (torch.arange(steps)[None, :] < lengths[:, None]).unsqueeze(-1).to(device)
     packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
     ref_out, (ref_h, ref_c) = reference(packed)
     ref_out, _ = pad_packed_sequence(ref_out, batch_first=True, total_length=steps)
     x_fused = x.clone().requires_grad_(True)
-    out, (h, c) = fused(x_fused, lengths)
+    out, (h, c) = fused(x_fused, lengths.to(device))
     torch.testing.assert_close(out * mask, ref_out, **TOL)
     torch.testing.assert_close(h, ref_h, **TOL)
     torch.testing.assert_close(c, ref_c, **TOL)
