@@ -132,3 +132,26 @@ def test_truncated_last_record_is_set_aside_and_its_run_redone(cli, tmp_path):
     lines = path.read_text().splitlines(keepends=True)
     assert lines[0] == first and len(lines) == 2
     assert sorted(r["arch"] for r in read_records(str(path))) == ["gru", "rnn"]
+
+
+def test_speed_tables_from_benchmark_json(cli, tmp_path):
+    def bench(extra, median):
+        return {"group": "g", "name": "n", "extra_info": extra, "stats": {"median": median, "rounds": 3}}
+
+    data = {"machine_info": {"python_version": "3.11", "longdep_bench": {"torch": "2.13", "device": "cpu"}},
+            "benchmarks": [
+                bench({"arch": "lstm", "batch": 32, "hidden": 32, "length": 110}, 0.002),
+                bench({"arch": "lstm", "batch": 32, "hidden": 32, "length": 1100}, 0.02),
+                bench({"arch": "gru", "batch": 32, "hidden": 32, "length": 110}, 0.008),
+                bench({"arch": "gru", "batch": 32, "hidden": 32, "length": 1100}, 0.1),
+                bench({"kind": "generation", "case": "batch of 16: x", "sequences": 16}, 0.00001),
+                bench({"kind": "generation", "case": "default LSTM training step", "sequences": 16}, 0.004)]}
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(data))
+    result = cli("speed", str(path))
+    assert result.code == 0, result.err
+    assert "8 ms (4.00x)" in result.out and "| B32 H32 |     10 |  12.5 |" in result.out
+    assert "costs 0.25% of the step" in result.out
+    path.write_text("{broken")
+    bad = cli("speed", str(path))
+    assert bad.code == 2 and "is not valid JSON" in bad.err
