@@ -155,3 +155,20 @@ def test_speed_tables_from_benchmark_json(cli, tmp_path):
     path.write_text("{broken")
     bad = cli("speed", str(path))
     assert bad.code == 2 and "is not valid JSON" in bad.err
+
+
+@pytest.mark.parametrize("task", ["task6a", "task6b", "adding", "multiplication", "long-lag", "reber", "copy-memory"])
+def test_generate_works_for_every_task(cli, tmp_path, task):
+    path = tmp_path / f"{task}.npz"
+    result = cli("generate", task, "-n", "20", "--seed", "3", "-o", str(path))
+    assert result.code == 0, result.err
+    data = np.load(path)
+    inputs = data["tokens"] if "tokens" in data else data["inputs"]
+    assert inputs.shape[0] == data["lengths"].shape[0] == data["targets"].shape[0] == 20
+    assert str(data["task"]) == task
+    if "tokens" in data:
+        assert data["symbols"][-1] == "<pad>" and inputs.max() < len(data["symbols"])
+    else:
+        assert inputs.dtype == np.float32 and inputs.shape[2] == 2 and data["targets"].dtype == np.float32
+    if task == "reber":
+        assert data["legal"].shape == (20, 50, 7)
