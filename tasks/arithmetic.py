@@ -21,7 +21,6 @@ T/2 - 1 pairs hold two distinct candidates for the two marks.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
 
 import numpy as np
 import torch

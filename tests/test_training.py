@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
 import torch
 
 from longdep_bench.config import RunConfig, derive_seeds

@@ -16,10 +16,8 @@ import subprocess
 import sys
 import tempfile
 
-import numba
 import numpy as np
 import pytest
-import torch
 
 from longdep_bench import one_hot, rng
 from longdep_bench.config import derive_seeds
