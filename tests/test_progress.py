@@ -1,0 +1,41 @@
+"""The progress display: a bar on a terminal, lines otherwise, nothing when quiet."""
+
+from __future__ import annotations
+
+import io
+from types import SimpleNamespace
+
+from longdep_bench.progress import Progress
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+RECORD = SimpleNamespace(arch="lstm", task="task6a", params={"gap": 40}, seed=0, status="ok", solved=True,
+                         sequences_to_solve=2048, train_sequences=2048, test_accuracy=1.0, train_seconds=1.5,
+                         sequences_per_second=1365.0, error=None)
+
+
+def test_bar_on_a_terminal():
+    stream = Terminal()
+    progress = Progress(3, 2, stream=stream)
+    progress.finished(RECORD)
+    progress.close()
+    text = stream.getvalue()
+    assert "1/3 done, 2 running, 0 failed" in text and "ETA" in text and "\r" in text
+    assert "solved after 2,048 sequences" in text
+
+
+def test_lines_when_not_a_terminal_and_silence_when_quiet():
+    stream = io.StringIO()
+    progress = Progress(3, 1, stream=stream)
+    progress.finished(RECORD)
+    progress.close()
+    assert stream.getvalue().startswith("[1/3] lstm on task6a[gap=40] seed 0: solved") and "\r" not in stream.getvalue()
+    quiet = Terminal()
+    progress = Progress(3, 1, quiet=True, stream=quiet)
+    progress.finished(RECORD)
+    progress.close()
+    assert quiet.getvalue() == ""
