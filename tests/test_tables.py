@@ -47,3 +47,10 @@ def test_failed_runs_are_counted_and_newest_record_wins():
 def test_gap_columns_in_numeric_order():
     [table] = build_tables([record(gap=100), record(gap=40), record(gap=1000)])
     assert table.gaps == (40, 100, 1000)
+
+
+def test_budgets_per_gap_stay_in_one_row():
+    [table] = build_tables([record(gap=40, max_sequences=40_000), record(gap=500, max_sequences=16_000)])
+    [(label, cells)] = table.rows
+    assert label == "lstm" and (cells[40].budget, cells[500].budget) == (40_000, 16_000)
+    assert ">16k" in render([table], "github")
