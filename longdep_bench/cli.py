@@ -113,7 +113,8 @@ def _save_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
 @click.option("-n", "count", type=click.IntRange(min=1, max=100_000_000), required=True, help="Number of sequences.")
 @click.option("--seed", type=click.IntRange(min=0), required=True, help="Seed of the stream.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .npz file.")
-def generate_command(task_name: str, params: tuple[str, ...], gap: int | None, count: int, seed: int, output: str) -> None:
+def generate_command(task_name: str, params: tuple[str, ...], gap: int | None, count: int, seed: int,
+                     output: str) -> None:
     """Write COUNT sequences of TASK to an .npz file for inspection."""
     from longdep_bench.datasets import dataset_arrays
     from longdep_bench.sweep import task_variants

@@ -45,7 +45,8 @@ def _difference(record: Mapping[str, Any], configs: Sequence[RunConfig]) -> str:
                 and dict(c.params) == record["params"]]
     if not same_run:
         params = ",".join(f"{k}={v}" for k, v in record["params"].items())
-        return f"it holds {record['arch']} on {record['task']}[{params}] seed {record['seed']}, which this sweep does not plan"
+        return (f"it holds {record['arch']} on {record['task']}[{params}] seed {record['seed']}, "
+                "which this sweep does not plan")
     planned = same_run[0].hyperparameters()
     recorded = record["hyperparameters"]
     changed = [f"{k} {recorded.get(k)!r} there, {planned[k]!r} now" for k in planned

@@ -91,7 +91,8 @@ def resolve_params(
                 f"{owner} has no parameter {name!r}{suggest(name, list(by_name))}; known: {known}"
             )
         param = by_name[name]
-        resolved[name] = param.parse(value) if isinstance(value, str) and param.type is not str else param.validate(value)
+        from_text = isinstance(value, str) and param.type is not str
+        resolved[name] = param.parse(value) if from_text else param.validate(value)
     return resolved
 
 

@@ -105,7 +105,8 @@ def matched_hidden(arch: ArchitectureSpec, options: Mapping[str, Any], task: Tas
             high = middle
         else:
             low = middle + 1
-    counts = {sizes[i]: _count_params(arch, options, task, params, max_length, sizes[i]) for i in (low - 1, low) if i >= 0}
+    counts = {sizes[i]: _count_params(arch, options, task, params, max_length, sizes[i])
+              for i in (low - 1, low) if i >= 0}
     best = min(counts, key=lambda h: (abs(counts[h] - budget), h))
     if abs(counts[best] - budget) > MATCH_TOLERANCE * budget:
         raise BenchError(f"architecture {arch.name!r} on {task.name!r}: cannot get within 10% of {budget:,} "
@@ -148,7 +149,8 @@ def plan(options: SweepOptions, registry: Registry) -> list[RunConfig]:
             except ValueError as exc:
                 raise BenchError(f"architecture {name!r}: {exc}") from None
         archs.append((spec, arch_options))
-    tasks = [variant for text in options.tasks for variant in task_variants(registry, text, options.params, options.gaps)]
+    tasks = [variant for text in options.tasks
+             for variant in task_variants(registry, text, options.params, options.gaps)]
     hidden: dict[tuple[int, int], int] = {}
     if options.match_params is not None:
         for (t, (task, params)), (a, (arch, arch_options)) in itertools.product(enumerate(tasks), enumerate(archs)):

@@ -179,7 +179,8 @@ def _cell_text(cell: Cell | None) -> str:
     if cell is None:
         return ""
     solved = f"{cell.solved}/{cell.runs}" + (f" ({cell.failed} failed)" if cell.failed else "")
-    median = _count(cell.median_sequences_to_solve) if cell.median_sequences_to_solve is not None else f">{_count(cell.budget)}"
+    median = (_count(cell.median_sequences_to_solve) if cell.median_sequences_to_solve is not None
+              else f">{_count(cell.budget)}")
     accuracy = f"{cell.mean_test_accuracy:.1%}" if cell.mean_test_accuracy is not None else "n/a"
     return f"{solved} · {median} · {accuracy}"
 
@@ -232,7 +233,8 @@ def render(tables: Sequence[Table], fmt: str) -> str:
     blocks = []
     for table in tables:
         several = len(table.gaps) > 1
-        speed_header = "train seq/s" + (f" ({' / '.join(_gap_header(table, g) for g in table.gaps)})" if several else "")
+        per_gap = f" ({' / '.join(_gap_header(table, g) for g in table.gaps)})" if several else ""
+        speed_header = "train seq/s" + per_gap
         headers = ["architecture", *(_gap_header(table, g) for g in table.gaps), speed_header, "params"]
         body = []
         for label, cells in table.rows:

@@ -1,7 +1,7 @@
 """``mingru`` and ``minlstm``: Feng, Tung, Ahmed, Bengio & Hajimirsadeghi, "Were RNNs All We Needed?" (2024).
 
 Gates depend only on the current input, so a layer is the linear recurrence
-``h_t = a_t * h_{t-1} + b_t`` and trains with a parallel scan, in log space for stability:
+``h_t = a_t * h_{t-1} + b_t`` and trains with a parallel scan instead of a loop over time:
 
 - minGRU: ``z_t = sigmoid(W_z x_t)``, ``h~_t = g(W_h x_t)``, ``h_t = (1 - z_t) h_{t-1} + z_t h~_t``;
 - minLSTM: ``f_t = sigmoid(W_f x_t)``, ``i_t = sigmoid(W_i x_t)``, normalised
@@ -10,9 +10,9 @@ Gates depend only on the current input, so a layer is the linear recurrence
 with ``g(x) = x + 0.5`` for x >= 0 and ``sigmoid(x)`` otherwise, which keeps h~ positive so that
 its logarithm exists. ``scan=log`` runs the paper's log-space scan (``logcumsumexp``);
 ``scan=doubling`` (the default) runs the same recurrence as a linear-space doubling scan, which
-is about 4x faster on a CPU and, never dividing, equally safe from overflow. Layers are stacked (``layers``, default 2): the first maps the input to the
-hidden size, later ones add their output to their input (residual), as the paper stacks layers
-for its tasks. Deviations: h_0 = 0 (not a learned initial state); no normalisation, dropout or
+is about 4x faster on a CPU and, never dividing, equally safe from overflow. Layers are stacked
+(``layers``, default 2): the first maps the input to the hidden size, later ones add their output
+to their input (residual), as the paper stacks layers for its tasks. Deviations: h_0 = 0 (not a learned initial state); no normalisation, dropout or
 MLP between layers.
 """
 
