@@ -12,8 +12,8 @@ its logarithm exists. ``scan=log`` runs the paper's log-space scan (``logcumsume
 ``scan=doubling`` (the default) runs the same recurrence as a linear-space doubling scan, which
 is about 4x faster on a CPU and, never dividing, equally safe from overflow. Layers are stacked
 (``layers``, default 2): the first maps the input to the hidden size, later ones add their output
-to their input (residual), as the paper stacks layers for its tasks. Deviations: h_0 = 0 (not a learned initial state); no normalisation, dropout or
-MLP between layers.
+to their input (residual), as the paper stacks layers for its tasks. Deviations: h_0 = 0 (not a
+learned initial state); no normalisation, dropout or MLP between layers.
 """
 
 from __future__ import annotations
