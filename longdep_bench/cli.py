@@ -32,6 +32,10 @@ def _params_text(params: Sequence[Any]) -> str:
     return ", ".join(f"{p.name}={p.default}" for p in params)
 
 
+def _params_info(params: Sequence[Any]) -> dict[str, Any]:
+    return {p.name: {"default": p.default, "accepted": p.accepted(), "help": p.help} for p in params}
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="longdep-bench", prog_name=PROG)
 def cli() -> None:
@@ -47,7 +51,7 @@ def list_command(as_json: bool) -> None:
     registry = _registry()
     archs = [
         {"name": name, "description": r.spec.description, "plugin": r.plugin, "distribution": r.distribution,
-         "options": {p.name: {"default": p.default, "accepted": p.accepted(), "help": p.help} for p in r.spec.options},
+         "options": _params_info(r.spec.options),
          "recommended": dict(r.spec.recommended), "unavailable": r.spec.unavailable}
         for name, r in sorted(registry.architectures.items())
     ]
@@ -55,7 +59,7 @@ def list_command(as_json: bool) -> None:
         {"name": name, "description": r.spec.description, "plugin": r.plugin, "distribution": r.distribution,
          "output": r.spec.output.value, "gap_param": r.spec.gap_param, "chance": r.spec.chance,
          "success_threshold": r.spec.success_threshold,
-         "params": {p.name: {"default": p.default, "accepted": p.accepted(), "help": p.help} for p in r.spec.params}}
+         "params": _params_info(r.spec.params), "baseline": r.spec.baseline}
         for name, r in sorted(registry.tasks.items())
     ]
     if as_json:
