@@ -63,10 +63,11 @@ def _plots(table: Table, directory: str, stem: str) -> list[tuple[str, str]]:
 
     numeric = all(isinstance(g, (int, float)) for g in table.gaps)
     positions = {gap: (gap if numeric else i) for i, gap in enumerate(table.gaps)}
-    colours = {label: plt.get_cmap("tab10")(i % 10) for i, (label, _) in enumerate(table.rows)}
+    palette = plt.get_cmap("tab10" if len(table.rows) <= 10 else "tab20")
+    colours = {label: palette(i % palette.N) for i, (label, _) in enumerate(table.rows)}
     written = []
 
-    figure, axes = plt.subplots(figsize=(7, 4.5))
+    figure, axes = plt.subplots(figsize=(8.5, 4.5))
     for label, cells in table.rows:
         gaps = [g for g in table.gaps if g in cells and cells[g].accuracies]
         xs = [positions[g] for g in gaps]
@@ -79,11 +80,11 @@ def _plots(table: Table, directory: str, stem: str) -> list[tuple[str, str]]:
              title=f"{table.task}: accuracy vs {table.gap_param} (mean; band: min-max over seeds)")
     if numeric and len(table.gaps) > 1:
         axes.set_xscale("log")
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     written.append(("Accuracy vs gap", _save(figure, directory, f"{stem}-accuracy.png")))
 
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    budget = max(c.budget for _, cells in table.rows for c in cells.values())
+    figure, axes = plt.subplots(figsize=(8.5, 4.5))
+    budgets = {gap: max(cells[gap].budget for _, cells in table.rows if gap in cells) for gap in table.gaps}
     width = 0.8 / max(len(table.rows), 1)  # architectures side by side within each gap
     for i, (label, cells) in enumerate(table.rows):
         for gap, cell in cells.items():
@@ -93,13 +94,16 @@ def _plots(table: Table, directory: str, stem: str) -> list[tuple[str, str]]:
             axes.scatter([x] * len(solved), solved, color=colours[label], s=18,
                          label=label if gap == next(iter(cells)) else None)
             if failed:
-                axes.scatter([x], [budget * 1.5], color=colours[label], marker="x", s=30)
-                axes.annotate(str(failed), (x, budget * 1.5), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    axes.axhline(budget, color="grey", linestyle=":", label="budget (x above: runs not solved)")
+                axes.scatter([x], [budgets[gap] * 1.4], color=colours[label], marker="x", s=30)
+                axes.annotate(str(failed), (x, budgets[gap] * 1.4), fontsize=7, xytext=(2, 3),
+                              textcoords="offset points")
+    for position, gap in enumerate(table.gaps):
+        axes.hlines(budgets[gap], position - 0.45, position + 0.45, color="grey", linestyle=":",
+                    label="budget (x above it: number of runs not solved)" if position == 0 else None)
     axes.set(xlabel=table.gap_param or "setting", ylabel="sequences to solve", yscale="log",
              title=f"{table.task}: sequences to solve per seed", xticks=range(len(table.gaps)),
              xticklabels=[str(g) for g in table.gaps])
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     written.append(("Sequences to solve", _save(figure, directory, f"{stem}-sequences.png")))
 
     columns = min(len(table.gaps), 3)
@@ -123,7 +127,7 @@ def _plots(table: Table, directory: str, stem: str) -> list[tuple[str, str]]:
 
 def _save(figure: Any, directory: str, name: str) -> str:
     figure.tight_layout()
-    figure.savefig(os.path.join(directory, name), dpi=110)
+    figure.savefig(os.path.join(directory, name), dpi=110, bbox_inches="tight")
     import matplotlib.pyplot as plt
 
     plt.close(figure)

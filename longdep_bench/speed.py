@@ -51,19 +51,34 @@ def speed_tables(cases: list[dict[str, Any]], baseline: str) -> str:
 
 
 def generation_table(cases: list[dict[str, Any]]) -> str:
-    """Markdown: each generation case's median time and sequences per second, plus the share of a
-    training step that data costs."""
-    rows = [[c["case"], f"{c['median'] * 1000:.3g} ms", f"{c['sequences'] / c['median'] / 1e6:.3g} M/s"]
-            for c in cases]
-    text = "Data generation (median per call; sequences per second):\n" + tabulate(
-        rows, headers=["case", "median", "sequences/s"], tablefmt="github")
+    """Markdown: each generation case's median time and sequences per second, the speed-ups that
+    matter, the share of a training step that data costs, and the first-call latencies."""
+    rows = [[c["case"], f"{c['median'] * 1000:.3g} ms",
+             "-" if c["group"] == "first call" else f"{c['sequences'] / c['median'] / 1e6:.3g} M/s"] for c in cases]
+    lines = ["Data generation (median per call; sequences per second):\n" + tabulate(
+        rows, headers=["case", "median", "sequences/s"], tablefmt="github")]
+    by_case = {c["case"]: c for c in cases}
+    rate = {name: c["sequences"] / c["median"] for name, c in by_case.items()}
+    kernel, reference, fill = (by_case.get(name) for name in
+                               ("numba kernel (reused buffer)", "NumPy reference", "memory fill"))
+    if kernel and reference:
+        lines.append(f"The numba kernel makes {rate[kernel['case']] / rate[reference['case']]:,.0f}x as many sequences "
+                     "per second as the NumPy reference.")
+    if kernel and fill:
+        lines.append(f"It takes {kernel['median'] / fill['median']:.1f}x the time of filling the same memory.")
     data = [c for c in cases if c["case"].startswith("batch of")]
     step = [c for c in cases if "training step" in c["case"]]
     if data and step:
-        share = data[0]["median"] / step[0]["median"]
-        text += (f"\n\nData for one training step ({data[0]['case']}) costs {share:.2%} of the step "
-                 f"({step[0]['case']}).")
-    return text
+        lines.append(f"Data for one training step ({data[0]['case']}) costs {data[0]['median'] / step[0]['median']:.2%} "
+                     f"of the step ({step[0]['case']}).")
+    imports = by_case.get("new process, import only")
+    for cache in ("cold", "warm"):
+        first = by_case.get(f"new process, first generate, {cache} numba cache")
+        if first and imports:
+            what = "compiling the kernel" if cache == "cold" else "loading it from numba's cache"
+            lines.append(f"First call with a {cache} cache: {first['median'] - imports['median']:.2f} s more than the "
+                         f"import alone ({what}).")
+    return "\n\n".join(lines)
 
 
 def step_tables(cases: list[dict[str, Any]], baseline: str) -> str:
