@@ -100,4 +100,4 @@ def test_unknown_names_suggest_close_matches():
     with pytest.raises(BenchError, match="did you mean 'lstm'"):
         registry.architecture("lsmt")
     with pytest.raises(BenchError, match="did you mean 'task6a'"):
-        registry.task("task6")
+        registry.task("tsak6a")
