@@ -75,3 +75,14 @@ def device(request):
     if name == "cuda" and not torch.cuda.is_available():
         pytest.skip("--device cuda, but CUDA is not available")
     return torch.device(name)
+
+
+@pytest.fixture
+def exact_device(device):
+    """``device``, with TensorFloat-32 off for the test, so float32 results on CUDA compare at 1e-5."""
+    import torch
+
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    yield device
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved

@@ -15,8 +15,8 @@ def reference_1997(layer: LSTM1997, x: torch.Tensor) -> torch.Tensor:
     """The paper's forward equations, one step at a time, in plain eager code."""
     hidden = layer.weight_rec.shape[1]
     blocks = hidden // layer.block_size
-    y = torch.zeros(x.shape[0], hidden)
-    s = torch.zeros(x.shape[0], hidden)
+    y = x.new_zeros(x.shape[0], hidden)
+    s = x.new_zeros(x.shape[0], hidden)
     outputs = []
     for t in range(x.shape[1]):
         net = x[:, t] @ layer.weight_in.t() + y @ layer.weight_rec.t() + layer.bias
@@ -30,10 +30,10 @@ def reference_1997(layer: LSTM1997, x: torch.Tensor) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("block_size", [1, 2, 4])
-def test_forward_follows_the_1997_equations(block_size):
+def test_forward_follows_the_1997_equations(block_size, exact_device):
     torch.manual_seed(0)
-    layer = LSTM1997(input_size=5, hidden=8, block_size=block_size, truncated=True)
-    x = torch.randn(3, 13, 5)
+    layer = LSTM1997(input_size=5, hidden=8, block_size=block_size, truncated=True).to(exact_device)
+    x = torch.randn(3, 13, 5).to(exact_device)
     torch.testing.assert_close(layer(x), reference_1997(layer, x), rtol=1e-5, atol=1e-6)
 
 

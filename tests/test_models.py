@@ -20,9 +20,10 @@ def _model(name, options=None):
 
 
 @pytest.mark.parametrize("name", ARCHS)
-def test_output_read_at_true_last_step_and_padding_is_ignored(name):
+def test_output_read_at_true_last_step_and_padding_is_ignored(name, exact_device):
     model, task = _model(name)
-    batch = task.generate({"gap": 40}, 6, seed=1, start=0).to_torch()
+    model = model.to(exact_device)
+    batch = task.generate({"gap": 40}, 6, seed=1, start=0).to_torch(exact_device)
     out = model(batch.inputs, batch.lengths)
     assert out.shape == (6, 4)
     for i in range(6):  # each sequence alone, unpadded, gives the same output

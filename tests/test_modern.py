@@ -27,30 +27,30 @@ def loop(a_of_t, b):
 
 
 @pytest.mark.parametrize("steps", [1, 2, 7, 64, 1100])
-def test_doubling_scan_equals_loop_for_complex_eigenvalues(steps):
+def test_doubling_scan_equals_loop_for_complex_eigenvalues(steps, exact_device):
     torch.manual_seed(0)
-    a = torch.polar(torch.rand(6) * 0.2 + 0.79, torch.rand(6) * 6.28)
-    b = torch.complex(torch.randn(3, steps, 6), torch.randn(3, steps, 6))
+    a = torch.polar(torch.rand(6) * 0.2 + 0.79, torch.rand(6) * 6.28).to(exact_device)
+    b = torch.complex(torch.randn(3, steps, 6), torch.randn(3, steps, 6)).to(exact_device)
     torch.testing.assert_close(doubling_scan(a, b), loop(lambda t: a, b), **TOL)
 
 
 @pytest.mark.parametrize("steps", [1, 5, 300])
-def test_time_varying_scans_equal_loop(steps):
+def test_time_varying_scans_equal_loop(steps, exact_device):
     torch.manual_seed(0)
-    a, b = torch.rand(2, steps, 4) * 0.5 + 0.5, torch.rand(2, steps, 4) + 0.1
+    a, b = (torch.rand(2, steps, 4) * 0.5 + 0.5).to(exact_device), (torch.rand(2, steps, 4) + 0.1).to(exact_device)
     expected = loop(lambda t: a[:, t], b)
     torch.testing.assert_close(log_space_scan(a.log(), b.log()), expected, **TOL)
     torch.testing.assert_close(doubling_scan(a, b), expected, **TOL)
 
 
-def test_lru_layer_equals_its_recurrence_step_by_step():
+def test_lru_layer_equals_its_recurrence_step_by_step(exact_device):
     torch.manual_seed(0)
-    layer = LRULayer(8, r_min=0.9, r_max=0.999, max_phase=2 * math.pi)
-    u = torch.randn(2, 50, 8)
+    layer = LRULayer(8, r_min=0.9, r_max=0.999, max_phase=2 * math.pi).to(exact_device)
+    u = torch.randn(2, 50, 8).to(exact_device)
     lam = layer.eigenvalues()
     assert torch.all(lam.abs() < 1) and lam.abs().min() >= 0.9 - 1e-6  # the ring
     driven = layer.driven(u)
-    x = torch.zeros(2, 8, dtype=driven.dtype)
+    x = driven.new_zeros(2, 8)
     outputs = []
     for t in range(50):
         x = lam * x + driven[:, t]
@@ -62,10 +62,10 @@ def test_lru_layer_equals_its_recurrence_step_by_step():
 
 @pytest.mark.parametrize("scan", ["doubling", "log"])
 @pytest.mark.parametrize("kind", ["gru", "lstm"])
-def test_min_layers_equal_their_recurrence_step_by_step(kind, scan):
+def test_min_layers_equal_their_recurrence_step_by_step(kind, scan, exact_device):
     torch.manual_seed(0)
-    layer = MinLayer(5, 6, kind, scan)
-    x = torch.randn(3, 40, 5)
+    layer = MinLayer(5, 6, kind, scan).to(exact_device)
+    x = torch.randn(3, 40, 5).to(exact_device)
     g = lambda v: torch.where(v >= 0, v + 0.5, torch.sigmoid(v))  # noqa: E731
     if kind == "gru":
         k, h = layer.gates(x).chunk(2, -1)
@@ -78,15 +78,15 @@ def test_min_layers_equal_their_recurrence_step_by_step(kind, scan):
     torch.testing.assert_close(layer(x), expected, **TOL)
 
 
-def test_indrnn_layer_equals_eager_recurrence_and_respects_the_bound():
+def test_indrnn_layer_equals_eager_recurrence_and_respects_the_bound(exact_device):
     torch.manual_seed(0)
-    layer = IndRNNLayer(5, 7, max_length=100, last=True)
+    layer = IndRNNLayer(5, 7, max_length=100, last=True).to(exact_device)
     with torch.no_grad():
         layer.u[0] = 5.0  # beyond the bound: acts as the bound
-    x = torch.randn(2, 30, 5)
+    x = torch.randn(2, 30, 5).to(exact_device)
     u = layer.u.clamp(-layer.u_max, layer.u_max)
     projected = layer.input(x)
-    h = torch.zeros(2, 7)
+    h = x.new_zeros(2, 7)
     outputs = []
     for t in range(30):
         h = F.relu(projected[:, t] + u * h)
