@@ -12,12 +12,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-.}
 sizes=${SIZES:-B128-H128-L110]}
-python -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.__version__, torch.cuda.get_device_name())"
+python3 -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.__version__, torch.cuda.get_device_name())"
 tests=0  # a failing test is reported at the end; the speed figures are still taken
-python -m pytest -q -p no:cacheprovider --device cuda tests/test_fused_lstm.py tests/test_models.py \
+python3 -m pytest -q -p no:cacheprovider --device cuda tests/test_fused_lstm.py tests/test_models.py \
   tests/test_modern.py tests/test_lstm1997.py tests/test_training.py 2>&1 | tee "$out/gpu-tests.log" || tests=$?
-python -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_training_step.py \
+python3 -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_training_step.py \
   --benchmark-enable --benchmark-only --benchmark-warmup=on --benchmark-min-rounds=5 \
   -k "$sizes" --benchmark-json="$out/gpu-bench.json"
-python -m longdep_bench speed "$out/gpu-bench.json" --baseline lstm | tee "$out/gpu-speed.md"
+python3 -m longdep_bench speed "$out/gpu-bench.json" --baseline lstm | tee "$out/gpu-speed.md"
 exit "$tests"
