@@ -31,7 +31,7 @@ def test_output_read_at_true_last_step_and_padding_is_ignored(name, exact_device
         alone = model(batch.inputs[i:i + 1, :length], batch.lengths[i:i + 1])
         torch.testing.assert_close(alone[0], out[i], rtol=1e-5, atol=1e-6)
     garbage = batch.inputs.clone()
-    steps = torch.arange(garbage.shape[1])
+    steps = torch.arange(garbage.shape[1], device=garbage.device)
     garbage[steps[None, :] >= batch.lengths[:, None]] = 3  # padding replaced by real symbols
     torch.testing.assert_close(model(garbage, batch.lengths), out)
 
