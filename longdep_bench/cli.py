@@ -250,12 +250,14 @@ def report_command(results: str, fmt: str, out_dir: str | None) -> None:
 @cli.command("speed")
 @click.argument("bench_json", type=click.Path(dir_okay=False))
 @click.option("--baseline", default="lstm", show_default=True, help="Architecture the ratios refer to.")
-def speed_command(bench_json: str, baseline: str) -> None:
+@click.option("--stat", type=click.Choice(["median", "min"]), default="median", show_default=True,
+              help="Which round statistic to show: min leaves out one-off costs (a JIT compile in a round).")
+def speed_command(bench_json: str, baseline: str, stat: str) -> None:
     """Speed tables from a pytest-benchmark JSON file of tests/benchmarks."""
     from longdep_bench.speed import load_benchmarks, machine_line, speed_tables
 
-    machine, cases = load_benchmarks(bench_json)
-    click.echo(machine_line(machine) + "\n\n" + speed_tables(cases, baseline))
+    machine, cases = load_benchmarks(bench_json, stat)
+    click.echo(machine_line(machine) + "\n\n" + speed_tables(cases, baseline, stat))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

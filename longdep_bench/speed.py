@@ -11,9 +11,13 @@ from tabulate import tabulate
 from longdep_bench.errors import BenchError
 
 
-def load_benchmarks(path: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+STATS = {"median": "Median", "min": "Fastest-round"}
+
+
+def load_benchmarks(path: str, stat: str = "median") -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Machine info and one entry per benchmark case: training steps (arch, batch, hidden, length)
-    and data generation (kind 'generation': case, sequences), each with its median seconds."""
+    and data generation (kind 'generation': case, sequences), each with its ``stat`` in seconds
+    ('median', or 'min': the fastest round, which leaves out one-off costs such as a JIT compile)."""
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
@@ -28,10 +32,10 @@ def load_benchmarks(path: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             continue
         if {"arch", "batch", "hidden", "length"} <= info.keys():
             cases.append({**{k: info[k] for k in ("arch", "batch", "hidden", "length")},
-                          "median": bench["stats"]["median"]})
+                          "seconds": bench["stats"][stat]})
         elif info.get("kind") == "generation":
             cases.append({"case": info["case"], "group": bench.get("group"), "sequences": info["sequences"],
-                          "median": bench["stats"]["median"]})
+                          "seconds": bench["stats"][stat]})
     if not cases:
         raise BenchError(f"{path} holds no benchmarks of tests/benchmarks (run pytest tests/benchmarks "
                          "--benchmark-enable --benchmark-only --benchmark-json=FILE)")
@@ -42,48 +46,49 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.3g}" if seconds < 0.1 else f"{seconds * 1000:,.0f}"
 
 
-def speed_tables(cases: list[dict[str, Any]], baseline: str) -> str:
+def speed_tables(cases: list[dict[str, Any]], baseline: str, stat: str = "median") -> str:
     """Markdown tables of whichever benchmarks the file holds: training steps, data generation."""
     steps = [c for c in cases if "arch" in c]
     generation = [c for c in cases if "case" in c]
-    return "\n\n".join(part for part in (step_tables(steps, baseline) if steps else "",
-                                         generation_table(generation) if generation else "") if part)
+    return "\n\n".join(part for part in (step_tables(steps, baseline, stat) if steps else "",
+                                         generation_table(generation, stat) if generation else "") if part)
 
 
-def generation_table(cases: list[dict[str, Any]]) -> str:
-    """Markdown: each generation case's median time and sequences per second, the speed-ups that
+def generation_table(cases: list[dict[str, Any]], stat: str = "median") -> str:
+    """Markdown: each generation case's time per call and sequences per second, the speed-ups that
     matter, the share of a training step that data costs, and the first-call latencies."""
-    rows = [[c["case"], f"{c['median'] * 1000:.3g} ms",
-             "-" if c["group"] == "first call" else f"{c['sequences'] / c['median'] / 1e6:.3g} M/s"] for c in cases]
-    lines = ["Data generation (median per call; sequences per second):\n" + tabulate(
-        rows, headers=["case", "median", "sequences/s"], tablefmt="github")]
+    rows = [[c["case"], f"{c['seconds'] * 1000:.3g} ms",
+             "-" if c["group"] == "first call" else f"{c['sequences'] / c['seconds'] / 1e6:.3g} M/s"] for c in cases]
+    label = STATS[stat].lower()
+    lines = [f"Data generation ({label} time per call; sequences per second):\n" + tabulate(
+        rows, headers=["case", label, "sequences/s"], tablefmt="github")]
     by_case = {c["case"]: c for c in cases}
-    rate = {name: c["sequences"] / c["median"] for name, c in by_case.items()}
+    rate = {name: c["sequences"] / c["seconds"] for name, c in by_case.items()}
     kernel, reference, fill = (by_case.get(name) for name in
                                ("numba kernel (reused buffer)", "NumPy reference", "memory fill"))
     if kernel and reference:
         lines.append(f"The numba kernel makes {rate[kernel['case']] / rate[reference['case']]:,.0f}x as many sequences "
                      "per second as the NumPy reference.")
     if kernel and fill:
-        lines.append(f"It takes {kernel['median'] / fill['median']:.1f}x the time of filling the same memory.")
+        lines.append(f"It takes {kernel['seconds'] / fill['seconds']:.1f}x the time of filling the same memory.")
     data = [c for c in cases if c["case"].startswith("batch of")]
     step = [c for c in cases if "training step" in c["case"]]
     if data and step:
-        lines.append(f"Data for one training step ({data[0]['case']}) costs {data[0]['median'] / step[0]['median']:.2%} "
+        lines.append(f"Data for one training step ({data[0]['case']}) costs {data[0]['seconds'] / step[0]['seconds']:.2%} "
                      f"of the step ({step[0]['case']}).")
     imports = by_case.get("new process, import only")
     for cache in ("cold", "warm"):
         first = by_case.get(f"new process, first generate, {cache} numba cache")
         if first and imports:
             what = "compiling the kernel" if cache == "cold" else "loading it from numba's cache"
-            lines.append(f"First call with a {cache} cache: {first['median'] - imports['median']:.2f} s more than the "
+            lines.append(f"First call with a {cache} cache: {first['seconds'] - imports['seconds']:.2f} s more than the "
                          f"import alone ({what}).")
     return "\n\n".join(lines)
 
 
-def step_tables(cases: list[dict[str, Any]], baseline: str) -> str:
-    """Markdown: median step time (ms) and its ratio to the baseline per size; L_max/L_min ratios."""
-    by_case = {(c["arch"], c["batch"], c["hidden"], c["length"]): c["median"] for c in cases}
+def step_tables(cases: list[dict[str, Any]], baseline: str, stat: str = "median") -> str:
+    """Markdown: step time (ms) and its ratio to the baseline per size; L_max/L_min ratios."""
+    by_case = {(c["arch"], c["batch"], c["hidden"], c["length"]): c["seconds"] for c in cases}
     archs = sorted({c["arch"] for c in cases}, key=lambda a: (a != baseline, a))
     sizes = sorted({(c["batch"], c["hidden"], c["length"]) for c in cases})
     headers = ["size (B, H, L)", *archs]
@@ -100,7 +105,7 @@ def step_tables(cases: list[dict[str, Any]], baseline: str) -> str:
             else:
                 row.append(f"{_ms(value)} ms ({value / base:.2f}x)")
         rows.append(row)
-    parts = [f"Median training-step time (forward, backward, Adam); in brackets, relative to {baseline}:\n",
+    parts = [f"{STATS[stat]} training-step time (forward, backward, Adam); in brackets, relative to {baseline}:\n",
              tabulate(rows, headers=headers, tablefmt="github")]
     lengths = sorted({c["length"] for c in cases})
     if len(lengths) > 1:

@@ -135,7 +135,8 @@ def test_truncated_last_record_is_set_aside_and_its_run_redone(cli, tmp_path):
 
 def test_speed_tables_from_benchmark_json(cli, tmp_path):
     def bench(extra, median):
-        return {"group": "g", "name": "n", "extra_info": extra, "stats": {"median": median, "rounds": 3}}
+        return {"group": "g", "name": "n", "extra_info": extra,
+                "stats": {"median": median, "min": median / (4 if extra.get("arch") == "gru" else 2), "rounds": 3}}
 
     data = {"machine_info": {"python_version": "3.11", "longdep_bench": {"torch": "2.13", "device": "cpu"}},
             "benchmarks": [
@@ -151,6 +152,8 @@ def test_speed_tables_from_benchmark_json(cli, tmp_path):
     assert result.code == 0, result.err
     assert "8 ms (4.00x)" in result.out and "| B32 H32 |     10 |  12.5 |" in result.out
     assert "costs 0.25% of the step" in result.out
+    fastest = cli("speed", str(path), "--stat", "min")  # gru's fastest round is 4x faster than its median
+    assert fastest.code == 0 and "Fastest-round training-step time" in fastest.out and "2 ms (2.00x)" in fastest.out
     path.write_text("{broken")
     bad = cli("speed", str(path))
     assert bad.code == 2 and "is not valid JSON" in bad.err
