@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# GPU checks for a CUDA machine (a few minutes), from the repository root with longdep-bench installed:
+# GPU checks for a CUDA machine (about 4-5 minutes on an H200, much of it TorchScript compiling on CUDA),
+# from the repository root with longdep-bench installed:
 #   bash scripts/gpu_check.sh
 # 1. The device-aware tests on CUDA: fused-lstm equals cuDNN nn.LSTM (outputs, states, gradients, 1e-5,
 #    TensorFloat-32 off), every architecture's padding invariance, every scan and layer against its
