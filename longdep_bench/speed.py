@@ -74,15 +74,16 @@ def generation_table(cases: list[dict[str, Any]], stat: str = "median") -> str:
     data = [c for c in cases if c["case"].startswith("batch of")]
     step = [c for c in cases if "training step" in c["case"]]
     if data and step:
-        lines.append(f"Data for one training step ({data[0]['case']}) costs {data[0]['seconds'] / step[0]['seconds']:.2%} "
+        share = data[0]["seconds"] / step[0]["seconds"]
+        lines.append(f"Data for one training step ({data[0]['case']}) costs {share:.2%} "
                      f"of the step ({step[0]['case']}).")
     imports = by_case.get("new process, import only")
     for cache in ("cold", "warm"):
         first = by_case.get(f"new process, first generate, {cache} numba cache")
         if first and imports:
             what = "compiling the kernel" if cache == "cold" else "loading it from numba's cache"
-            lines.append(f"First call with a {cache} cache: {first['seconds'] - imports['seconds']:.2f} s more than the "
-                         f"import alone ({what}).")
+            extra = first["seconds"] - imports["seconds"]
+            lines.append(f"First call with a {cache} cache: {extra:.2f} s more than the import alone ({what}).")
     return "\n\n".join(lines)
 
 
