@@ -30,12 +30,14 @@ def load_benchmarks(path: str, stat: str = "median") -> tuple[dict[str, Any], li
         info = bench.get("extra_info", {})
         if "stats" not in bench:
             continue
+        if stat not in bench["stats"]:
+            raise BenchError(f"{path}: benchmark {bench.get('name', '?')!r} has no {stat!r} statistic")
+        seconds = bench["stats"][stat]
         if {"arch", "batch", "hidden", "length"} <= info.keys():
-            cases.append({**{k: info[k] for k in ("arch", "batch", "hidden", "length")},
-                          "seconds": bench["stats"][stat]})
+            cases.append({**{k: info[k] for k in ("arch", "batch", "hidden", "length")}, "seconds": seconds})
         elif info.get("kind") == "generation":
             cases.append({"case": info["case"], "group": bench.get("group"), "sequences": info["sequences"],
-                          "seconds": bench["stats"][stat]})
+                          "seconds": seconds})
     if not cases:
         raise BenchError(f"{path} holds no benchmarks of tests/benchmarks (run pytest tests/benchmarks "
                          "--benchmark-enable --benchmark-only --benchmark-json=FILE)")

@@ -154,6 +154,10 @@ def test_speed_tables_from_benchmark_json(cli, tmp_path):
     assert "costs 0.25% of the step" in result.out
     fastest = cli("speed", str(path), "--stat", "min")  # gru's fastest round is 4x faster than its median
     assert fastest.code == 0 and "Fastest-round training-step time" in fastest.out and "2 ms (2.00x)" in fastest.out
+    del data["benchmarks"][0]["stats"]["min"]
+    path.write_text(json.dumps(data))
+    missing = cli("speed", str(path), "--stat", "min")
+    assert missing.code == 2 and "has no 'min' statistic" in missing.err and "Traceback" not in missing.err
     path.write_text("{broken")
     bad = cli("speed", str(path))
     assert bad.code == 2 and "is not valid JSON" in bad.err
