@@ -16,20 +16,37 @@ from longdep_bench.modeling import (
     script,
 )
 from longdep_bench.params import Param
-from longdep_bench.specs import ArchitectureSpec, Batch, ModelIO, OutputKind, TaskSpec
+from longdep_bench.registry import build_registry
+from longdep_bench.specs import (
+    ArchitectureSpec,
+    Batch,
+    ExecutorRequest,
+    ExecutorSpec,
+    FormatSpec,
+    ModelIO,
+    OutputKind,
+    TaskSpec,
+)
+from longdep_bench.tables import Cell, Table
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ArchitectureSpec",
     "Batch",
     "BenchError",
+    "Cell",
+    "ExecutorRequest",
+    "ExecutorSpec",
+    "FormatSpec",
     "ModelIO",
     "OutputKind",
     "OutputsOnly",
     "Param",
     "SequenceModel",
+    "Table",
     "TaskSpec",
+    "build_registry",
     "encode_inputs",
     "hookimpl",
     "last_step",

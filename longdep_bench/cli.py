@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 import time
+import traceback
 from typing import Any, Sequence
 
 import click
@@ -19,12 +20,15 @@ PROG = "longdep-bench"
 
 
 def _registry(warn: bool = True) -> Registry:
-    """The registry, with one warning line on stderr for each plugin that failed."""
+    """The registry, with one warning line on stderr for each plugin that failed and each name
+    that several plugins register."""
     registry = get_registry()
     if warn:
         for failure in registry.failures:
             click.echo(f"{PROG}: warning: plugin {failure.name!r} ({failure.distribution}) failed: "
                        f"{failure.error} (see '{PROG} plugins')", err=True)
+        for line in registry.conflict_lines():
+            click.echo(f"{PROG}: warning: {line}", err=True)
     return registry
 
 
@@ -36,47 +40,67 @@ def _params_info(params: Sequence[Any]) -> dict[str, Any]:
     return {p.name: {"default": p.default, "accepted": p.accepted(), "help": p.help} for p in params}
 
 
+def _details(kind: str, spec: Any) -> dict[str, Any]:
+    """What ``list`` shows of a spec beyond its name, description and plugin."""
+    if kind == "architecture":
+        return {"options": _params_info(spec.options), "recommended": dict(spec.recommended),
+                "unavailable": spec.unavailable, "cuda_graphs": spec.cuda_graphs}
+    if kind == "task":
+        return {"output": spec.output.value, "gap_param": spec.gap_param, "chance": spec.chance,
+                "success_threshold": spec.success_threshold, "params": _params_info(spec.params),
+                "baseline": spec.baseline}
+    if kind == "executor":
+        return {"options": _params_info(spec.options)}
+    return {}
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="longdep-bench", prog_name=PROG)
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of a plugin's fault (first option only).")
+def cli(debug: bool) -> None:
     """Benchmark recurrent architectures on long-term-dependency tasks."""
 
 
 @cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def list_command(as_json: bool) -> None:
-    """List every registered architecture and task."""
+    """List every registered architecture, task, executor and output format.
+
+    A name that several plugins register is listed once per plugin, marked as a conflict.
+    """
     from tabulate import tabulate
 
+    from longdep_bench.registry import KINDS
+
     registry = _registry()
-    archs = [
-        {"name": name, "description": r.spec.description, "plugin": r.plugin, "distribution": r.distribution,
-         "options": _params_info(r.spec.options),
-         "recommended": dict(r.spec.recommended), "unavailable": r.spec.unavailable}
-        for name, r in sorted(registry.architectures.items())
-    ]
-    tasks = [
-        {"name": name, "description": r.spec.description, "plugin": r.plugin, "distribution": r.distribution,
-         "output": r.spec.output.value, "gap_param": r.spec.gap_param, "chance": r.spec.chance,
-         "success_threshold": r.spec.success_threshold,
-         "params": _params_info(r.spec.params), "baseline": r.spec.baseline}
-        for name, r in sorted(registry.tasks.items())
-    ]
+    listing = {kind.name: [{"name": entry.spec.name, "description": entry.spec.description, "plugin": entry.plugin,
+                            "distribution": entry.distribution, "conflict": conflict,
+                            **_details(kind.name, entry.spec)}
+                           for entry, conflict in registry.listing(kind.name)] for kind in KINDS}
     if as_json:
-        click.echo(json.dumps({"architectures": archs, "tasks": tasks}, indent=2))
+        click.echo(json.dumps({f"{kind}s": items for kind, items in listing.items()}, indent=2))
         return
-    arch_rows = [[a["name"], a["description"] + (f" [unavailable: {a['unavailable']}]" if a["unavailable"] else ""),
-                  _params_text(registry.architectures[a["name"]].spec.options), a["distribution"]] for a in archs]
-    task_rows = [[t["name"], t["description"], _params_text(registry.tasks[t["name"]].spec.params),
-                  t["distribution"]] for t in tasks]
-    click.echo("Architectures\n" + tabulate(arch_rows, headers=["name", "description", "options", "plugin"]))
-    click.echo("\nTasks\n" + tabulate(task_rows, headers=["name", "description", "parameters", "plugin"]))
+    blocks = []
+    for kind, items in listing.items():
+        rows = []
+        for item in items:
+            notes = ([f"[unavailable: {item['unavailable']}]"] if item.get("unavailable") else []) + (
+                ["[CONFLICT: registered by several plugins; unusable]"] if item["conflict"] else [])
+            settings = item.get("options") or item.get("params") or {}
+            rows.append([item["name"], " ".join([item["description"], *notes]),
+                         ", ".join(f"{k}={v['default']}" for k, v in settings.items()), item["distribution"]])
+        heading = {"architecture": "options", "task": "parameters", "executor": "options"}.get(kind)
+        if heading is None:
+            rows = [[name, description, plugin] for name, description, _, plugin in rows]
+        headers = ["name", "description", *([heading] if heading else []), "plugin"]
+        blocks.append(f"{kind.capitalize()}s\n" + tabulate(rows, headers=headers))
+    click.echo("\n\n".join(blocks))
 
 
 @cli.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def plugins_command(as_json: bool) -> None:
-    """List loaded plugins with their hooks, and plugins that failed to load."""
+    """List loaded plugins with their hooks, plugins that failed to load, and conflicting names."""
     from tabulate import tabulate
 
     registry = _registry(warn=False)
@@ -84,14 +108,17 @@ def plugins_command(as_json: bool) -> None:
               for p in registry.plugins]
     failed = [{"name": f.name, "distribution": f.distribution, "version": f.version, "error": f.error}
               for f in registry.failures]
+    conflicts = registry.conflict_lines()
     if as_json:
-        click.echo(json.dumps({"loaded": loaded, "failed": failed}, indent=2))
+        click.echo(json.dumps({"loaded": loaded, "failed": failed, "conflicts": conflicts}, indent=2))
         return
     click.echo(tabulate([[p["name"], p["distribution"], p["version"], ", ".join(p["hooks"])] for p in loaded],
                         headers=["plugin", "distribution", "version", "hooks"]))
     if failed:
         click.echo("\nFailed\n" + tabulate([[f["name"], f["distribution"], f["version"], f["error"]] for f in failed],
                                             headers=["plugin", "distribution", "version", "error"]))
+    if conflicts:
+        click.echo("\nConflicts\n" + "\n".join(conflicts))
 
 
 def _save_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
@@ -120,128 +147,180 @@ def _save_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
 def generate_command(task_name: str, params: tuple[str, ...], gap: int | None, count: int, seed: int,
                      output: str) -> None:
     """Write COUNT sequences of TASK to an .npz file for inspection."""
+    from longdep_bench.contracts import call_plugin, check_batch
     from longdep_bench.datasets import dataset_arrays
     from longdep_bench.sweep import task_variants
 
-    [(task, resolved)] = task_variants(_registry(), task_name, params, (gap,) if gap is not None else ())
-    _save_npz(output, dataset_arrays(task, resolved, count, seed))
-    settings = ", ".join(f"{k}={v}" for k, v in resolved.items())
-    click.echo(f"wrote {count} {task.name} sequences ({settings}, seed {seed}) to {output}", err=True)
+    registry = _registry()
+    [(task, resolved)] = task_variants(registry, task_name, params, (gap,) if gap is not None else ())
+    entry = registry.entry("task", task.name)
+    batch = call_plugin("task", entry, task.generate, resolved, count, seed, 0)
+    check_batch(entry, resolved, batch, count)
+    _save_npz(output, dataset_arrays(task, resolved, batch))
+    settings = "".join(f"{k}={v}, " for k, v in resolved.items())
+    click.echo(f"wrote {count} {task.name} sequences ({settings}seed {seed}) to {output}", err=True)
 
 
-_SWEEP_OPTIONS = ("archs", "tasks", "params", "gaps", "seeds", "master_seed", "hidden", "batch_size", "lr", "clip",
-                  "max_sequences", "threshold", "match_params")
-_EXECUTION_DEFAULTS = {"output": "results.jsonl", "jobs": 1, "threads": 1, "device": "auto", "executor": "local",
-                       "scheduler": None}
+@cli.command("check")
+@click.argument("names", nargs=-1, required=True, metavar="NAME...")
+@click.option("-t", "--task", "task_ref", default="task6a", show_default=True, metavar="TASK[:P=V,..]",
+              help="The task that architectures are checked on.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="cuda adds: steps captured in a CUDA graph equal eager steps.")
+def check_command(names: tuple[str, ...], task_ref: str, device: str) -> None:
+    """Check architectures and tasks (by name) against their plugin contracts, at small sizes.
+
+    For a task: shapes, dtypes and ranges of its batches, purity and stream continuation, its
+    declarations. For an architecture: reproducible build, output shape, padding invariance, a
+    training step with a gradient for every parameter (and on CUDA, graphed steps = eager steps).
+    Exit status 1 when a check fails.
+    """
+    import torch
+
+    from longdep_bench.checks import check_architecture, check_task
+    from longdep_bench.environment import resolve_device
+    from longdep_bench.sweep import task_variants
+
+    registry = _registry()
+    target = torch.device(resolve_device(device))
+    [(task, params)] = task_variants(registry, task_ref, (), ())
+    task_entry = registry.entry("task", task.name)
+    results = []
+    for name in names:
+        if name in registry.architectures or ("architecture", name) in registry.conflicts:
+            results += check_architecture(registry.entry("architecture", name), task_entry, target, params)
+        elif name in registry.tasks or ("task", name) in registry.conflicts:
+            results += check_task(registry.entry("task", name))
+        else:
+            raise BenchError(f"no architecture or task is called {name!r}; see '{PROG} list'")
+    for result in results:
+        click.echo(f"{'ok  ' if result.passed else 'FAIL'} {result.subject}: {result.name}"
+                   + ("" if result.passed else f"\n     {result.failure}"))
+    failed = sum(not r.passed for r in results)
+    click.echo(f"{len(results) - failed} of {len(results)} checks passed", err=True)
+    if failed:
+        sys.exit(1)
 
 
-def _given(ctx: click.Context, name: str) -> bool:
-    """Whether the user set an option on the command line (as opposed to its default)."""
-    return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+def setting_options(function: Any) -> Any:
+    """One click option per setting of :mod:`longdep_bench.settings` (default None: 'not given')."""
+    from longdep_bench.settings import SETTINGS
+
+    types = {int: click.INT, float: click.FLOAT, str: click.STRING}
+    for setting in reversed(SETTINGS):
+        kind = click.STRING if setting.auto else click.Choice(setting.choices) if setting.choices else types[
+            setting.type]
+        function = click.option(*setting.option_flags, setting.name, type=kind, multiple=setting.many,
+                                default=None, metavar=setting.metavar,
+                                help=f"{setting.help} [default: {setting.default_text()}]")(function)
+    return function
 
 
-def _sweep_blocks(ctx: click.Context, values: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The run blocks and execution settings: the sweep file's, overridden by the command line."""
+def _given_settings(values: dict[str, Any]) -> dict[str, Any]:
+    """The settings given on the command line, validated."""
+    from longdep_bench.settings import BY_NAME
+
+    given = {}
+    for name, value in values.items():
+        if value is None or value == ():
+            continue
+        setting = BY_NAME[name]
+        flag = setting.option_flags[-1]
+        given[name] = setting.parse(value, flag) if setting.auto else setting.validate(value, flag)
+    return given
+
+
+def _sweep(config: str | None, given: dict[str, Any]) -> tuple[list[Any], Any]:
+    """The sweep's blocks (SweepOptions) and its Execution: defaults, then the sweep file, then the
+    command line."""
+    from longdep_bench.settings import BY_NAME, Execution, Scope, SweepOptions, in_scopes
     from longdep_bench.sweepfile import load_sweep_file
 
-    overrides = {k: values[k] for k in _SWEEP_OPTIONS if _given(ctx, k)}
-    execution = dict(_EXECUTION_DEFAULTS)
-    if values["config"]:
-        sweep_file = load_sweep_file(values["config"])
-        blocks = [{**block, **overrides} for block in sweep_file.runs]
-        execution.update(sweep_file.execution)
-    else:
-        blocks = [{k: values[k] for k in _SWEEP_OPTIONS if values[k] not in ((), None)}]
-    execution.update({k: values[k] for k in _EXECUTION_DEFAULTS if _given(ctx, k)})
-    return blocks, execution
+    per_block = {k: v for k, v in given.items() if BY_NAME[k].scope.per_block}
+    top = {k: v for k, v in given.items() if not BY_NAME[k].scope.per_block}
+    blocks: list[dict[str, Any]] = [per_block]
+    if config:
+        sweep_file = load_sweep_file(config)
+        blocks = [{**block, **per_block} for block in sweep_file.runs]
+        top = {**sweep_file.top, **top}
+    runtime = {s.name: top[s.name] for s in in_scopes(Scope.RUNTIME) if s.name in top}
+    execution = Execution(**{s.name: top[s.name] for s in in_scopes(Scope.EXECUTION) if s.name in top})
+    return [SweepOptions(**block, **runtime) for block in blocks], execution
 
 
 @cli.command("run")
-@click.option("-a", "--arch", "archs", multiple=True, metavar="ARCH[:OPT=V,..]",
-              help="Architecture, with options (repeatable). Default: rnn, lstm, gru.")
-@click.option("-t", "--task", "tasks", multiple=True, metavar="TASK[:P=V,..]",
-              help="Task, with parameters (repeatable). Default: task6a.")
-@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Parameter for every task.")
-@click.option("--gap", "gaps", type=int, multiple=True, help="Lag of each task (repeatable).")
-@click.option("--seeds", type=int, default=3, show_default=True, help="Runs per configuration.")
-@click.option("--seed", "master_seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Master seed from which every run's seeds derive.")
-@click.option("--hidden", type=int, default=64, show_default=True, help="Hidden size.")
-@click.option("--match-params", type=int, help="Choose each model's hidden size to have this many parameters (+-10%).")
-@click.option("--batch-size", type=int, help="Sequences per step (default: architecture's, else 16).")
-@click.option("--lr", type=float, help="Adam learning rate (default: architecture's, else 3e-3).")
-@click.option("--clip", type=float, help="Gradient-norm clip, 0 for none (default: 1.0).")
-@click.option("--max-sequences", type=int, default=100_000, show_default=True, help="Training budget per run.")
-@click.option("--threshold", type=float, help="Test accuracy that counts as solved (default: the task's).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
-              help="torch and numba threads per run.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Local worker processes (spawned, one run each).")
-@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="Where runs execute: local processes, or a dask.distributed cluster.")
-@click.option("--scheduler", metavar="ADDRESS", help="dask scheduler address, with --executor dask.")
+@setting_options
 @click.option("--config", type=click.Path(dir_okay=False), help="Sweep file (TOML); options given here override it.")
-@click.option("-o", "--output", default="results.jsonl", show_default=True, type=click.Path(dir_okay=False),
-              help="JSON Lines file that records are appended to; runs already recorded there are skipped.")
 @click.option("--resume", is_flag=True, help="Require the output file to hold only runs of this same sweep.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
-@click.option("--format", "fmt", type=click.Choice(["github", "plain", "csv", "json"]), default="github",
-              show_default=True, help="Format of the table on stdout.")
-@click.pass_context
-def run_command(ctx: click.Context, **values: Any) -> None:
-    """Train every (architecture, task, gap, seed) combination and print the table."""
-    from longdep_bench.driver import Execution, SweepInterrupted, run_sweep
-    from longdep_bench.environment import resolve_device
-    from longdep_bench.progress import Progress
-    from longdep_bench.sweep import SweepOptions, plan
-    from longdep_bench.tables import build_tables, render
+@click.option("--format", "fmt", default="github", show_default=True, metavar="NAME",
+              help="Format of the table on stdout: github, plain, csv, json, or a plugin's (see 'list').")
+def run_command(config: str | None, resume: bool, quiet: bool, fmt: str, **values: Any) -> None:
+    """Train every (architecture, task, gap, seed) combination and print the table.
 
-    blocks, execution = _sweep_blocks(ctx, values)
-    device = resolve_device(execution["device"])
+    Exit status: 0 when every run has a result (solved, not solved or diverged), 1 when some runs
+    ended in an error (their records say why; running the command again redoes them), 2 for bad
+    input, 130 when interrupted.
+    """
+    from longdep_bench.driver import SweepInterrupted, run_sweep
+    from longdep_bench.progress import Progress
+    from longdep_bench.records import Status
+    from longdep_bench.sweep import plan
+    from longdep_bench.tables import build_tables
+
+    blocks, execution = _sweep(config, _given_settings(values))
     registry = _registry()
+    output_format = registry.format(fmt)
     configs = {}
-    for block in blocks:
-        options = SweepOptions(**block, device=device, threads=execution["threads"])
-        for config in plan(options, registry):
-            configs.setdefault(config.run_id(), config)
-    settings = Execution(output=execution["output"], jobs=execution["jobs"], executor=execution["executor"],
-                         scheduler=execution["scheduler"])
+    for options in blocks:
+        for run_config in plan(options, registry):
+            configs.setdefault(run_config.run_id(), run_config)
+    defaults = {name: {p.name: p.default for p in entry.spec.options} for name, entry in registry.architectures.items()}
     started = time.perf_counter()
     try:
         records = run_sweep(
-            list(configs.values()), settings, strict=values["resume"],
+            list(configs.values()), execution, registry, strict=resume,
             notify=lambda message: click.echo(f"{PROG}: {message}", err=True),
-            progress_factory=lambda total, parallel: Progress(total, parallel, quiet=values["quiet"]))
+            progress_factory=lambda total, parallel: Progress(total, parallel, quiet=quiet, defaults=defaults))
     except SweepInterrupted as stop:
-        click.echo(f"{PROG}: {stop}; they stay in {settings.output}. Run the same command again to resume.", err=True)
+        click.echo(f"{PROG}: {stop}; they stay in {execution.output}. Run the same command again to resume.", err=True)
         sys.exit(130)
-    if not values["quiet"]:
-        click.echo(f"{len(records)} runs in the sweep, {time.perf_counter() - started:.0f} s; "
-                   f"records in {settings.output}", err=True)
-    click.echo(render(build_tables(records), values["fmt"]))
+    click.echo(output_format.render(build_tables(records)))
+    errors = sum(r.status is Status.ERROR for r in records)
+    if not quiet or errors:
+        click.echo(f"{_runs(len(records))} in the sweep, {time.perf_counter() - started:.0f} s; records in "
+                   f"{execution.output}" + (f"; {errors} of them ended in an error (see the error field of their "
+                                            "records; running the command again redoes them)" if errors else ""),
+                   err=True)
+    if errors:
+        sys.exit(1)
+
+
+def _runs(count: int) -> str:
+    return f"{count} run" + ("" if count == 1 else "s")
 
 
 @cli.command("report")
 @click.argument("results", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["github", "plain", "csv", "json"]), default="github",
-              show_default=True)
+@click.option("--format", "fmt", default="github", show_default=True, metavar="NAME",
+              help="Format of the tables: github, plain, csv, json, or a plugin's (see 'list').")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Also write a Markdown report with PNG plots into this directory.")
 def report_command(results: str, fmt: str, out_dir: str | None) -> None:
     """Print the tables of a results file (and write a report with plots with --out)."""
     from longdep_bench.driver import latest_per_run
     from longdep_bench.records import read_records
-    from longdep_bench.tables import build_tables, render
+    from longdep_bench.tables import build_tables
 
+    registry = _registry()
+    output_format = registry.format(fmt)
     records = latest_per_run(read_records(results))
     if not records:
         raise BenchError(f"{results} holds no records")
-    click.echo(render(build_tables(records), fmt))
+    click.echo(output_format.render(build_tables(records)))
     if out_dir:
         from longdep_bench.report import write_report
 
-        registry = _registry()
         notes = {name: entry.spec.published for name, entry in registry.tasks.items()}
         path, plots = write_report(records, out_dir, results, notes)
         click.echo(f"wrote {path}" + ("" if plots else " (no plots: install matplotlib)"), err=True)
@@ -257,19 +336,27 @@ def speed_command(bench_json: str, baseline: str, stat: str) -> None:
     from longdep_bench.speed import load_benchmarks, machine_line, speed_tables
 
     machine, cases = load_benchmarks(bench_json, stat)
+    steps = {c["arch"] for c in cases if "arch" in c}
+    if steps and baseline not in steps:
+        click.echo(f"{PROG}: note: the baseline {baseline!r} is not in {bench_json}; times are shown without "
+                   f"ratios (architectures there: {', '.join(sorted(steps))})", err=True)
     click.echo(machine_line(machine) + "\n\n" + speed_tables(cases, baseline, stat))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point: bad input and impossible requests exit with code 2 and one line on stderr."""
+    """Entry point: bad input and impossible requests exit with code 2, a plugin's fault with 1,
+    each with one line on stderr (``--debug`` adds the traceback of a plugin's fault)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        code = cli.main(args=argv, prog_name=PROG, standalone_mode=False)
+        code = cli.main(args=arguments, prog_name=PROG, standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except (click.ClickException, BenchError) as exc:
         message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
         click.echo(f"{PROG}: error: {message}", err=True)
-        code = 2
+        if "--debug" in arguments[:1] and exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__)
+        code = getattr(exc, "exit_code", 2) if isinstance(exc, BenchError) else 2
     except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo(f"{PROG}: interrupted", err=True)
         code = 130

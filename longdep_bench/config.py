@@ -1,66 +1,76 @@
-"""A run's configuration: what to train on what, with which settings and seeds."""
+"""A run's configuration: what to train on what, with which settings and seeds.
+
+:class:`RunConfig` has the fields that name the experiment (architecture, task, their options
+and parameters, seed, hidden size) and one field per run and runtime setting of
+:mod:`longdep_bench.settings`, from which it is derived.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 
-DEFAULT_TEST_SIZE = 2560  # the paper's test-set size for Task 6a
-DEFAULT_CHECK_EVERY = 1024  # sequences between success checks: sequences_to_solve resolution <= 2048
+from longdep_bench.settings import FIRST_RELEASE, Scope, annotation, in_scopes
+
+RUN_SETTINGS = in_scopes(Scope.RUN)
+RUNTIME_SETTINGS = in_scopes(Scope.RUNTIME)
 
 
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything that determines one training run's result (device and threads aside)."""
+class _RunConfigMethods:
+    def __post_init__(self) -> None:
+        from longdep_bench.environment import resolve_device
 
-    arch: str
-    task: str
-    arch_options: Mapping[str, Any]
-    params: Mapping[str, Any]
-    seed: int  # this run's seed index; data, test and init seeds derive from (master_seed, seed)
-    master_seed: int
-    hidden: int
-    batch_size: int
-    lr: float
-    clip: float
-    max_sequences: int
-    threshold: float  # fraction of test sequences that must be correct to count as solved
-    match_params: int | None = None  # the parameter budget that chose ``hidden``, if any
-    test_size: int = DEFAULT_TEST_SIZE
-    check_every: int = DEFAULT_CHECK_EVERY
-    device: str = field(default="cpu", compare=False)
-    threads: int = field(default=1, compare=False)
+        object.__setattr__(self, "device", resolve_device(self.device))
 
     def hyperparameters(self) -> dict[str, Any]:
         """The training settings, as stored in a result record."""
-        return {
-            "hidden": self.hidden,
-            "batch_size": self.batch_size,
-            "lr": self.lr,
-            "clip": self.clip,
-            "optimizer": "adam",
-            "max_sequences": self.max_sequences,
-            "threshold": self.threshold,
-            "test_size": self.test_size,
-            "check_every": self.check_every,
-            "arch_options": dict(self.arch_options),
-            "match_params": self.match_params,
-        }
+        return {"hidden": self.hidden, "arch_options": dict(self.arch_options),
+                **{s.name: getattr(self, s.name) for s in RUN_SETTINGS}}
+
+    def runtime(self) -> dict[str, Any]:
+        """The runtime settings (how the run executes, not what it computes), as stored in a record."""
+        return {s.name: getattr(self, s.name) for s in RUNTIME_SETTINGS}
 
     def identity(self) -> dict[str, Any]:
-        """The fields that identify the experiment (everything but device and thread count)."""
-        data = asdict(self)
-        del data["device"], data["threads"]
-        return data
+        """The fields that identify the experiment: everything but the runtime settings.
+
+        Run settings added after the first release are left out at their default, so that runs
+        recorded before they existed keep their ids (and a sweep resumes across the upgrade).
+        """
+        data = {field: getattr(self, field) for field in _EXPERIMENT}
+        for setting in RUN_SETTINGS:
+            value = getattr(self, setting.name)
+            if setting.since == FIRST_RELEASE or value != setting.default:
+                data[setting.name] = value
+        return json.loads(json.dumps(data, default=dict))
 
     def run_id(self) -> str:
         """A short hash of the canonical configuration."""
         canonical = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+_EXPERIMENT = {"arch": str, "task": str, "arch_options": Mapping[str, Any], "params": Mapping[str, Any],
+               "seed": int, "master_seed": int, "hidden": int}
+
+
+def _field(setting: Any, compare: bool) -> tuple[str, Any, Any]:
+    default = setting.fallback if setting.default is None else setting.default
+    return setting.name, annotation(setting), dataclasses.field(default=default, compare=compare)
+
+
+RunConfig = dataclasses.make_dataclass(
+    "RunConfig",
+    [*_EXPERIMENT.items(), *(_field(s, True) for s in RUN_SETTINGS), *(_field(s, False) for s in RUNTIME_SETTINGS)],
+    bases=(_RunConfigMethods,), frozen=True,
+    namespace={"__doc__": "Everything that determines one training run's result, and how it executes.\n\n"
+                          "``seed`` is the run's index in its sweep: data, test and initialisation seeds derive "
+                          "from (master_seed, seed). Runtime fields (device, threads, ...) do not enter the id."})
+RunConfig.__module__ = __name__
 
 
 def derive_seeds(master_seed: int, index: int) -> dict[str, int]:

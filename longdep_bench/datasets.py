@@ -7,20 +7,19 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from longdep_bench.specs import TaskSpec
+from longdep_bench.specs import Batch, TaskSpec
 
 PAD_NAME = "<pad>"
 
 
-def dataset_arrays(task: TaskSpec, params: Mapping[str, Any], n: int, seed: int) -> dict[str, np.ndarray]:
-    """Sequences 0 .. n-1 of stream ``seed`` with their vocabulary and metadata.
+def dataset_arrays(task: TaskSpec, params: Mapping[str, Any], batch: Batch) -> dict[str, np.ndarray]:
+    """A generated batch with its vocabulary and metadata, as named arrays.
 
     Token tasks store ``tokens`` (N, max_len) and ``symbols`` (the name of each id, the padding
     id last); feature tasks store ``inputs`` (N, max_len, F). Every task stores ``lengths``,
     ``targets``, ``classes`` (empty for value targets), its extras, ``task`` and ``params``
     (JSON).
     """
-    batch = task.generate(params, n, seed, 0)
     symbols = task.vocabulary(params)
     arrays: dict[str, np.ndarray] = {
         "tokens" if symbols else "inputs": np.asarray(batch.inputs),

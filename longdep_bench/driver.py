@@ -8,70 +8,101 @@ runs of this very sweep, so that a changed setting cannot silently mix two exper
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+import os
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from longdep_bench.config import RunConfig
 from longdep_bench.errors import BenchError
-from longdep_bench.execution import execute, open_executor
+from longdep_bench.params import resolve_params
 from longdep_bench.records import RunRecord, append_record, open_for_append, read_records, set_aside_truncated_tail
-
-FINAL_STATUSES = ("ok", "diverged")
-
-
-@dataclass(frozen=True)
-class Execution:
-    """How to execute a sweep."""
-
-    output: str
-    jobs: int = 1
-    executor: str = "local"
-    scheduler: str | None = None
+from longdep_bench.registry import Registry
+from longdep_bench.settings import AUTO, Execution
+from longdep_bench.specs import ExecutorRequest
+from longdep_bench.sweep import parse_ref
+from longdep_bench.training import train
 
 
-def latest_per_run(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+class WorkerLost(BenchError):
+    """A worker died (killed, out of memory) and took its runs with it."""
+
+
+def latest_per_run(records: Iterable[RunRecord]) -> list[RunRecord]:
     """One record per run id, the newest (a run that erred and was run again counts once)."""
-    latest: dict[str, Mapping[str, Any]] = {}
+    latest: dict[str, RunRecord] = {}
     for record in records:
-        latest.pop(record["run_id"], None)
-        latest[record["run_id"]] = record
+        latest.pop(record.run_id, None)
+        latest[record.run_id] = record
     return list(latest.values())
 
 
-def _difference(record: Mapping[str, Any], configs: Sequence[RunConfig]) -> str:
+def _difference(record: RunRecord, configs: Sequence[RunConfig]) -> str:
     """Why a recorded run is not one of the planned runs, in a few words."""
-    same_run = [c for c in configs if (c.arch, c.task, c.seed) == (record["arch"], record["task"], record["seed"])
-                and dict(c.params) == record["params"]]
+    same_run = [c for c in configs if (c.arch, c.task, c.seed) == (record.arch, record.task, record.seed)
+                and dict(c.params) == record.params]
     if not same_run:
-        params = ",".join(f"{k}={v}" for k, v in record["params"].items())
-        return (f"it holds {record['arch']} on {record['task']}[{params}] seed {record['seed']}, "
+        params = ",".join(f"{k}={v}" for k, v in record.params.items())
+        return (f"it holds {record.arch} on {record.task}[{params}] seed {record.seed}, "
                 "which this sweep does not plan")
     planned = same_run[0].hyperparameters()
-    recorded = record["hyperparameters"]
+    recorded = record.hyperparameters
     changed = [f"{k} {recorded.get(k)!r} there, {planned[k]!r} now" for k in planned
                if json.dumps(recorded.get(k), sort_keys=True) != json.dumps(planned[k], sort_keys=True)]
-    if record["master_seed"] != same_run[0].master_seed:
-        changed.append(f"master seed {record['master_seed']} there, {same_run[0].master_seed} now")
+    if record.master_seed != same_run[0].master_seed:
+        changed.append(f"master seed {record.master_seed} there, {same_run[0].master_seed} now")
     return "it was written with different settings: " + "; ".join(changed or ["(run ids differ)"])
 
 
-def check_same_sweep(path: str, records: Sequence[Mapping[str, Any]], configs: Sequence[RunConfig]) -> None:
+def check_same_sweep(path: str, records: Sequence[RunRecord], configs: Sequence[RunConfig]) -> None:
     """--resume: every record in the file must be one of the planned runs."""
     planned = {config.run_id() for config in configs}
     for record in records:
-        if record["run_id"] not in planned:
+        if record.run_id not in planned:
             raise BenchError(f"--resume: {path} is not this sweep's results file: {_difference(record, configs)}; "
                              "drop --resume to add these runs to it, or choose another -o")
 
 
-def run_sweep(configs: Sequence[RunConfig], execution: Execution, strict: bool,
-              notify: Callable[[str], None], progress_factory: Callable[[int, int], Any]) -> list[Mapping[str, Any]]:
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def resolve_jobs(jobs: int | str, runs: int, device: str) -> int:
+    """Runs at once: a number as given; 'auto' is one single-threaded worker per CPU core, never
+    more than the runs to do."""
+    if jobs != AUTO:
+        return int(jobs)
+    return max(1, min(available_cores(), runs))
+
+
+def execute(configs: Sequence[RunConfig], executor: concurrent.futures.Executor | None) -> Iterator[RunRecord]:
+    """Train every configuration and yield records as they finish (in completion order)."""
+    if executor is None:
+        for config in configs:
+            yield train(config)
+        return
+    futures = {executor.submit(train, config): config for config in configs}
+    for future in concurrent.futures.as_completed(futures):
+        try:
+            yield future.result()
+        except concurrent.futures.process.BrokenProcessPool as exc:
+            raise WorkerLost(f"a worker process died ({exc}); the runs recorded so far stay") from None
+
+
+def run_sweep(configs: Sequence[RunConfig], execution: Execution, registry: Registry, strict: bool,
+              notify: Callable[[str], None], progress_factory: Callable[[int, int], Any]) -> list[RunRecord]:
     """Run the configurations not yet recorded; return the sweep's records (old and new, newest per run).
 
     ``notify`` receives one-line messages; ``progress_factory(total, parallel)`` makes the progress
     display, which gets ``finished(record)`` and ``close()``.
     """
+    name, raw = parse_ref(execution.executor)
+    executor_spec = registry.executor(name)
+    executor_options = resolve_params(executor_spec.options, raw, f"executor {name!r}")
     side = set_aside_truncated_tail(execution.output)
     if side:
         notify(f"{execution.output} ended with a record cut by an interrupted write: saved it to {side} "
@@ -81,16 +112,18 @@ def run_sweep(configs: Sequence[RunConfig], execution: Execution, strict: bool,
         existing = list(read_records(execution.output))
         if strict:
             check_same_sweep(execution.output, existing, configs)
-        finished = {r["run_id"] for r in existing if r["status"] in FINAL_STATUSES}
+        finished = {r.run_id for r in existing if r.status.final}
         todo = [c for c in configs if c.run_id() not in finished]
         if len(todo) < len(configs):
             notify(f"{len(configs) - len(todo)} of {len(configs)} runs already recorded in {execution.output}; "
                    f"running the other {len(todo)}")
         new: list[RunRecord] = []
-        parallel = execution.jobs if execution.executor == "local" else len(todo)
-        progress = progress_factory(len(todo), parallel)
+        device = todo[0].device if todo else "cpu"
+        jobs = resolve_jobs(execution.jobs, len(todo), device)
+        progress = progress_factory(len(todo), jobs)
+        request = ExecutorRequest(jobs=jobs, runs=len(todo), device=device, options=executor_options)
         try:
-            with open_executor(execution.executor, execution.jobs, execution.scheduler) as executor:
+            with executor_spec.open(request) as executor:
                 for record in execute(todo, executor):
                     append_record(stream, record)
                     new.append(record)
@@ -102,8 +135,7 @@ def run_sweep(configs: Sequence[RunConfig], execution: Execution, strict: bool,
     finally:
         stream.close()
     planned = {config.run_id() for config in configs}
-    sweep_records = [r for r in existing if r["run_id"] in planned] + [r.__dict__ for r in new]
-    return latest_per_run(sweep_records)
+    return latest_per_run([r for r in existing if r.run_id in planned] + new)
 
 
 class SweepInterrupted(Exception):

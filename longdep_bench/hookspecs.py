@@ -1,4 +1,7 @@
-"""The plugin hooks. A plugin module implements any of them, marked with ``longdep_bench.hookimpl``."""
+"""The plugin hooks. A plugin module implements any of them, marked with ``longdep_bench.hookimpl``.
+
+Each hook takes one argument, ``register``, and calls it once for every spec it adds.
+"""
 
 import pluggy
 
@@ -14,3 +17,13 @@ def register_architectures(register):
 @hookspec
 def register_tasks(register):
     """Register tasks: call ``register(TaskSpec(...))`` once for each."""
+
+
+@hookspec
+def register_executors(register):
+    """Register executors (where runs execute): call ``register(ExecutorSpec(...))`` once for each."""
+
+
+@hookspec
+def register_formats(register):
+    """Register output formats of tables: call ``register(FormatSpec(...))`` once for each."""

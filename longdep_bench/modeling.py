@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
 from typing import Any, Callable
 
@@ -81,16 +82,36 @@ class SequenceModel(nn.Module):
         return self.head(last_step(states, lengths))
 
 
-def script(function: Callable[..., Any]) -> tuple[Any, str | None]:
-    """``torch.jit.script(function)``, or None and the reason when TorchScript is unusable.
+class _Scripted:
+    """A function compiled with ``torch.jit.script`` on its first call, once per process."""
 
-    TorchScript is deprecated in recent torch releases and ``torch.jit.script`` warns; exactly
-    that warning is filtered here, where scripting is deliberate.
-    """
+    def __init__(self, function: Callable[..., Any]):
+        self.function = function
+        self.__doc__ = function.__doc__
+        self._compiled: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self, *args: Any) -> Any:
+        if self._compiled is None:
+            with self._lock:
+                if self._compiled is None:
+                    self._compiled = _compile(self.function)
+        return self._compiled(*args)
+
+
+def _compile(function: Callable[..., Any]) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated",
                                     category=DeprecationWarning)
-            return torch.jit.script(function), None
+            return torch.jit.script(function)
     except Exception as exc:  # torch.jit missing or broken in this torch/Python
-        return None, f"torch.jit.script failed: {type(exc).__name__}: {exc}"
+        raise RuntimeError(f"torch.jit.script failed for {function.__name__}: {type(exc).__name__}: {exc}") from exc
+
+
+def script(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` compiled with ``torch.jit.script`` when it is first called (not at import, so
+    that listing plugins stays fast). Thread-safe. TorchScript is deprecated in recent torch
+    releases and ``torch.jit.script`` warns; exactly that warning is filtered here, where scripting
+    is deliberate. If scripting fails, the first call raises a RuntimeError with the reason."""
+    return _Scripted(function)

@@ -22,6 +22,7 @@ class Param:
     min: float | None = None
     max: float | None = None
     choices: tuple = ()
+    above: float | None = None  # an exclusive lower bound: values must be greater
 
     def __post_init__(self) -> None:
         if self.type not in _TYPES:
@@ -33,8 +34,11 @@ class Param:
         if self.choices:
             return "one of " + ", ".join(str(c) for c in self.choices)
         kind = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}[self.type]
-        if self.min is not None and self.max is not None:
-            return f"{kind} in [{self.min:g}, {self.max:g}]"
+        low = f"({self.above:g}" if self.above is not None else f"[{self.min:g}" if self.min is not None else None
+        if low is not None and self.max is not None:
+            return f"{kind} in {low}, {self.max:g}]"
+        if self.above is not None:
+            return f"{kind} > {self.above:g}"
         if self.min is not None:
             return f"{kind} >= {self.min:g}"
         if self.max is not None:
@@ -65,7 +69,7 @@ class Param:
             raise BenchError(f"parameter {self.name}={value!r}: expected {self.accepted()}")
         if self.choices and value not in self.choices:
             raise BenchError(f"parameter {self.name}={value!r}: expected {self.accepted()}")
-        too_low = self.min is not None and value < self.min
+        too_low = (self.min is not None and value < self.min) or (self.above is not None and value <= self.above)
         too_high = self.max is not None and value > self.max
         if too_low or too_high:
             raise BenchError(f"parameter {self.name}={value!r}: expected {self.accepted()}")
@@ -92,7 +96,10 @@ def resolve_params(
             )
         param = by_name[name]
         from_text = isinstance(value, str) and param.type is not str
-        resolved[name] = param.parse(value) if from_text else param.validate(value)
+        try:
+            resolved[name] = param.parse(value) if from_text else param.validate(value)
+        except BenchError as exc:
+            raise BenchError(f"{owner}: {exc}") from None
     return resolved
 
 

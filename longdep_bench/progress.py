@@ -1,30 +1,33 @@
-"""Progress of a sweep on stderr: a one-line bar on a terminal, one line per finished run otherwise."""
+"""Progress of a sweep on stderr: a tqdm bar on a terminal, one line per finished run otherwise."""
 
 from __future__ import annotations
 
 import sys
-import time
-from typing import IO, Any
+from typing import IO, Any, Mapping
 
-BAR_WIDTH = 24
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds}s"
+from longdep_bench.records import RunRecord, Status
 
 
-def describe_record(record: Any) -> str:
+def _settings(values: Mapping[str, Any]) -> str:
+    return ",".join(f"{k}={v}" for k, v in values.items())
+
+
+def run_label(record: RunRecord, defaults: Mapping[str, Any] | None = None) -> str:
+    """'lstm[init=chrono] on task6a[gap=40] seed 0': the architecture with the options that differ
+    from ``defaults`` (its declared defaults), the task with its parameters, and the seed."""
+    options = {k: v for k, v in record.hyperparameters.get("arch_options", {}).items()
+               if defaults is None or defaults.get(k) != v}
+    arch = f"{record.arch}[{_settings(options)}]" if options else record.arch
+    task = f"{record.task}[{_settings(record.params)}]" if record.params else record.task
+    return f"{arch} on {task} seed {record.seed}"
+
+
+def describe_record(record: RunRecord, defaults: Mapping[str, Any] | None = None) -> str:
     """A few words on a finished run."""
-    params = ",".join(f"{k}={v}" for k, v in record.params.items())
-    what = f"{record.arch} on {record.task}[{params}] seed {record.seed}"
-    if record.status == "error":
+    what = run_label(record, defaults)
+    if record.status is Status.ERROR:
         return f"{what}: error: {record.error}"
-    if record.status == "diverged":
+    if record.status is Status.DIVERGED:
         return f"{what}: diverged after {record.train_sequences:,} sequences"
     speed = f"{record.sequences_per_second:,.0f} seq/s" if record.sequences_per_second else "n/a"
     result = (f"solved after {record.sequences_to_solve:,} sequences" if record.solved
@@ -33,40 +36,45 @@ def describe_record(record: Any) -> str:
 
 
 class Progress:
-    """Counts runs done, running and failed, with an ETA; draws a bar only on a terminal."""
+    """Counts runs done, running and failed; a tqdm bar (with ETA) on a terminal, lines otherwise.
 
-    def __init__(self, total: int, parallel: int, quiet: bool = False, stream: IO[str] | None = None):
+    ``defaults`` maps an architecture name to its options' defaults, so that run lines show only
+    the options that differ (two variants never print alike).
+    """
+
+    def __init__(self, total: int, parallel: int, quiet: bool = False, stream: IO[str] | None = None,
+                 defaults: Mapping[str, Mapping[str, Any]] | None = None):
         self.stream = stream or sys.stderr
         self.total, self.parallel = total, parallel
         self.done = self.failed = 0
-        self.started = time.monotonic()
         self.quiet = quiet
-        self.bar = not quiet and self.stream.isatty()
-        self._draw()
+        self.defaults = defaults or {}
+        self.bar = None
+        if not quiet and self.stream.isatty():
+            from tqdm import tqdm
 
-    def finished(self, record: Any) -> None:
-        """Count a finished run; print its line when not drawing a bar."""
+            self.bar = tqdm(total=total, file=self.stream, unit="run", dynamic_ncols=True, leave=True)
+            self._postfix()
+
+    def _postfix(self) -> None:
+        running = min(self.parallel, self.total - self.done)
+        self.bar.set_postfix_str(f"{running} running, {self.failed} failed")
+
+    def finished(self, record: RunRecord) -> None:
+        """Count a finished run and print its line (above the bar on a terminal)."""
         self.done += 1
-        self.failed += record.status != "ok"
-        if self.bar:
-            self.stream.write("\r\033[K" + f"{describe_record(record)}\n")
+        self.failed += record.status is not Status.OK
+        line = describe_record(record, self.defaults.get(record.arch))
+        if self.bar is not None:
+            self.bar.write(line, file=self.stream)
+            self._postfix()
+            self.bar.update(1)
         elif not self.quiet:
-            self.stream.write(f"[{self.done}/{self.total}] {describe_record(record)}\n")
-        self._draw()
+            self.stream.write(f"[{self.done}/{self.total}] {line}\n")
+            self.stream.flush()
 
     def close(self) -> None:
-        """Finish the bar's line."""
-        if self.bar:
-            self.stream.write("\n")
-        self.stream.flush()
-
-    def _draw(self) -> None:
-        if not self.bar:
-            return
-        elapsed = time.monotonic() - self.started
-        running = min(self.parallel, self.total - self.done)
-        eta = "?" if not self.done else _duration(elapsed / self.done * (self.total - self.done))
-        filled = BAR_WIDTH * self.done // max(self.total, 1)
-        self.stream.write(f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {self.done}/{self.total} done, "
-                          f"{running} running, {self.failed} failed, elapsed {_duration(elapsed)}, ETA {eta}")
+        """Finish the bar."""
+        if self.bar is not None:
+            self.bar.close()
         self.stream.flush()

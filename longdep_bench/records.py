@@ -5,20 +5,36 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import datetime, timezone
+from enum import Enum
 from typing import IO, Any, Iterator, Mapping
 
-from longdep_bench.config import RunConfig
+from longdep_bench.config import RUN_SETTINGS, RUNTIME_SETTINGS, RunConfig
 from longdep_bench.errors import BenchError
 from longdep_bench.specs import TaskSpec
 
-STATUSES = ("ok", "diverged", "error")
+
+
+class Status(str, Enum):
+    """How a run ended. ``ok`` and ``diverged`` are results; ``error`` is a run to do again."""
+
+    OK = "ok"
+    DIVERGED = "diverged"  # a non-finite loss: a result of the architecture, not a failure of the suite
+    ERROR = "error"  # an exception: the run is redone when the sweep is run again
+
+    @property
+    def final(self) -> bool:
+        """Whether the run has a result (a rerun of the sweep skips it)."""
+        return self is not Status.ERROR
 
 
 @dataclass(frozen=True)
 class RunRecord:
-    """The result of one run, with everything needed to reproduce it."""
+    """The result of one run, with everything needed to reproduce it: written and read as one JSON line.
+
+    Fields with defaults were added after the first release; records written before lack them.
+    """
 
     run_id: str
     arch: str
@@ -28,24 +44,25 @@ class RunRecord:
     seed: int
     master_seed: int
     seeds: Mapping[str, int]
-    status: str
+    status: Status
     solved: bool
     sequences_to_solve: int | None
     test_accuracy: float | None
-    test_loss: float | None  # mean training loss on the test set at the end of the run
     chance: float  # accuracy of the task's trivial baseline
-    baseline: str  # what that baseline is
-    baseline_loss: float | None  # the baseline's loss, comparable with test_loss
     train_sequences: int
     train_seconds: float
     eval_seconds: float
     sequences_per_second: float | None
     n_params: int
-    hyperparameters: Mapping[str, Any]
+    hyperparameters: Mapping[str, Any]  # the run settings (hidden, batch size, lr, ...) and architecture options
     curve: list
-    env: Mapping[str, Any]
+    env: Mapping[str, Any]  # versions, device and threads
     error: str | None
     finished_at: str
+    test_loss: float | None = None  # mean training loss on the test set at the end of the run
+    baseline: str | None = None  # what the trivial baseline is
+    baseline_loss: float | None = None  # the baseline's loss, comparable with test_loss
+    runtime: Mapping[str, Any] = field(default_factory=dict)  # the runtime settings and how the step ran
 
     @classmethod
     def from_run(cls, config: RunConfig, task: TaskSpec, seeds: Mapping[str, int], outcome: Any,
@@ -63,7 +80,7 @@ class RunRecord:
             seed=config.seed,
             master_seed=config.master_seed,
             seeds=dict(seeds),
-            status=outcome.status,
+            status=Status(outcome.status),
             solved=outcome.sequences_to_solve is not None,
             sequences_to_solve=outcome.sequences_to_solve,
             test_accuracy=finite(outcome.test_accuracy),
@@ -81,15 +98,32 @@ class RunRecord:
             env=dict(env),
             error=outcome.error,
             finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            runtime={**config.runtime(), **outcome.runtime},
         )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> "RunRecord":
+        """A record from its JSON object; a BenchError naming ``where`` if it is not one.
+
+        Keys this version does not know (written by a newer one) are ignored.
+        """
+        missing = REQUIRED_KEYS - data.keys()
+        if missing:
+            raise BenchError(f"{where}: record lacks {', '.join(sorted(missing))}")
+        try:
+            status = Status(data["status"])
+        except ValueError:
+            raise BenchError(f"{where}: unknown status {data['status']!r}") from None
+        return cls(**{**{k: v for k, v in data.items() if k in FIELDS}, "status": status})
 
     def to_json(self) -> str:
         """One line of JSON."""
         return json.dumps(asdict(self), sort_keys=True, allow_nan=False)
 
 
-# Keys every record must have; records of older versions may lack the others (read with .get).
-REQUIRED_KEYS = frozenset(RunRecord.__dataclass_fields__) - {"test_loss", "baseline", "baseline_loss"}
+FIELDS = frozenset(f.name for f in fields(RunRecord))
+REQUIRED_KEYS = frozenset(f.name for f in fields(RunRecord)
+                          if f.default is MISSING and f.default_factory is MISSING)  # type: ignore[misc]
 
 
 def append_record(stream: IO[str], record: RunRecord) -> None:
@@ -145,20 +179,22 @@ def set_aside_truncated_tail(path: str) -> str | None:
         raise BenchError(f"cannot repair {path}: {exc.strerror}") from None
 
 
-def config_from_record(record: Mapping[str, Any]) -> RunConfig:
-    """The configuration that produced a record (to resume a sweep or reproduce a run)."""
-    hyper = record["hyperparameters"]
+def config_from_record(record: RunRecord) -> RunConfig:
+    """The configuration that produced a record (to resume a sweep or reproduce a run).
+
+    Settings that the record's version did not have take their defaults; runtime settings come
+    from ``runtime``, or from ``env`` in records written before it existed.
+    """
+    hyper, runtime = record.hyperparameters, {**record.env, **record.runtime}
     return RunConfig(
-        arch=record["arch"], task=record["task"], arch_options=hyper["arch_options"], params=record["params"],
-        seed=record["seed"], master_seed=record["master_seed"], hidden=hyper["hidden"],
-        batch_size=hyper["batch_size"], lr=hyper["lr"], clip=hyper["clip"], max_sequences=hyper["max_sequences"],
-        threshold=hyper["threshold"], match_params=hyper.get("match_params"), test_size=hyper["test_size"],
-        check_every=hyper["check_every"],
-        device=record["env"]["device"], threads=record["env"]["threads"],
+        arch=record.arch, task=record.task, arch_options=hyper["arch_options"], params=record.params,
+        seed=record.seed, master_seed=record.master_seed, hidden=hyper["hidden"],
+        **{s.name: hyper.get(s.name, s.default) for s in RUN_SETTINGS},
+        **{s.name: runtime.get(s.name, s.default) for s in RUNTIME_SETTINGS if s.name in runtime},
     )
 
 
-def read_records(path: str) -> Iterator[dict[str, Any]]:
+def read_records(path: str) -> Iterator[RunRecord]:
     """The records of a results file; a BenchError naming the line if one is corrupt or truncated."""
     try:
         handle = open(path, encoding="utf-8")
@@ -176,9 +212,4 @@ def read_records(path: str) -> Iterator[dict[str, Any]]:
                 raise BenchError(f"{path}:{number}: record is {what}") from None
             if not isinstance(record, dict):
                 raise BenchError(f"{path}:{number}: record is not a JSON object")
-            missing = REQUIRED_KEYS - record.keys()
-            if missing:
-                raise BenchError(f"{path}:{number}: record lacks {', '.join(sorted(missing))}")
-            if record["status"] not in STATUSES:
-                raise BenchError(f"{path}:{number}: unknown status {record['status']!r}")
-            yield record
+            yield RunRecord.from_dict(record, f"{path}:{number}")

@@ -1,21 +1,51 @@
-"""Plugin discovery through the ``longdep_bench`` entry points, and the registry it fills."""
+"""Plugin discovery through the ``longdep_bench`` entry points, and the registry it fills.
+
+Every entry point of the group names a module; its functions marked ``@longdep_bench.hookimpl``
+implement the hooks of :mod:`longdep_bench.hookspecs`, one per kind of thing a plugin adds
+(``KINDS``). Mistakes are reported, never fatal: a plugin that fails to import, defines no known
+hook, misspells one, forgets the marker or names the hook's argument wrongly is listed as failed
+with one line saying which; a name that two plugins register is a conflict, shown by ``list``
+and ``plugins``, and unusable until one of them is removed.
+"""
 
 from __future__ import annotations
 
+import difflib
 import functools
-import traceback
+import inspect
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Callable, Iterable
+from types import ModuleType
+from typing import Any, Iterable
 
 import pluggy
 
 from longdep_bench import hookspecs
+from longdep_bench.contracts import fault
 from longdep_bench.errors import BenchError
 from longdep_bench.params import suggest
-from longdep_bench.specs import ArchitectureSpec, TaskSpec
+from longdep_bench.specs import ArchitectureSpec, ExecutorSpec, FormatSpec, TaskSpec
 
 ENTRY_POINT_GROUP = "longdep_bench"
+HOOK_ARGUMENT = "register"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of thing plugins register: its name, spec class, and the hook that registers it."""
+
+    name: str
+    spec: type
+
+    @property
+    def hook(self) -> str:
+        """The hook's name: ``register_<kind>s``."""
+        return f"register_{self.name}s"
+
+
+KINDS = (Kind("architecture", ArchitectureSpec), Kind("task", TaskSpec), Kind("executor", ExecutorSpec),
+         Kind("format", FormatSpec))
+HOOKS = tuple(kind.hook for kind in KINDS)
 
 
 @dataclass(frozen=True)
@@ -30,7 +60,7 @@ class PluginInfo:
 
 @dataclass(frozen=True)
 class PluginFailure:
-    """A plugin that failed to import or to register, or a name that two plugins registered."""
+    """A plugin that failed to import or to register."""
 
     name: str
     distribution: str
@@ -40,46 +70,79 @@ class PluginFailure:
 
 @dataclass(frozen=True)
 class Registered:
-    """A registered spec and the plugin it came from."""
+    """A registered spec and the plugin it came from (``package``: the plugin's top-level package)."""
 
     spec: Any
     plugin: str
     distribution: str
+    package: str = ""
+
+    def label(self) -> str:
+        """'plugin (distribution)'."""
+        return f"{self.plugin} ({self.distribution})"
 
 
 @dataclass
 class Registry:
-    """Every registered architecture and task, and what happened to every plugin."""
+    """Every registered spec by kind and name, the conflicts, and what happened to every plugin."""
 
-    architectures: dict[str, Registered] = field(default_factory=dict)
-    tasks: dict[str, Registered] = field(default_factory=dict)
+    entries: dict[str, dict[str, Registered]] = field(default_factory=lambda: {k.name: {} for k in KINDS})
+    conflicts: dict[tuple[str, str], list[Registered]] = field(default_factory=dict)
     plugins: list[PluginInfo] = field(default_factory=list)
     failures: list[PluginFailure] = field(default_factory=list)
-    conflicts: dict[tuple[str, str], str] = field(default_factory=dict)
 
-    def architecture(self, name: str) -> ArchitectureSpec:
-        """The architecture called ``name``; a BenchError suggesting close names otherwise."""
-        return self._lookup("architecture", self.architectures, name)
+    @property
+    def architectures(self) -> dict[str, Registered]:
+        """Usable architectures by name."""
+        return self.entries["architecture"]
 
-    def task(self, name: str) -> TaskSpec:
-        """The task called ``name``; a BenchError suggesting close names otherwise."""
-        return self._lookup("task", self.tasks, name)
+    @property
+    def tasks(self) -> dict[str, Registered]:
+        """Usable tasks by name."""
+        return self.entries["task"]
 
-    def _lookup(self, kind: str, table: dict[str, Registered], name: str) -> Any:
+    def entry(self, kind: str, name: str) -> Registered:
+        """The registered ``kind`` called ``name``; a BenchError (with suggestions, or naming the
+        conflicting plugins) otherwise."""
         if (kind, name) in self.conflicts:
-            raise BenchError(self.conflicts[(kind, name)])
+            raise BenchError(conflict_message(kind, name, self.conflicts[kind, name]))
+        table = self.entries[kind]
         if name not in table:
             known = ", ".join(sorted(table)) or "none"
             raise BenchError(f"unknown {kind} {name!r}{suggest(name, list(table))}; known: {known}")
-        return table[name].spec
+        return table[name]
+
+    def architecture(self, name: str) -> ArchitectureSpec:
+        """The architecture called ``name``."""
+        return self.entry("architecture", name).spec
+
+    def task(self, name: str) -> TaskSpec:
+        """The task called ``name``."""
+        return self.entry("task", name).spec
+
+    def executor(self, name: str) -> ExecutorSpec:
+        """The executor called ``name``."""
+        return self.entry("executor", name).spec
+
+    def format(self, name: str) -> FormatSpec:
+        """The output format called ``name``."""
+        return self.entry("format", name).spec
+
+    def listing(self, kind: str) -> list[tuple[Registered, bool]]:
+        """Every spec of a kind by name, conflicting ones included: (entry, in conflict)."""
+        usable = [(entry, False) for entry in self.entries[kind].values()]
+        clashing = [(entry, True) for (k, _), entries in self.conflicts.items() if k == kind for entry in entries]
+        return sorted(usable + clashing, key=lambda pair: (pair[0].spec.name, pair[0].plugin))
+
+    def conflict_lines(self) -> list[str]:
+        """One line per name that several plugins register."""
+        return [conflict_message(kind, name, entries) for (kind, name), entries in sorted(self.conflicts.items())]
 
 
-def _describe(exc: BaseException) -> str:
-    """One line: the exception type and message, and where it was raised."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" ({frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno})" if frames else ""
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {message}{where}" if message else f"{type(exc).__name__}{where}"
+def conflict_message(kind: str, name: str, entries: list[Registered]) -> str:
+    """Why a name is unusable, naming every plugin that registers it."""
+    who = " and ".join(entry.label() for entry in entries)
+    return f"{kind} {name!r} is registered by {len(entries)} plugins: {who}; uninstall or rename one to use it"
 
 
 def _dist_of(entry_point: metadata.EntryPoint) -> tuple[str, str]:
@@ -89,40 +152,62 @@ def _dist_of(entry_point: metadata.EntryPoint) -> tuple[str, str]:
     return dist.metadata["Name"] or "unknown", dist.version or "unknown"
 
 
-def _collect(expected: type, hook: Callable[..., Any]) -> list[Any]:
+def hook_problems(module: ModuleType, plugin: str) -> list[str]:
+    """Mistakes in a plugin module's hooks, one line each (empty when its hooks are right)."""
+    marker = f"{ENTRY_POINT_GROUP}_impl"
+    functions = {name: obj for name, obj in vars(module).items() if callable(obj) and not isinstance(obj, type)}
+    marked = {name for name, obj in functions.items() if hasattr(obj, marker)}
+    problems = []
+    for name in sorted(marked - set(HOOKS)):
+        close = difflib.get_close_matches(name, HOOKS, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}?)" if close else f" (hooks: {', '.join(HOOKS)})"
+        problems.append(f"plugin {plugin} defines {name}, which is not a hook{hint}")
+    for name in sorted(set(HOOKS) & set(functions) - marked):
+        problems.append(f"plugin {plugin}: {name} is not marked with @longdep_bench.hookimpl, so it is never called")
+    for name in sorted(set(HOOKS) & marked):
+        try:
+            arguments = list(inspect.signature(functions[name]).parameters)
+        except (TypeError, ValueError):
+            continue
+        if arguments != [HOOK_ARGUMENT]:
+            problems.append(f"hook {name} of {plugin} takes `{HOOK_ARGUMENT}`, got "
+                            f"{', '.join(f'`{a}`' for a in arguments) or 'no argument'}")
+    if not problems and not set(HOOKS) & marked:
+        problems.append(f"plugin {plugin} defines no known hook (hooks: {', '.join(HOOKS)}, each marked with "
+                        "@longdep_bench.hookimpl)")
+    return problems
+
+
+def _collect(kind: Kind, function: Any) -> list[Any]:
     """Call one plugin's registration hook and return the specs it registered."""
     found: list[Any] = []
 
     def register(spec: Any) -> None:
-        if not isinstance(spec, expected):
-            raise TypeError(f"register() expects a {expected.__name__}, got {type(spec).__name__}")
+        if not isinstance(spec, kind.spec):
+            raise TypeError(f"{kind.hook}: register() expects a {kind.spec.__name__}, got {type(spec).__name__}")
         found.append(spec)
 
-    hook(register=register)
+    function(**{HOOK_ARGUMENT: register})
     return found
 
 
-def _add(registry: Registry, kind: str, spec: Any, plugin: str, distribution: str, version: str) -> None:
-    """Add a spec, or mark its name as conflicting when another plugin registered it already."""
-    table = registry.architectures if kind == "architecture" else registry.tasks
-    key = (kind, spec.name)
-    previous = table.pop(spec.name, None)
-    if previous is None and key not in registry.conflicts:
-        table[spec.name] = Registered(spec, plugin, distribution)
-        return
-    if previous is not None:
-        registry.conflicts[key] = (
-            f"{kind} {spec.name!r} is registered by two plugins: {previous.plugin} "
-            f"({previous.distribution}) and {plugin} ({distribution}); uninstall or rename one"
-        )
-    registry.failures.append(PluginFailure(plugin, distribution, version, registry.conflicts[key]))
+def _add(registry: Registry, kind: str, entry: Registered) -> None:
+    """Add a spec, or make its name a conflict when another plugin registered it already."""
+    table, name = registry.entries[kind], entry.spec.name
+    if (kind, name) in registry.conflicts:
+        registry.conflicts[kind, name].append(entry)
+    elif name in table:
+        registry.conflicts[kind, name] = [table.pop(name), entry]
+    else:
+        table[name] = entry
 
 
 def build_registry(entry_points: Iterable[metadata.EntryPoint] | None = None) -> Registry:
-    """Load every plugin of the entry-point group and collect what it registers.
+    """Load every plugin of the ``longdep_bench`` entry-point group and collect what it registers.
 
-    A plugin that fails to import or to register, or that registers a name another plugin
-    already registered, is recorded in ``failures``; everything else keeps working.
+    ``entry_points`` (``importlib.metadata.EntryPoint`` objects) replaces discovery, to test a
+    plugin without installing it. A plugin that fails to import, has mistakes in its hooks or
+    fails to register is recorded in ``failures``; everything else keeps working.
     """
     if entry_points is None:
         entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
@@ -135,30 +220,30 @@ def build_registry(entry_points: Iterable[metadata.EntryPoint] | None = None) ->
         if entry_point.name in seen:
             continue  # the same distribution visible twice on sys.path
         seen.add(entry_point.name)
+
+        def fail(error: str) -> None:
+            registry.failures.append(PluginFailure(entry_point.name, distribution, version, error))
+
         try:
             module = entry_point.load()
-            manager.register(module, name=entry_point.name)
         except Exception as exc:  # a broken plugin must not break the suite
-            registry.failures.append(PluginFailure(entry_point.name, distribution, version, _describe(exc)))
+            fail(fault(exc))
             continue
-        hooks = tuple(sorted(caller.name for caller in manager.get_hookcallers(module) or ()))
-        hookimpls = {
-            ("architecture", ArchitectureSpec): manager.hook.register_architectures.get_hookimpls(),
-            ("task", TaskSpec): manager.hook.register_tasks.get_hookimpls(),
-        }
+        problems = hook_problems(module, entry_point.name)
+        if problems:
+            fail("; ".join(problems))
+            continue
+        manager.register(module, name=entry_point.name)
+        package = module.__name__.split(".")[0]
         try:
-            found = [
-                (kind, spec)
-                for (kind, expected), impls in hookimpls.items()
-                for impl in impls
-                if impl.plugin is module
-                for spec in _collect(expected, impl.function)
-            ]
+            found = [(kind, spec) for kind in KINDS for impl in getattr(manager.hook, kind.hook).get_hookimpls()
+                     if impl.plugin is module for spec in _collect(kind, impl.function)]
         except Exception as exc:
-            registry.failures.append(PluginFailure(entry_point.name, distribution, version, _describe(exc)))
+            fail(fault(exc, package))
             continue
         for kind, spec in found:
-            _add(registry, kind, spec, entry_point.name, distribution, version)
+            _add(registry, kind.name, Registered(spec, entry_point.name, distribution, package))
+        hooks = tuple(sorted(caller.name for caller in manager.get_hookcallers(module) or ()))
         registry.plugins.append(PluginInfo(entry_point.name, distribution, version, hooks))
     return registry
 

@@ -13,7 +13,8 @@ from typing import Any, Mapping, Sequence
 from tabulate import tabulate
 
 from longdep_bench.errors import BenchError
-from longdep_bench.tables import Cell, Table, build_tables, render
+from longdep_bench.records import RunRecord
+from longdep_bench.tables import Cell, Table, build_tables, text_tables
 
 REPORT_NAME = "README.md"
 
@@ -134,14 +135,14 @@ def _save(figure: Any, directory: str, name: str) -> str:
     return name
 
 
-def _environment_lines(records: Sequence[Mapping[str, Any]]) -> list[str]:
+def _environment_lines(records: Sequence[RunRecord]) -> list[str]:
     environments = collections.Counter(
-        f"{r['env'].get('device_name')} ({r['env'].get('device')}), torch {r['env'].get('torch')}, "
-        f"{r['env'].get('threads')} thread(s)" for r in records)
+        f"{r.env.get('device_name')} ({r.env.get('device')}), torch {r.env.get('torch')}, "
+        f"{r.env.get('threads')} thread(s)" for r in records)
     return [f"- {count} runs on {what}" for what, count in environments.most_common()]
 
 
-def write_report(records: Sequence[Mapping[str, Any]], directory: str, source: str,
+def write_report(records: Sequence[RunRecord], directory: str, source: str,
                  notes: Mapping[str, str] | None = None) -> tuple[str, bool]:
     """Write DIR/README.md and the plots; return the report's path and whether plots were made.
 
@@ -156,7 +157,7 @@ def write_report(records: Sequence[Mapping[str, Any]], directory: str, source: s
         plots = True
     except ImportError:
         plots = False
-    statuses = collections.Counter(r["status"] for r in records)
+    statuses = collections.Counter(r.status.value for r in records)
     lines = [
         f"# longdep-bench report: {os.path.basename(source)}",
         "",
@@ -174,7 +175,7 @@ def write_report(records: Sequence[Mapping[str, Any]], directory: str, source: s
                                             if table.params else "")]
         if notes and notes.get(table.task):
             lines += ["", f"Published: {notes[table.task]}"]
-        lines += ["", render([table], "github"), "", "Per architecture and gap:", "",
+        lines += ["", text_tables([table], "github"), "", "Per architecture and gap:", "",
                   tabulate(_detail_rows(table), headers=DETAIL_HEADERS, tablefmt="github")]
         if plots:
             for title, name in _plots(table, directory, stem):

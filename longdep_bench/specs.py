@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from longdep_bench.params import Param
+from longdep_bench.settings import recommendable
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
@@ -146,7 +147,9 @@ class ArchitectureSpec:
     ``recommended`` holds run hyperparameters (``lr``, ``batch_size``, ``clip``) that ``run`` uses
     unless the user sets them. ``check(hidden, options)`` rejects impossible combinations by
     raising ValueError before any training starts. ``unavailable`` says why the architecture
-    cannot be built here.
+    cannot be built here. ``cuda_graphs=False`` declares that its training step must not be
+    captured in a CUDA graph (it syncs with the host, changes shapes, or keeps Python state
+    that changes from step to step); it then trains eagerly on CUDA.
     """
 
     name: str
@@ -156,15 +159,53 @@ class ArchitectureSpec:
     recommended: Mapping[str, Any] = field(default_factory=dict)
     check: Callable[[int, Mapping[str, Any]], None] | None = None
     unavailable: str | None = None
+    cuda_graphs: bool = True
 
     def __post_init__(self) -> None:
         _check_name("architecture", self.name)
-        unknown = set(self.recommended) - RECOMMENDABLE
+        unknown = set(self.recommended) - recommendable()
         if unknown:
             raise ValueError(
                 f"architecture {self.name!r}: cannot recommend {sorted(unknown)}; "
-                f"known: {sorted(RECOMMENDABLE)}"
+                f"known: {sorted(recommendable())}"
             )
 
 
-RECOMMENDABLE = frozenset({"lr", "batch_size", "clip"})
+@dataclass(frozen=True)
+class ExecutorRequest:
+    """What an executor is asked for: ``jobs`` runs at once (resolved, never 'auto'), ``runs``
+    runs in all, on ``device`` ('cpu' or 'cuda'), with the executor's resolved ``options``."""
+
+    jobs: int
+    runs: int
+    device: str
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """Where runs execute: ``open(request)`` is a context manager that yields a
+    ``concurrent.futures.Executor`` (or None: run in this process). The driver submits
+    ``longdep_bench.training.train(config)`` for every run and writes the records it returns;
+    workers never write the results file. ``options`` are set with ``--executor NAME:K=V,..``."""
+
+    name: str
+    description: str
+    open: Callable[[ExecutorRequest], Any]
+    options: tuple[Param, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_name("executor", self.name)
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    """An output format of ``run`` and ``report``: ``render(tables)`` turns the summary tables
+    (:class:`longdep_bench.Table`) into text."""
+
+    name: str
+    description: str
+    render: Callable[[Sequence[Any]], str]
+
+    def __post_init__(self) -> None:
+        _check_name("format", self.name)

@@ -1,48 +1,202 @@
-"""One training step on fresh data: the unit that training runs and speed benchmarks both time."""
+"""One training step on fresh data: the unit that training runs and speed benchmarks both time.
+
+A step generates its sequences on the host, then runs forward, loss, backward, gradient-norm
+clipping and the optimiser update, and adds the batch's correct count and summed loss to the
+window's totals, which stay on the device until :meth:`TrainingStep.take_window` reads them.
+
+On the CPU a step is plain eager PyTorch on the generated arrays (zero-copy), bit for bit as
+before CUDA graphs existed. On CUDA every batch goes through pinned host slots into static device
+buffers with a non-blocking copy; the first ``WARMUP_STEPS`` full batches run eagerly on a side
+stream, then the whole step (including the window's totals) is captured once in a CUDA graph and
+replayed for every later full batch (``cuda_graphs`` auto/on; shapes are fixed because the batch
+size is fixed and every batch is padded to the task's maximum length). A short last batch runs
+eagerly. If capture fails, or the architecture declares ``cuda_graphs=False``, the step runs
+eagerly on the same buffers (``on`` makes that an error), and :meth:`runtime` says why.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import threading
+from typing import Any, Callable, Mapping
 
+import numpy as np
 import torch
 
-from longdep_bench.config import RunConfig
-from longdep_bench.objectives import loss_function
-from longdep_bench.specs import ArchitectureSpec, Batch, TaskSpec
+from longdep_bench.objectives import correct_function, loss_function
+from longdep_bench.specs import ArchitectureSpec, Batch, ModelIO, TaskSpec
+
+WARMUP_STEPS = 3  # eager steps before capture: lazy initialisation (cuBLAS, autograd, optimiser state)
+PINNED_SLOTS = 4  # host staging buffers in flight
+_BUILD_LOCK = threading.Lock()  # model initialisation draws from torch's process-wide generator
+
+
+class GraphCaptureError(RuntimeError):
+    """``cuda_graphs=on`` and the step could not be captured."""
+
+
+def build_model(spec: ArchitectureSpec, io: ModelIO, config: Any, init_seed: int, device: torch.device
+                ) -> torch.nn.Module:
+    """The configuration's model, initialised from ``init_seed`` (thread-safe: the global generator
+    is forked, so concurrent builds in one process neither disturb nor depend on each other)."""
+    with _BUILD_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(init_seed)
+        model = spec.build(io, config.hidden, config.arch_options)
+    model = model.to(device)
+    model.train()
+    return model
+
+
+def prepare_step(config: Any, task: TaskSpec, arch: ArchitectureSpec, seeds: Mapping[str, int], device: torch.device,
+                 width: int, check: Callable[[Batch, int], None] | None = None) -> "TrainingStep":
+    """The configuration's model (from its init seed) on ``device`` for batches ``width`` steps wide,
+    and its training step."""
+    model = build_model(arch, task.model_io(config.params, width), config, seeds["init"], device)
+    return TrainingStep(model, task, arch, config, seeds["data"], device, check)
+
+
+def make_optimizer(name: str, parameters: Any, lr: float, device: torch.device) -> torch.optim.Optimizer:
+    """Adam, or plain SGD; on CUDA Adam keeps its step count on the device so that it can be captured."""
+    if name == "sgd":
+        return torch.optim.SGD(parameters, lr=lr)
+    if device.type == "cuda":
+        return torch.optim.Adam(parameters, lr=lr, capturable=True)
+    return torch.optim.Adam(parameters, lr=lr)
+
+
+def graphs_wanted(setting: str, device: torch.device, spec: ArchitectureSpec) -> tuple[bool, str | None]:
+    """Whether to capture the step, and why not when the setting allowed it."""
+    if device.type != "cuda" or setting == "off":
+        return False, None
+    if not spec.cuda_graphs:
+        reason = f"architecture {spec.name!r} declares that it must not be captured (cuda_graphs=False)"
+        if setting == "on":
+            raise GraphCaptureError(f"--cuda-graphs on: {reason}")
+        return False, reason
+    return True, None
+
+
+class _Staging:
+    """Pinned host slots and static device buffers for one batch shape; copies never block the host
+    except to reuse a slot whose previous copy has not left it yet."""
+
+    def __init__(self, first: Batch, device: torch.device):
+        arrays = first.arrays()
+        self.names = list(arrays)
+        self.slots = [{k: torch.empty(v.shape, dtype=torch.from_numpy(v).dtype, pin_memory=True)
+                       for k, v in arrays.items()} for _ in range(PINNED_SLOTS)]
+        self.events: list[Any] = [None] * PINNED_SLOTS
+        static = {k: torch.empty(v.shape, dtype=torch.from_numpy(v).dtype, device=device) for k, v in arrays.items()}
+        extras = {k: static[k] for k in first.extras}
+        self.batch = Batch(static["inputs"], static["lengths"], static["targets"], extras)
+        self.static = static
+        self.turn = 0
+
+    def load(self, host: Batch) -> None:
+        """Copy a host batch into the static buffers (stream-ordered, non-blocking)."""
+        slot = self.turn % PINNED_SLOTS
+        self.turn += 1
+        if self.events[slot] is not None:
+            self.events[slot].synchronize()
+        pinned = self.slots[slot]
+        for name, array in host.arrays().items():
+            np.copyto(pinned[name].numpy(), array)
+            self.static[name].copy_(pinned[name], non_blocking=True)
+        event = torch.cuda.Event()
+        event.record()
+        self.events[slot] = event
 
 
 class TrainingStep:
-    """Generate sequences, then forward, loss, backward, gradient-norm clipping and an Adam update."""
+    """Generate sequences, then forward, loss, backward, clipping and an optimiser update."""
 
-    def __init__(self, model: torch.nn.Module, task: TaskSpec, params: Mapping[str, Any], data_seed: int,
-                 device: torch.device, lr: float, clip: float):
-        self.model = model
-        self.task = task
-        self.params = params
-        self.data_seed = data_seed
-        self.device = device
-        self.clip = clip
+    def __init__(self, model: torch.nn.Module, task: TaskSpec, arch: ArchitectureSpec, config: Any, data_seed: int,
+                 device: torch.device, check: Callable[[Batch, int], None] | None = None):
+        self.model, self.task, self.params = model, task, config.params
+        self.data_seed, self.device, self.clip = data_seed, device, config.clip
+        self.batch_size = config.batch_size
         self.loss = loss_function(task)
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        self.correct = correct_function(task)
+        self.optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, device)
+        self.hits = torch.zeros((), dtype=torch.int64, device=device)
+        self.loss_sum = torch.zeros((), dtype=torch.float32, device=device)
+        self.check = check
+        self.setting = config.cuda_graphs
+        self.wanted, self.fallback = graphs_wanted(self.setting, device, arch)
+        self.staging: _Staging | None = None
+        self.graph: Any = None
+        self.full_steps = 0
 
-    def __call__(self, start: int, n: int) -> tuple[Batch, torch.Tensor, torch.Tensor]:
-        """Train on sequences ``start .. start + n - 1`` of the data stream; return the batch and
-        the (detached) loss and outputs. Nothing here waits for the device."""
-        batch = self.task.generate(self.params, n, self.data_seed, start).to_torch(self.device)
-        self.optimizer.zero_grad(set_to_none=True)
+    def __call__(self, start: int, n: int) -> None:
+        """Train on sequences ``start .. start + n - 1`` of the data stream. Nothing here waits
+        for the device."""
+        host = self.task.generate(self.params, n, self.data_seed, start)
+        if self.check is not None:
+            self.check(host, n)
+            self.check = None
+        if self.device.type != "cuda":
+            self._body(host.to_torch(self.device), n)
+            return
+        if self.staging is None or n != self.batch_size:
+            if n != self.batch_size:  # a short last batch: eager, on fresh buffers
+                self._body(host.to_torch(self.device), n)
+                return
+            self.staging = _Staging(host, self.device)
+        self.staging.load(host)
+        self.full_steps += 1
+        if self.graph is not None:
+            self.graph.replay()
+        elif self.wanted and self.full_steps > WARMUP_STEPS:
+            self._capture(n)
+        elif self.wanted:
+            self._on_side_stream(n)
+        else:
+            self._body(self.staging.batch, n)
+
+    def _body(self, batch: Batch, n: int) -> None:
+        self.optimizer.zero_grad(set_to_none=self.device.type != "cuda")
         outputs = self.model(batch.inputs, batch.lengths)
         loss = self.loss(outputs, batch)
         loss.backward()
         if self.clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
         self.optimizer.step()
-        return batch, loss.detach(), outputs.detach()
+        with torch.no_grad():
+            self.hits += self.correct(outputs.detach(), batch).sum()
+            self.loss_sum += loss.detach() * n
 
+    def _on_side_stream(self, n: int) -> None:
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side):
+            self._body(self.staging.batch, n)
+        torch.cuda.current_stream(self.device).wait_stream(side)
 
-def prepare_step(config: RunConfig, task: TaskSpec, arch: ArchitectureSpec, seeds: Mapping[str, int],
-                 device: torch.device, max_length: int) -> TrainingStep:
-    """Build the configuration's model (seeded with its init seed) on ``device`` and its training step."""
-    torch.manual_seed(seeds["init"])
-    model = arch.build(task.model_io(config.params, max_length), config.hidden, config.arch_options).to(device)
-    model.train()
-    return TrainingStep(model, task, config.params, seeds["data"], device, config.lr, config.clip)
+    def _capture(self, n: int) -> None:
+        """Capture the step, then replay it for this batch; on failure run eagerly from now on."""
+        graph = torch.cuda.CUDAGraph()
+        try:
+            torch.cuda.synchronize(self.device)
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+                self._body(self.staging.batch, n)
+        except Exception as exc:  # host syncs, data-dependent shapes, unsupported kernels
+            torch.cuda.synchronize(self.device)
+            reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            if self.setting == "on":
+                raise GraphCaptureError(f"--cuda-graphs on: the training step could not be captured ({reason})"
+                                        ) from exc
+            self.wanted, self.fallback = False, f"CUDA graph capture failed ({reason}); ran eagerly"
+            self._body(self.staging.batch, n)
+            return
+        self.graph = graph
+        graph.replay()
+
+    def take_window(self) -> tuple[int, float]:
+        """The correct count and summed loss since the last call (this waits for the device), then zero them."""
+        hits, loss = int(self.hits), float(self.loss_sum)
+        self.hits.zero_()
+        self.loss_sum.zero_()
+        return hits, loss
+
+    def runtime(self) -> Mapping[str, Any]:
+        """How the step ran: whether it was graphed, and why not if it could have been."""
+        return {"graphed": self.graph is not None, "graph_fallback": self.fallback}

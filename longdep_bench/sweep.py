@@ -3,46 +3,23 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from longdep_bench.config import RunConfig
+from longdep_bench.config import RUN_SETTINGS, RunConfig
+from longdep_bench.environment import resolve_device
 from longdep_bench.errors import BenchError
 from longdep_bench.params import parse_assignments, resolve_params
 from longdep_bench.registry import Registry
+from longdep_bench.settings import SweepOptions, resolve
 from longdep_bench.specs import ArchitectureSpec, TaskSpec
-
-# Run settings used when neither the user nor the architecture's recommendations set them.
-DEFAULTS: Mapping[str, Any] = {"lr": 3e-3, "batch_size": 16, "clip": 1.0}
-DEFAULT_ARCHS = ("rnn", "lstm", "gru")
-DEFAULT_TASKS = ("task6a",)
-
-
-@dataclass(frozen=True)
-class SweepOptions:
-    """What the user asked for; None means 'the architecture's recommendation, else the default'."""
-
-    archs: Sequence[str] = DEFAULT_ARCHS
-    tasks: Sequence[str] = DEFAULT_TASKS
-    params: Sequence[str] = ()  # NAME=VALUE, applied to every task
-    gaps: Sequence[int] = ()
-    seeds: int = 3
-    master_seed: int = 0
-    hidden: int = 64
-    batch_size: int | None = None
-    lr: float | None = None
-    clip: float | None = None
-    max_sequences: int = 100_000
-    threshold: float | None = None
-    match_params: int | None = None  # choose each model's hidden size to have this many parameters
-    device: str = "cpu"
-    threads: int = 1
 
 
 def parse_ref(text: str) -> tuple[str, dict[str, str]]:
     """'lstm:init=chrono,gate_bias=2' -> ('lstm', {'init': 'chrono', 'gate_bias': '2'})."""
-    name, _, rest = text.partition(":")
-    assignments = [part for part in rest.split(",") if part.strip()] if rest else []
+    name, colon, rest = text.partition(":")
+    assignments = [part for part in rest.split(",") if part.strip()]
+    if colon and not assignments:
+        raise BenchError(f"{text!r}: nothing after ':' (give NAME, or NAME:OPTION=VALUE,...)")
     return name.strip(), parse_assignments(assignments)
 
 
@@ -114,28 +91,8 @@ def matched_hidden(arch: ArchitectureSpec, options: Mapping[str, Any], task: Tas
     return best
 
 
-def _setting(name: str, given: Any, recommended: Mapping[str, Any]) -> Any:
-    return given if given is not None else recommended.get(name, DEFAULTS[name])
-
-
 def plan(options: SweepOptions, registry: Registry) -> list[RunConfig]:
     """Every (task, parameters, seed, architecture) run the options ask for, validated up front."""
-    if options.seeds < 1:
-        raise BenchError("--seeds must be at least 1")
-    if options.hidden < 1:
-        raise BenchError("--hidden must be at least 1")
-    if options.match_params is not None and options.match_params < 1:
-        raise BenchError("--match-params must be at least 1")
-    if options.max_sequences < 1:
-        raise BenchError("--max-sequences must be at least 1")
-    if options.threshold is not None and not 0 < options.threshold <= 1:
-        raise BenchError("--threshold must be in (0, 1]")
-    if options.batch_size is not None and options.batch_size < 1:
-        raise BenchError("--batch-size must be at least 1")
-    if options.lr is not None and options.lr <= 0:
-        raise BenchError("--lr must be positive")
-    if options.clip is not None and options.clip < 0:
-        raise BenchError("--clip must be non-negative (0 disables clipping)")
     archs = []
     for text in options.archs:
         name, raw = parse_ref(text)
@@ -155,6 +112,15 @@ def plan(options: SweepOptions, registry: Registry) -> list[RunConfig]:
     if options.match_params is not None:
         for (t, (task, params)), (a, (arch, arch_options)) in itertools.product(enumerate(tasks), enumerate(archs)):
             hidden[t, a] = matched_hidden(arch, arch_options, task, params, options.match_params)
+    device = resolve_device(options.device)
+    if options.cuda_graphs == "on":
+        if device != "cuda":
+            raise BenchError("--cuda-graphs on needs CUDA, and these runs train on the CPU (--device cuda, or "
+                             "--cuda-graphs auto/off)")
+        refusing = [arch.name for arch, _ in archs if not arch.cuda_graphs]
+        if refusing:
+            raise BenchError(f"--cuda-graphs on: {', '.join(refusing)} declare(s) that the training step must not be "
+                             "captured (use --cuda-graphs auto to train them eagerly)")
     configs = []
     for (t, (task, params)), seed, (a, (arch, arch_options)) in itertools.product(
             enumerate(tasks), range(options.seeds), enumerate(archs)):
@@ -166,13 +132,8 @@ def plan(options: SweepOptions, registry: Registry) -> list[RunConfig]:
             seed=seed,
             master_seed=options.master_seed,
             hidden=hidden.get((t, a), options.hidden),
-            match_params=options.match_params,
-            batch_size=_setting("batch_size", options.batch_size, arch.recommended),
-            lr=_setting("lr", options.lr, arch.recommended),
-            clip=_setting("clip", options.clip, arch.recommended),
-            max_sequences=options.max_sequences,
-            threshold=options.threshold if options.threshold is not None else task.success_threshold,
-            device=options.device,
+            **{s.name: resolve(s, getattr(options, s.name), arch.recommended, task) for s in RUN_SETTINGS},
+            device=device,
             threads=options.threads,
         ))
     return configs

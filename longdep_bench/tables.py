@@ -3,12 +3,13 @@
 A cell shows ``solved seeds / runs · median sequences-to-solve · mean final test accuracy``.
 The median counts unsolved runs as never solving: when half or more of the runs did not solve,
 it is shown as ``>N`` with N the largest training budget among them.
+
+A run with a larger budget continues the same experiment as one with a smaller budget (same
+seeds, same data stream, same model), so each experiment counts once, at its largest budget.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import statistics
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from tabulate import tabulate
 
-FORMATS = ("github", "plain", "csv", "json")
+from longdep_bench.records import RunRecord, Status
+
 # Settings that tell two rows of one architecture apart when they differ within a table. The
 # training budget is not one of them: sweeps often give longer lags other budgets, and each cell
 # shows its own (the largest of its runs) when it did not solve.
@@ -69,23 +71,34 @@ def _gap_order(gap: Any) -> tuple[int, Any]:
     return (1, _canonical(gap))
 
 
-def _row_key(record: Mapping[str, Any]) -> str:
-    hyper = record["hyperparameters"]
-    return _canonical([record["arch"], hyper.get("arch_options", {}), [hyper.get(k) for k in _ROW_SETTINGS]])
+def _row_key(record: RunRecord) -> str:
+    hyper = record.hyperparameters
+    return _canonical([record.arch, hyper.get("arch_options", {}), [hyper.get(k) for k in _ROW_SETTINGS]])
 
 
-def _row_settings(record: Mapping[str, Any]) -> dict[str, Any]:
-    hyper = record["hyperparameters"]
+def _row_settings(record: RunRecord) -> dict[str, Any]:
+    hyper = record.hyperparameters
     settings = dict(hyper.get("arch_options", {}))
     settings.update({k: hyper.get(k) for k in _ROW_SETTINGS})
     return settings
 
 
-def _labels(records_by_row: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+def longest_runs(records: Iterable[RunRecord]) -> list[RunRecord]:
+    """One record per experiment: the one with the largest training budget."""
+    best: dict[str, RunRecord] = {}
+    for record in records:
+        hyper = {k: v for k, v in record.hyperparameters.items() if k != "max_sequences"}
+        key = _canonical([record.arch, record.task, record.params, hyper, record.seed, record.master_seed])
+        if key not in best or record.hyperparameters["max_sequences"] > best[key].hyperparameters["max_sequences"]:
+            best[key] = record
+    return list(best.values())
+
+
+def _labels(records_by_row: Mapping[str, RunRecord]) -> dict[str, str]:
     """Row labels: the architecture, plus the settings that differ between its rows."""
     by_arch: dict[str, list[str]] = {}
     for key, record in records_by_row.items():
-        by_arch.setdefault(record["arch"], []).append(key)
+        by_arch.setdefault(record.arch, []).append(key)
     labels = {}
     for arch, keys in by_arch.items():
         settings = {key: _row_settings(records_by_row[key]) for key in keys}
@@ -108,59 +121,60 @@ def _quantile(ranked: Sequence[float], q: float) -> float | None:
     return values[0] + (values[-1] - values[0]) * fraction
 
 
-def _cell(records: Sequence[Mapping[str, Any]]) -> Cell:
-    solved = [r["sequences_to_solve"] for r in records if r["solved"]]
+def _cell(records: Sequence[RunRecord]) -> Cell:
+    solved = [r.sequences_to_solve for r in records if r.solved]
     ranked = sorted(solved) + [float("inf")] * (len(records) - len(solved))
     median, quartiles = _quantile(ranked, 0.5), (_quantile(ranked, 0.25), _quantile(ranked, 0.75))
-    accuracies = [r["test_accuracy"] for r in records if r["test_accuracy"] is not None]
-    losses = [r["test_loss"] for r in records if r.get("test_loss") is not None]
-    speeds = [r["sequences_per_second"] for r in records if r["sequences_per_second"]]
+    accuracies = [r.test_accuracy for r in records if r.test_accuracy is not None]
+    losses = [r.test_loss for r in records if r.test_loss is not None]
+    speeds = [r.sequences_per_second for r in records if r.sequences_per_second]
     return Cell(
         runs=len(records),
         solved=len(solved),
-        failed=sum(r["status"] != "ok" for r in records),
+        failed=sum(r.status is not Status.OK for r in records),
         median_sequences_to_solve=median,
         quartiles_sequences_to_solve=quartiles,
-        budget=max(r["hyperparameters"]["max_sequences"] for r in records),
+        budget=max(r.hyperparameters["max_sequences"] for r in records),
         mean_test_accuracy=statistics.fmean(accuracies) if accuracies else None,
         mean_test_loss=statistics.fmean(losses) if losses else None,
         sequences_per_second=statistics.median(speeds) if speeds else None,
-        median_train_seconds=statistics.median(r["train_seconds"] for r in records),
-        n_params=max(r["n_params"] for r in records),
+        median_train_seconds=statistics.median(r.train_seconds for r in records),
+        n_params=max(r.n_params for r in records),
         accuracies=tuple(accuracies),
-        solved_at=tuple(r["sequences_to_solve"] for r in records),
-        curves=tuple(tuple((int(x), float(y)) for x, y in r["curve"]) for r in records),
+        solved_at=tuple(r.sequences_to_solve for r in records),
+        curves=tuple(tuple((int(x), float(y)) for x, y in r.curve) for r in records),
     )
 
 
-def build_tables(records: Iterable[Mapping[str, Any]]) -> list[Table]:
-    """Group records by task and non-lag parameters, then by architecture variant and gap."""
-    groups: dict[str, list[Mapping[str, Any]]] = {}
-    for record in records:
-        params = {k: v for k, v in record["params"].items() if k != record["gap_param"]}
-        groups.setdefault(_canonical([record["task"], params]), []).append(record)
+def build_tables(records: Iterable[RunRecord]) -> list[Table]:
+    """Group records by task and non-lag parameters, then by architecture variant and gap
+    (each experiment once, at its largest budget)."""
+    groups: dict[str, list[RunRecord]] = {}
+    for record in longest_runs(records):
+        params = {k: v for k, v in record.params.items() if k != record.gap_param}
+        groups.setdefault(_canonical([record.task, params]), []).append(record)
     tables = []
     for key in sorted(groups):
         members = groups[key]
         first = members[0]
-        gap_param = first["gap_param"]
-        gaps = tuple(sorted({r["params"].get(gap_param) for r in members}, key=_gap_order))
-        by_row: dict[str, dict[Any, list[Mapping[str, Any]]]] = {}
+        gap_param = first.gap_param
+        gaps = tuple(sorted({r.params.get(gap_param) for r in members}, key=_gap_order))
+        by_row: dict[str, dict[Any, list[RunRecord]]] = {}
         for record in members:
-            by_row.setdefault(_row_key(record), {}).setdefault(record["params"].get(gap_param), []).append(record)
+            by_row.setdefault(_row_key(record), {}).setdefault(record.params.get(gap_param), []).append(record)
         labels = _labels({k: next(iter(v.values()))[0] for k, v in by_row.items()})
         rows = tuple(
             (labels[k], {gap: _cell(runs) for gap, runs in by_row[k].items()})
             for k in sorted(by_row, key=lambda k: labels[k])
         )
         tables.append(Table(
-            task=first["task"],
-            params={k: v for k, v in first["params"].items() if k != gap_param},
+            task=first.task,
+            params={k: v for k, v in first.params.items() if k != gap_param},
             gap_param=gap_param,
-            chance=first["chance"],
-            baseline=first.get("baseline") or "chance",
-            baseline_loss=first.get("baseline_loss"),
-            thresholds=tuple(sorted({r["hyperparameters"]["threshold"] for r in members})),
+            chance=first.chance,
+            baseline=first.baseline or "chance",
+            baseline_loss=first.baseline_loss,
+            thresholds=tuple(sorted({r.hyperparameters["threshold"] for r in members})),
             gaps=gaps,
             rows=rows,
         ))
@@ -198,7 +212,8 @@ def _gap_header(table: Table, gap: Any) -> str:
     return f"{table.gap_param}={gap}" if table.gap_param else "default"
 
 
-def _flat_rows(tables: Sequence[Table]) -> list[dict[str, Any]]:
+def flat_rows(tables: Sequence[Table]) -> list[dict[str, Any]]:
+    """One dict per architecture and lag: the table's task and baseline, and the cell's aggregates."""
     rows = []
     for table in tables:
         for label, cells in table.rows:
@@ -218,18 +233,8 @@ def _summary(cell: Cell) -> dict[str, Any]:
     return summary
 
 
-def render(tables: Sequence[Table], fmt: str) -> str:
-    """The tables as GitHub Markdown, plain text, CSV or JSON."""
-    if fmt == "json":
-        return json.dumps(_flat_rows(tables), indent=2)
-    if fmt == "csv":
-        rows = _flat_rows(tables)
-        out = io.StringIO()
-        fields = list(dict.fromkeys(k for row in rows for k in row))
-        writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return out.getvalue()
+def text_tables(tables: Sequence[Table], tablefmt: str) -> str:
+    """The tables as text in one of tabulate's formats, each under its title."""
     blocks = []
     for table in tables:
         several = len(table.gaps) > 1
@@ -242,5 +247,5 @@ def render(tables: Sequence[Table], fmt: str) -> str:
             speed = " / ".join(_count(s) if s else "-" for s in speeds)
             params = max(c.n_params for c in cells.values())
             body.append([label, *(_cell_text(cells.get(g)) for g in table.gaps), speed, f"{params:,}"])
-        blocks.append(_title(table) + "\n\n" + tabulate(body, headers=headers, tablefmt=fmt))
+        blocks.append(_title(table) + "\n\n" + tabulate(body, headers=headers, tablefmt=tablefmt))
     return "\n\n".join(blocks)

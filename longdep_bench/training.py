@@ -6,31 +6,37 @@ with the success threshold; when it reaches it, the fixed test set confirms (or 
 task is solved (evaluation stops early once success is impossible). A learning curve records
 the accuracy on the first 512 test sequences at 2048, 4096, 8192, ... sequences, plus every
 full-test-set evaluation. Together they keep evaluation under 10% of the training time.
+
+Before training, the task's first batches and the model's first outputs are checked against
+their contracts (:mod:`longdep_bench.contracts`), so that a plugin's mistake ends the run with
+one line naming the plugin and the rule, not with a raw error from deep inside torch.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
+from longdep_bench import contracts
 from longdep_bench.config import RunConfig, derive_seeds
 from longdep_bench.environment import configure_threads, environment
 from longdep_bench.objectives import correct_function, loss_function
-from longdep_bench.records import RunRecord
-from longdep_bench.registry import get_registry
-from longdep_bench.specs import ArchitectureSpec, Batch, TaskSpec
-from longdep_bench.steps import prepare_step
+from longdep_bench.records import RunRecord, Status
+from longdep_bench.registry import Registry, get_registry
+from longdep_bench.specs import Batch, TaskSpec
+from longdep_bench.steps import TrainingStep, prepare_step
 from longdep_bench.timing import Stopwatch
 
-EVAL_CHUNK = 128  # test sequences per forward pass (measured fastest on CPU for small RNNs)
+EVAL_CHUNK = {"cpu": 128, "cuda": 1024}  # test sequences per forward pass (CPU: measured fastest for small RNNs)
 CURVE_START = 2048  # first learning-curve point; then at every doubling
 CURVE_SIZE = 512  # learning-curve points use the first 512 test sequences
+STREAM_PROBE = 8  # sequences of the purity and stream-continuation check
 
 
-def _rows(batch: Batch, begin: int, end: int) -> Batch:
+def rows(batch: Batch, begin: int, end: int) -> Batch:
     """Sequences ``begin .. end - 1`` of a batch."""
     return Batch(
         inputs=batch.inputs[begin:end],
@@ -57,12 +63,13 @@ def evaluate(model: torch.nn.Module, task: TaskSpec, batch: Batch, at_least: flo
     """
     correct, loss = correct_function(task), loss_function(task)
     allowed_errors = math.inf if at_least is None else (1.0 - at_least) * len(batch)
+    chunk = EVAL_CHUNK.get(batch.lengths.device.type, EVAL_CHUNK["cpu"])
     was_training = model.training
     model.eval()
     errors, loss_sum = 0, 0.0
     try:
-        for begin in range(0, len(batch), EVAL_CHUNK):
-            part = _rows(batch, begin, begin + EVAL_CHUNK)
+        for begin in range(0, len(batch), chunk):
+            part = rows(batch, begin, begin + chunk)
             outputs = model(part.inputs, part.lengths)
             errors += len(part) - int(correct(outputs, part).sum())
             if errors > allowed_errors + 1e-9:
@@ -77,7 +84,7 @@ def evaluate(model: torch.nn.Module, task: TaskSpec, batch: Batch, at_least: flo
 class Outcome:
     """What a training loop reached."""
 
-    status: str = "ok"
+    status: Status = Status.OK
     seen: int = 0
     sequences_to_solve: int | None = None
     test_accuracy: float = float("nan")
@@ -85,76 +92,111 @@ class Outcome:
     n_params: int = 0
     curve: list = field(default_factory=list)
     error: str | None = None
+    runtime: dict[str, Any] = field(default_factory=dict)  # how the step ran (graphed, fallback, kernels)
 
 
-def _loop(config: RunConfig, task: TaskSpec, arch: ArchitectureSpec, seeds: dict[str, int],
-          device: torch.device, clocks: tuple[Stopwatch, Stopwatch], outcome: Outcome,
-          on_check: Callable[[int, float], None] | None) -> None:
-    """Train until solved, diverged or out of budget, updating ``outcome`` as it goes."""
-    train_clock, eval_clock = clocks
-    test = task.generate(config.params, config.test_size, seeds["test"], 0).to_torch(device)
-    curve_set = _rows(test, 0, CURVE_SIZE)
-    step = prepare_step(config, task, arch, seeds, device, test.inputs.shape[1])
-    model = step.model
-    outcome.n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    correct = correct_function(task)
-    next_curve = CURVE_START
-    window_hits, window_loss, window_seen = 0, 0.0, 0
-    task.generate(config.params, config.batch_size, seeds["data"], 0)  # compile or load the kernels untimed
-    train_clock.start()
-    while outcome.seen < config.max_sequences:
-        n = min(config.batch_size, config.max_sequences - outcome.seen)
-        batch, loss, outputs = step(outcome.seen, n)
-        window_hits = window_hits + correct(outputs, batch).sum()  # stays on the device
-        window_loss = window_loss + loss * n
-        outcome.seen += n
-        window_seen += n
-        at_end = outcome.seen >= config.max_sequences
-        if window_seen < config.check_every and not at_end:
-            continue
-        train_clock.stop()
-        if not math.isfinite(float(window_loss)):
-            outcome.status, outcome.test_accuracy = "diverged", float("nan")
-            return
-        window_accuracy = float(window_hits) / window_seen
-        if on_check is not None:
-            on_check(outcome.seen, window_accuracy)
-        eval_clock.start()
-        if outcome.seen >= next_curve:
-            outcome.curve.append([outcome.seen, evaluate(model, task, curve_set).accuracy])
-            while next_curve <= outcome.seen:
-                next_curve *= 2
-        if window_accuracy >= config.threshold or at_end:
-            result = evaluate(model, task, test, None if at_end else config.threshold)
-            if result is not None:
-                outcome.test_accuracy, outcome.test_loss = result.accuracy, result.loss
-                outcome.curve.append([outcome.seen, result.accuracy])
-                if result.accuracy >= config.threshold:
-                    outcome.sequences_to_solve = outcome.seen
-        eval_clock.stop()
-        if outcome.sequences_to_solve is not None:
-            return
-        window_hits, window_loss, window_seen = 0, 0.0, 0
-        train_clock.start()
+class Run:
+    """One training run: its configuration, the registry entries it uses, its seeds and clocks."""
+
+    def __init__(self, config: RunConfig, registry: Registry | None = None):
+        self.config = config
+        registry = registry or get_registry()
+        self.task_entry = registry.entry("task", config.task)
+        self.arch_entry = registry.entry("architecture", config.arch)
+        self.task: TaskSpec = self.task_entry.spec
+        self.seeds = derive_seeds(config.master_seed, config.seed)
+        self.device = torch.device(config.device)
+        self.train_clock, self.eval_clock = Stopwatch(self.device), Stopwatch(self.device)
+        self.outcome = Outcome()
+
+    def execute(self, on_check: Callable[[int, float], None] | None = None) -> RunRecord:
+        """Train to success, divergence or budget and return the record. A non-finite loss ends the
+        run as ``diverged``, an exception as ``error`` (with the plugin named where it is one's)."""
+        configure_threads(self.config.threads)
+        try:
+            self._train(on_check)
+        except contracts.PluginError as exc:
+            self.outcome.status, self.outcome.error = Status.ERROR, str(exc)
+        except Exception as exc:  # one failing run must not stop the sweep
+            self.outcome.status, self.outcome.error = Status.ERROR, self._blame(exc)
+        return RunRecord.from_run(self.config, self.task, self.seeds, self.outcome, self.train_clock.seconds,
+                                  self.eval_clock.seconds, environment(self.device, self.config.threads))
+
+    def _blame(self, exc: Exception) -> str:
+        """One line for an unexpected exception, naming the plugin whose code it passed through, if any."""
+        for kind, entry in (("architecture", self.arch_entry), ("task", self.task_entry)):
+            if contracts.passed_through(exc, entry.package):
+                return f"{contracts.owner(kind, entry)} failed: {contracts.fault(exc, entry.package)}"
+        return contracts.fault(exc)
+
+    def _generate(self, n: int, seed: int, start: int) -> Batch:
+        return contracts.call_plugin("task", self.task_entry, self.task.generate, self.config.params, n, seed, start)
+
+    def _prepare(self) -> tuple[Batch, TrainingStep]:
+        """Check the task's contract, make the test set, build the model and check its outputs."""
+        config = self.config
+        contracts.check_stream(self.task_entry, config.params, self.seeds["data"], STREAM_PROBE)
+        host_test = self._generate(config.test_size, self.seeds["test"], 0)
+        contracts.check_batch(self.task_entry, config.params, host_test, config.test_size)
+        width = host_test.inputs.shape[1]
+        test = host_test.to_torch(self.device)
+        step = contracts.call_plugin(
+            "architecture", self.arch_entry, prepare_step, config, self.task, self.arch_entry.spec, self.seeds,
+            self.device, width,
+            check=lambda batch, n: contracts.check_batch(self.task_entry, config.params, batch, n, width))
+        probe = rows(test, 0, STREAM_PROBE)
+        with torch.no_grad():
+            outputs = contracts.call_plugin("architecture", self.arch_entry, step.model, probe.inputs, probe.lengths)
+        contracts.check_outputs(self.arch_entry, outputs, self.task.model_io(config.params, width), len(probe), width)
+        return test, step
+
+    def _train(self, on_check: Callable[[int, float], None] | None) -> None:
+        config, outcome = self.config, self.outcome
+        test, step = self._prepare()
+        model = step.model
+        curve_set = rows(test, 0, CURVE_SIZE)
+        outcome.n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        next_curve = CURVE_START
+        window_seen = 0
+        self.train_clock.start()
+        while outcome.seen < config.max_sequences:
+            n = min(config.batch_size, config.max_sequences - outcome.seen)
+            step(outcome.seen, n)
+            outcome.seen += n
+            window_seen += n
+            at_end = outcome.seen >= config.max_sequences
+            if window_seen < config.check_every and not at_end:
+                continue
+            self.train_clock.stop()
+            outcome.runtime = step.runtime()
+            window_hits, window_loss = step.take_window()
+            if not math.isfinite(window_loss):
+                outcome.status, outcome.test_accuracy = Status.DIVERGED, float("nan")
+                return
+            window_accuracy = window_hits / window_seen
+            if on_check is not None:
+                on_check(outcome.seen, window_accuracy)
+            self.eval_clock.start()
+            if outcome.seen >= next_curve:
+                outcome.curve.append([outcome.seen, evaluate(model, self.task, curve_set).accuracy])
+                while next_curve <= outcome.seen:
+                    next_curve *= 2
+            if window_accuracy >= config.threshold or at_end:
+                result = evaluate(model, self.task, test, None if at_end else config.threshold)
+                if result is not None:
+                    outcome.test_accuracy, outcome.test_loss = result.accuracy, result.loss
+                    outcome.curve.append([outcome.seen, result.accuracy])
+                    if result.accuracy >= config.threshold:
+                        outcome.sequences_to_solve = outcome.seen
+            self.eval_clock.stop()
+            if outcome.sequences_to_solve is not None:
+                return
+            window_seen = 0
+            self.train_clock.start()
 
 
 def train(config: RunConfig, on_check: Callable[[int, float], None] | None = None) -> RunRecord:
-    """Run one configuration to success or budget and return its result record.
-
-    A non-finite loss ends the run as ``diverged``; an exception ends it as ``error``. Neither
-    propagates, so that one bad run never stops a sweep. ``on_check(seen, window_accuracy)`` is
-    called at every success check.
-    """
-    configure_threads(config.threads)
-    device = torch.device(config.device)
-    seeds = derive_seeds(config.master_seed, config.seed)
-    registry = get_registry()
-    task = registry.task(config.task)
-    clocks = (Stopwatch(device), Stopwatch(device))
-    outcome = Outcome()
-    try:
-        _loop(config, task, registry.architecture(config.arch), seeds, device, clocks, outcome, on_check)
-    except Exception as exc:  # one failing run must not stop the sweep
-        outcome.status, outcome.error = "error", f"{type(exc).__name__}: {exc}"
-    return RunRecord.from_run(config, task, seeds, outcome, clocks[0].seconds, clocks[1].seconds,
-                              environment(device, config.threads))
+    """Run one configuration to success or budget and return its result record (never raises for
+    a failing run: see :meth:`Run.execute`). ``on_check(seen, window_accuracy)`` is called at every
+    success check."""
+    return Run(config).execute(on_check)

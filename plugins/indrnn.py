@@ -36,7 +36,7 @@ def indrnn_recurrence(projected: Tensor, u: Tensor) -> Tensor:
     return torch.stack(outputs)
 
 
-SCRIPTED_RECURRENCE, UNAVAILABLE = script(indrnn_recurrence)
+SCRIPTED_RECURRENCE = script(indrnn_recurrence)
 
 
 class IndRNNLayer(nn.Module):
@@ -74,7 +74,6 @@ INDRNN = ArchitectureSpec(
     build=build,
     options=(Param("layers", int, 2, "stacked IndRNN layers", min=1, max=64),),
     recommended={"lr": 2e-4},
-    unavailable=UNAVAILABLE,
 )
 
 

@@ -68,7 +68,7 @@ def lstm1997_recurrence(projected: Tensor, weight_rec: Tensor, block_size: int, 
     return torch.stack(outputs)
 
 
-SCRIPTED_RECURRENCE, UNAVAILABLE = script(lstm1997_recurrence)
+SCRIPTED_RECURRENCE = script(lstm1997_recurrence)
 
 
 class LSTM1997(nn.Module):
@@ -118,7 +118,6 @@ LSTM_1997 = ArchitectureSpec(
     ),
     recommended={"lr": 3e-3},
     check=check,
-    unavailable=UNAVAILABLE,
 )
 
 

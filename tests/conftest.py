@@ -64,6 +64,27 @@ def plugin_dist(tmp_path, monkeypatch):
 def pytest_addoption(parser):
     parser.addoption("--device", default="cpu", choices=("cpu", "cuda"),
                      help="device for the device-aware tests and the speed benchmarks (default: cpu)")
+    parser.addoption("--arch", action="append", default=[], metavar="NAME",
+                     help="only tests of exactly this architecture (repeatable; -k matches substrings)")
+    parser.addoption("--size", action="append", default=[], metavar="BxHxL",
+                     help="only benchmark cases of exactly this size, e.g. B32-H32-L110 (repeatable)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """--arch and --size: keep only the cases whose parameters are exactly those."""
+    archs, sizes = config.getoption("--arch"), config.getoption("--size")
+    if not archs and not sizes:
+        return
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        size = f"B{params['batch']}-H{params['hidden']}-L{params['length']}" if "batch" in params else None
+        arch = params.get("arch", params.get("name"))
+        ok = (not archs or arch in archs) and (not sizes or size in sizes)
+        (kept if ok else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture

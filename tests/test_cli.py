@@ -28,7 +28,7 @@ def test_run_appends_records_and_prints_table(cli, tmp_path):
     result = cli("run", "-a", "gru", "-a", "rnn", "--gap", "40", "--gap", "60", *SMALL, "-o", str(out))
     assert result.code == 0, result.err
     records = list(read_records(str(out)))
-    assert sorted((r["arch"], r["params"]["gap"]) for r in records) == [("gru", 40), ("gru", 60), ("rnn", 40), ("rnn", 60)]
+    assert sorted((r.arch, r.params["gap"]) for r in records) == [("gru", 40), ("gru", 60), ("rnn", 40), ("rnn", 60)]
     assert "| architecture" in result.out and "gap=40" in result.out and "gap=60" in result.out
     assert "[4/4]" in result.err
     again = cli("run", "-a", "gru", *SMALL, "-o", str(out))  # already recorded: nothing to run
@@ -49,9 +49,9 @@ def test_arch_options_and_task_params_in_refs(cli, tmp_path):
                  *SMALL, "-o", str(out))
     assert result.code == 0, result.err
     records = list(read_records(str(out)))
-    assert [r["hyperparameters"]["arch_options"] for r in records] == [
+    assert [r.hyperparameters["arch_options"] for r in records] == [
         {"init": "default", "gate_bias": 3.0, "chrono_tmax": 0}, {"init": "constant", "gate_bias": 1.0, "chrono_tmax": 0}]
-    assert all(r["params"] == {"gap": 30} for r in records)
+    assert all(r.params == {"gap": 30} for r in records)
     assert "lstm[gate_bias=1.0,init=constant]" in result.out
 
 
@@ -77,8 +77,16 @@ def test_generate_writes_inspectable_npz(cli, tmp_path):
     (["run", "-a", "lstm:init=magic"], "init='magic': expected one of default, constant"),
     (["run", "-a", "lstm:colour=red"], "architecture 'lstm' has no parameter 'colour'"),
     (["run", "-p", "gapp=50"], "did you mean 'gap'"),
-    (["run", "--seeds", "0"], "--seeds must be at least 1"),
-    (["run", "--hidden", "-4"], "--hidden must be at least 1"),
+    (["run", "--seeds", "0"], "--seeds: 0 is not an integer >= 1"),
+    (["run", "--hidden", "-4"], "--hidden: -4 is not an integer >= 1"),
+    (["run", "--lr", "0"], "--lr: 0.0 is not a number > 0"),
+    (["run", "--threshold", "1.5"], "--threshold: 1.5 is not a number in (0, 1]"),
+    (["run", "--jobs", "many"], "--jobs: 'many' is not an integer >= 1 or auto"),
+    (["run", "-a", "lstm:"], "'lstm:': nothing after ':'"),
+    (["run", "-a", "lstm:init=magic"], "architecture 'lstm': parameter init='magic'"),
+    (["run", "--cuda-graphs", "on", "--device", "cpu"], "--cuda-graphs on needs CUDA"),
+    (["run", "--format", "yaml"], "unknown format 'yaml'"),
+    (["run", "--executor", "slurm"], "unknown executor 'slurm'"),
     (["run", "--device", "cuda"], "CUDA"),
     (["run", "--seeds", "x"], "'x' is not a valid integer"),
     (["generate", "task6a", "-n", "10", "--seed", "1", "-o", "/nonexistent/dir/x.npz"], "cannot write"),
@@ -130,7 +138,7 @@ def test_truncated_last_record_is_set_aside_and_its_run_redone(cli, tmp_path):
     assert side.read_text() == second[:40]
     lines = path.read_text().splitlines(keepends=True)
     assert lines[0] == first and len(lines) == 2
-    assert sorted(r["arch"] for r in read_records(str(path))) == ["gru", "rnn"]
+    assert sorted(r.arch for r in read_records(str(path))) == ["gru", "rnn"]
 
 
 def test_speed_tables_from_benchmark_json(cli, tmp_path):

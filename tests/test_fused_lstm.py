@@ -83,20 +83,23 @@ def test_scripting_does_not_leak_the_deprecation_warning():
     def double(x: torch.Tensor) -> torch.Tensor:
         return x * 2
 
+    scripted = script(double)
+    assert scripted._compiled is None  # nothing compiles before the first call
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        scripted, reason = script(double)
-    assert reason is None and scripted(torch.ones(1)).item() == 2.0
+        assert scripted(torch.ones(1)).item() == 2.0
+    assert isinstance(scripted._compiled, torch.jit.ScriptFunction)
 
 
-def test_unscriptable_function_reports_reason():
+def test_unscriptable_function_reports_reason_at_first_call():
     from longdep_bench import script
 
     def untyped(x):
         return x.no_such_method()
 
-    scripted, reason = script(untyped)
-    assert scripted is None and reason.startswith("torch.jit.script failed")
+    scripted = script(untyped)  # no error at import time
+    with pytest.raises(RuntimeError, match="torch.jit.script failed for untyped"):
+        scripted(torch.ones(1))
 
 
 def test_eager_loop_is_the_same_computation():

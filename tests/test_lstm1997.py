@@ -7,7 +7,8 @@ import torch
 
 from longdep_bench import BenchError
 from longdep_bench.registry import get_registry
-from longdep_bench.sweep import SweepOptions, plan
+from longdep_bench.settings import SweepOptions
+from longdep_bench.sweep import plan
 from longdep_bench_plugins.lstm1997 import LSTM1997
 
 

@@ -6,6 +6,7 @@ import io
 from types import SimpleNamespace
 
 from longdep_bench.progress import Progress
+from longdep_bench.records import Status
 
 
 class Terminal(io.StringIO):
@@ -13,19 +14,21 @@ class Terminal(io.StringIO):
         return True
 
 
-RECORD = SimpleNamespace(arch="lstm", task="task6a", params={"gap": 40}, seed=0, status="ok", solved=True,
+RECORD = SimpleNamespace(arch="lstm", task="task6a", params={"gap": 40}, seed=0, status=Status.OK, solved=True,
                          sequences_to_solve=2048, train_sequences=2048, test_accuracy=1.0, train_seconds=1.5,
-                         sequences_per_second=1365.0, error=None)
+                         sequences_per_second=1365.0, error=None,
+                         hyperparameters={"arch_options": {"init": "chrono", "gate_bias": 3.0}})
+DEFAULTS = {"lstm": {"init": "constant", "gate_bias": 3.0}}
 
 
 def test_bar_on_a_terminal():
     stream = Terminal()
-    progress = Progress(3, 2, stream=stream)
+    progress = Progress(3, 2, stream=stream, defaults=DEFAULTS)
     progress.finished(RECORD)
     progress.close()
     text = stream.getvalue()
-    assert "1/3 done, 2 running, 0 failed" in text and "ETA" in text and "\r" in text
-    assert "solved after 2,048 sequences" in text
+    assert "1/3" in text and "2 running, 0 failed" in text and "\r" in text
+    assert "lstm[init=chrono] on task6a[gap=40] seed 0: solved after 2,048 sequences" in text
 
 
 def test_lines_when_not_a_terminal_and_silence_when_quiet():
@@ -33,9 +36,18 @@ def test_lines_when_not_a_terminal_and_silence_when_quiet():
     progress = Progress(3, 1, stream=stream)
     progress.finished(RECORD)
     progress.close()
-    assert stream.getvalue().startswith("[1/3] lstm on task6a[gap=40] seed 0: solved") and "\r" not in stream.getvalue()
+    assert stream.getvalue().startswith("[1/3] lstm[init=chrono,gate_bias=3.0] on task6a[gap=40] seed 0: solved")
+    assert "\r" not in stream.getvalue()
     quiet = Terminal()
     progress = Progress(3, 1, quiet=True, stream=quiet)
     progress.finished(RECORD)
     progress.close()
     assert quiet.getvalue() == ""
+
+
+def test_a_task_without_parameters_prints_no_brackets():
+    stream = io.StringIO()
+    progress = Progress(1, 1, stream=stream, defaults=DEFAULTS)
+    progress.finished(SimpleNamespace(**{**RECORD.__dict__, "params": {}, "task": "plain", "arch": "gru",
+                                         "hyperparameters": {"arch_options": {}}}))
+    assert stream.getvalue().startswith("[1/1] gru on plain seed 0: solved")

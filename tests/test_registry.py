@@ -68,16 +68,90 @@ def test_broken_plugins_are_reported_not_fatal(plugin_dist):
     assert "bad-hook" not in {p.name for p in registry.plugins}
 
 
-def test_duplicate_name_is_an_error_naming_both_plugins(plugin_dist):
+def test_duplicate_name_is_a_conflict_shown_everywhere_and_unusable(plugin_dist, cli):
     plugin_dist("fake-dup", {"dup": DUPLICATE})
     registry = get_registry()
     with pytest.raises(BenchError) as error:
         registry.architecture("lstm")
     message = str(error.value)
     assert "torch-rnns (longdep-bench)" in message and "dup (fake-dup)" in message
-    assert registry.architecture("lstm2").description == "fine"  # the rest of the plugin works
+    assert registry.architecture("lstm2").description == "fine"  # the rest of both plugins works
     assert registry.architecture("gru").name == "gru"
-    assert any("registered by two plugins" in f.error for f in registry.failures)
+    assert not registry.failures and {"dup", "torch-rnns"} <= {p.name for p in registry.plugins}
+    listed = cli("list", "--json")
+    lstms = [a for a in json.loads(listed.out)["architectures"] if a["name"] == "lstm"]
+    assert sorted((a["distribution"], a["conflict"]) for a in lstms) == [("fake-dup", True), ("longdep-bench", True)]
+    warnings = [line for line in listed.err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "'lstm' is registered by 2 plugins" in warnings[0]
+    assert cli("list").out.count("CONFLICT") == 2
+    result = cli("run", "-a", "lstm", "-o", "unused.jsonl")
+    assert result.code == 2 and "registered by 2 plugins" in result.err.splitlines()[-1]
+
+
+MISSPELT = """
+    from longdep_bench import hookimpl
+
+    @hookimpl
+    def register_architecture(register):
+        pass
+"""
+UNMARKED = """
+    def register_tasks(register):
+        pass
+"""
+WRONG_ARGUMENT = """
+    from longdep_bench import hookimpl
+
+    @hookimpl
+    def register_architectures(reg):
+        pass
+"""
+NO_HOOK = "VALUE = 1\n"
+
+
+@pytest.mark.parametrize("source,message", [
+    (MISSPELT, "plugin p defines register_architecture, which is not a hook (did you mean register_architectures?)"),
+    (UNMARKED, "plugin p: register_tasks is not marked with @longdep_bench.hookimpl, so it is never called"),
+    (WRONG_ARGUMENT, "hook register_architectures of p takes `register`, got `reg`"),
+    (NO_HOOK, "plugin p defines no known hook"),
+])
+def test_hook_mistakes_are_one_clear_line(plugin_dist, cli, source, message):
+    plugin_dist("fake-hooks", {"p": source})
+    [failure] = get_registry().failures
+    assert message in failure.error
+    shown = cli("plugins")
+    assert message in shown.out
+    warned = [line for line in cli("list").err.splitlines() if "warning" in line]
+    assert len(warned) == 1 and message in warned[0]
+
+
+EXTRAS = """
+    import contextlib
+    from longdep_bench import ExecutorSpec, FormatSpec, hookimpl
+
+    @contextlib.contextmanager
+    def inline(request):
+        yield None
+
+    @hookimpl
+    def register_executors(register):
+        register(ExecutorSpec("inline", "this process, whatever --jobs says", inline))
+
+    @hookimpl
+    def register_formats(register):
+        register(FormatSpec("count", "the number of tables", lambda tables: f"{len(tables)} table(s)"))
+"""
+
+
+def test_a_plugin_adds_an_executor_and_a_format(plugin_dist, cli, tmp_path):
+    plugin_dist("fake-extras", {"extras": EXTRAS})
+    out = tmp_path / "r.jsonl"
+    result = cli("run", "-a", "rnn", "--seeds", "1", "--max-sequences", "1024", "--hidden", "8", "--executor",
+                 "inline", "--jobs", "2", "--format", "count", "-o", str(out))
+    assert result.code == 0, result.err
+    assert result.out.strip() == "1 table(s)"
+    assert cli("report", str(out), "--format", "count").out.strip() == "1 table(s)"
+    assert cli("report", str(out), "--format", "cnt").err.count("did you mean 'count'") == 1
 
 
 def test_cli_reports_broken_plugin(plugin_dist, cli):

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from longdep_bench.config import RunConfig
-from longdep_bench.records import config_from_record, read_records
+from longdep_bench.records import RunRecord, config_from_record, read_records
 from longdep_bench.registry import get_registry
-from longdep_bench.sweep import SweepOptions, plan
+from longdep_bench.settings import SweepOptions
+from longdep_bench.sweep import plan
 from longdep_bench.training import train
 
 SMALL = ["--seeds", "1", "--max-sequences", "1024", "--hidden", "8"]
@@ -42,8 +43,8 @@ def test_two_jobs_record_every_run(cli, tmp_path):
     result = cli("run", "-a", "rnn", "-a", "gru", "--gap", "20", "--gap", "30", *SMALL, "--jobs", "2", "-o", str(out))
     assert result.code == 0, result.err
     records = list(read_records(str(out)))
-    assert sorted((r["arch"], r["params"]["gap"]) for r in records) == [("gru", 20), ("gru", 30), ("rnn", 20), ("rnn", 30)]
-    assert all(r["env"]["threads"] == 1 for r in records)
+    assert sorted((r.arch, r.params["gap"]) for r in records) == [("gru", 20), ("gru", 30), ("rnn", 20), ("rnn", 30)]
+    assert all(r.env["threads"] == 1 for r in records)
 
 
 def test_sigkill_then_resume_gives_one_good_record_per_configuration(tmp_path):
@@ -61,9 +62,9 @@ def test_sigkill_then_resume_gives_one_good_record_per_configuration(tmp_path):
     records = list(read_records(str(out)))
     planned = {c.run_id() for c in plan(SweepOptions(archs=("rnn", "gru"), seeds=3, max_sequences=2048, hidden=8),
                                         get_registry())}
-    ids = [r["run_id"] for r in records]
+    ids = [r.run_id for r in records]
     assert len(ids) == len(set(ids)) == 6 and set(ids) == planned
-    assert all(r["status"] == "ok" for r in records)
+    assert all(r.status == "ok" for r in records)
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_records(tmp_path):
@@ -111,8 +112,8 @@ hidden = 12
     result = cli("run", "--config", str(config), "--max-sequences", "1024")
     assert result.code == 0, result.err
     records = list(read_records(str(out)))
-    assert [(r["arch"], r["hyperparameters"]["hidden"]) for r in records] == [("rnn", 8), ("lstm", 12), ("lstm", 12)]
-    assert {r["hyperparameters"]["max_sequences"] for r in records} == {1024}
+    assert [(r.arch, r.hyperparameters["hidden"]) for r in records] == [("rnn", 8), ("lstm", 12), ("lstm", 12)]
+    assert {r.hyperparameters["max_sequences"] for r in records} == {1024}
     assert "lstm[init=chrono]" in result.out and "lstm[init=default]" in result.out
 
 
@@ -120,7 +121,10 @@ hidden = 12
     ("seeds = [", "malformed TOML"),
     ("[[run]]\ngapz = [40]", "unknown key 'gapz' (did you mean 'gaps'?)"),
     ("sedes = 3", "unknown key 'sedes' (did you mean 'seeds'?)"),
-    ("[[run]]\ngaps = 40", "gaps = 40 should be a list of int"),
+    ("[[run]]\ngaps = 40", "[[run]] #1: gaps: 40 is not a list"),
+    ("[[run]]\nseeds = 0", "[[run]] #1: seeds: 0 is not an integer >= 1"),
+    ("[[run]]\njobs = 2", "'jobs' may only be set at the top level"),
+    ('device = "gpu"', "device: 'gpu' is not one of auto, cpu, cuda"),
     ("[[run]]\narchs = [\"lstmm\"]", "did you mean 'lstm'"),
 ])
 def test_bad_sweep_files(cli, tmp_path, text, message):
@@ -148,9 +152,9 @@ def test_match_params_chooses_hidden_sizes_within_ten_percent(cli, tmp_path):
                  "--max-sequences", "1024", "-o", str(out))
     assert result.code == 0, result.err
     records = list(read_records(str(out)))
-    assert len({r["hyperparameters"]["hidden"] for r in records}) == 3
+    assert len({r.hyperparameters["hidden"] for r in records}) == 3
     for record in records:
-        assert abs(record["n_params"] - 5000) <= 500 and record["hyperparameters"]["match_params"] == 5000
+        assert abs(record.n_params - 5000) <= 500 and record.hyperparameters["match_params"] == 5000
     assert cli("run", "-a", "rnn", "--match-params", "3", "-o", str(out)).code == 2
 
 
@@ -159,7 +163,7 @@ def test_a_record_reproduces_exactly():
                        params={"gap": 40}, seed=2, master_seed=5, hidden=16, batch_size=16, lr=3e-3, clip=1.0,
                        max_sequences=3072, threshold=0.99)
     record = train(config)
-    again = train(config_from_record(json.loads(record.to_json())))
+    again = train(config_from_record(RunRecord.from_dict(json.loads(record.to_json()), "test")))
     assert again.run_id == record.run_id
     assert (again.test_accuracy, again.curve, again.train_sequences) == (record.test_accuracy, record.curve, record.train_sequences)
 
@@ -169,15 +173,15 @@ def test_dask_local_cluster_runs_a_sweep(cli, tmp_path):
     out = tmp_path / "r.jsonl"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster:
-        result = cli("run", "-a", "rnn", "-a", "gru", *SMALL, "--executor", "dask", "--scheduler",
-                     cluster.scheduler_address, "-o", str(out))
+        result = cli("run", "-a", "rnn", "-a", "gru", *SMALL, "--executor",
+                     f"dask:scheduler={cluster.scheduler_address}", "-o", str(out))
     assert result.code == 0, result.err
-    assert sorted(r["arch"] for r in read_records(str(out))) == ["gru", "rnn"]
+    assert sorted(r.arch for r in read_records(str(out))) == ["gru", "rnn"]
 
 
 def test_unreachable_dask_scheduler_is_one_line(cli, tmp_path):
     pytest.importorskip("distributed")
-    result = cli("run", *SMALL, "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9", "-o", str(tmp_path / "r.jsonl"))
+    result = cli("run", *SMALL, "--executor", "dask:scheduler=tcp://127.0.0.1:9", "-o", str(tmp_path / "r.jsonl"))
     assert result.code == 2 and "cannot reach the dask scheduler" in result.err
     assert len(result.err.strip().splitlines()) == 1
 
@@ -198,3 +202,10 @@ def test_report_with_plots(cli, tmp_path):
     rows = json.loads(cli("report", str(out), "--format", "json").out)
     assert {(r["architecture"], r["gap"]) for r in rows} == {("gru", 20), ("gru", 30), ("rnn", 20), ("rnn", 30)}
     assert all(r["runs"] == 2 for r in rows)
+
+
+def test_run_ids_of_recorded_results_stay_stable():
+    """Records written by earlier releases keep their ids, so their sweeps resume after an upgrade."""
+    path = Path(__file__).parent.parent / "reports" / "reference" / "results.jsonl"
+    records = list(read_records(str(path)))[:20]
+    assert records and all(config_from_record(r).run_id() == r.run_id for r in records)

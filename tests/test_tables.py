@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import itertools
+
 from longdep_bench.driver import latest_per_run
-from longdep_bench.tables import build_tables, render
+from longdep_bench.records import RunRecord
+from longdep_bench.tables import build_tables, text_tables
+
+SEEDS = itertools.count()
 
 
-def record(arch="lstm", gap=40, solved_at=None, accuracy=0.25, status="ok", run_id=None, **hyper):
+def render(tables, fmt):
+    return text_tables(tables, fmt)
+
+
+def record(arch="lstm", gap=40, solved_at=None, accuracy=0.25, status="ok", run_id=None, seed=None, **hyper):
     hyperparameters = {"hidden": 64, "batch_size": 16, "lr": 3e-3, "clip": 1.0, "max_sequences": 100_000,
                        "threshold": 0.99, "arch_options": {}, **hyper}
-    return {"run_id": run_id or f"{arch}{gap}{solved_at}{accuracy}{hyper}", "arch": arch, "task": "task6a",
-            "params": {"gap": gap}, "gap_param": "gap", "chance": 0.25, "status": status,
-            "solved": solved_at is not None, "sequences_to_solve": solved_at, "test_accuracy": accuracy,
-            "sequences_per_second": 1000.0, "train_seconds": 10.0, "n_params": 123,
-            "hyperparameters": hyperparameters, "curve": []}
+    seed = next(SEEDS) if seed is None else seed
+    return RunRecord.from_dict({
+        "run_id": run_id or f"{arch}{gap}{solved_at}{accuracy}{hyper}{seed}", "arch": arch, "task": "task6a",
+        "params": {"gap": gap}, "gap_param": "gap", "chance": 0.25, "status": status, "seed": seed, "master_seed": 0,
+        "seeds": {}, "solved": solved_at is not None, "sequences_to_solve": solved_at, "test_accuracy": accuracy,
+        "sequences_per_second": 1000.0, "train_seconds": 10.0, "eval_seconds": 0.5, "train_sequences": 1000,
+        "n_params": 123, "hyperparameters": hyperparameters, "curve": [], "env": {}, "error": None,
+        "finished_at": "2026-11-26T00:00:00+00:00"}, "test")
 
 
 def test_median_counts_unsolved_runs_as_never_solving():
@@ -36,8 +48,9 @@ def test_variants_of_one_architecture_get_labels_naming_what_differs():
 
 
 def test_failed_runs_are_counted_and_newest_record_wins():
-    records = [record(run_id="a", status="error", accuracy=None), record(run_id="a", solved_at=2048, accuracy=1.0),
-               record(run_id="b", status="diverged", accuracy=None)]
+    records = [record(run_id="a", seed=0, status="error", accuracy=None),
+               record(run_id="a", seed=0, solved_at=2048, accuracy=1.0),
+               record(run_id="b", seed=1, status="diverged", accuracy=None)]
     [table] = build_tables(latest_per_run(records))
     cell = dict(table.rows)["lstm"][40]
     assert (cell.runs, cell.solved, cell.failed) == (2, 1, 1)
@@ -54,3 +67,12 @@ def test_budgets_per_gap_stay_in_one_row():
     [(label, cells)] = table.rows
     assert label == "lstm" and (cells[40].budget, cells[500].budget) == (40_000, 16_000)
     assert ">16k" in render([table], "github")
+
+
+def test_an_experiment_counts_once_at_its_largest_budget():
+    short = [record(gap=500, seed=s, max_sequences=16_000) for s in range(3)]
+    long = [record(gap=500, seed=s, max_sequences=200_000, solved_at=50_000 + s, accuracy=1.0) for s in range(2)]
+    [table] = build_tables(short + long)
+    cell = dict(table.rows)["lstm"][500]
+    assert (cell.runs, cell.solved, cell.budget) == (3, 2, 200_000)
+    assert sorted(cell.solved_at, key=str) == [50_000, 50_001, None]

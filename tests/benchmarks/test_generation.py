@@ -24,7 +24,8 @@ from longdep_bench.config import derive_seeds
 from longdep_bench.environment import configure_threads
 from longdep_bench.registry import get_registry
 from longdep_bench.steps import prepare_step
-from longdep_bench.sweep import SweepOptions, plan
+from longdep_bench.settings import SweepOptions
+from longdep_bench.sweep import plan
 from longdep_bench.timing import synchronize
 from longdep_bench_tasks import temporal_order as to
 

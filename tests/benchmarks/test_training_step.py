@@ -6,8 +6,10 @@ without code changes. Run with timing:
     pytest tests/benchmarks --benchmark-only --benchmark-json=bench.json
 
 Without ``--benchmark-only`` (as in CI, where ``--benchmark-disable`` is set) each case runs once
-as a test. Filter with ``-k``, e.g. ``-k "B32-H32"``. ``--device cuda`` times on a GPU; the device
-is synchronised inside the timed call, exactly as training runs are timed.
+as a test. ``--arch NAME`` and ``--size B32-H32-L110`` select exactly (both repeatable); ``-k``
+matches substrings. ``--device cuda`` times on a GPU, every architecture both with its step
+captured in a CUDA graph (``graphed``) and eagerly (``eager``); the device is synchronised inside
+the timed call, exactly as training runs are timed.
 """
 
 from __future__ import annotations
@@ -20,14 +22,15 @@ import torch
 from longdep_bench.config import derive_seeds
 from longdep_bench.environment import configure_threads
 from longdep_bench.registry import get_registry
-from longdep_bench.steps import prepare_step
-from longdep_bench.sweep import SweepOptions, plan
+from longdep_bench.settings import SweepOptions
+from longdep_bench.steps import WARMUP_STEPS, prepare_step
+from longdep_bench.sweep import plan
 from longdep_bench.timing import synchronize
 
 BASELINE = "lstm"
 # The same LSTM with its time loop in eager Python, and minGRU with the paper's log-space scan.
 EXTRA_REFS = ("fused-lstm:loop=eager", "mingru:scan=log")
-WARMUP_STEPS = 3  # on an H200, 2 left the backward's fusion compile (1.7 s) in the first timed round
+BENCH_WARMUP = WARMUP_STEPS + 2  # eager warm-up, the capture, one replay; TorchScript optimises meanwhile
 SIZES = [(b, h, t) for b in (32, 128) for h in (32, 128) for t in (110, 550, 1100)]
 
 
@@ -37,13 +40,21 @@ def _refs():
     return available + [ref for ref in EXTRA_REFS if ref.split(":")[0] in available]
 
 
+def pytest_generate_tests(metafunc):
+    """On CUDA every case runs graphed and eager; on the CPU eager only (there are no CUDA graphs)."""
+    if "mode" in metafunc.fixturenames:
+        cuda = metafunc.config.getoption("--device") == "cuda"
+        metafunc.parametrize("mode", ["graphed", "eager"] if cuda else ["eager"])
+
+
 @pytest.mark.parametrize("batch,hidden,length", SIZES, ids=[f"B{b}-H{h}-L{t}" for b, h, t in SIZES])
 @pytest.mark.parametrize("arch", _refs())
-def test_training_step(benchmark, device, arch, batch, hidden, length):
+def test_training_step(benchmark, device, arch, batch, hidden, length, mode):
     configure_threads(1)
     registry = get_registry()
     [config] = plan(SweepOptions(archs=(arch,), tasks=("task6a",), gaps=(length - 70,), seeds=1, hidden=hidden,
-                                 batch_size=batch, device=device.type), registry)
+                                 batch_size=batch, device=device.type,
+                                 cuda_graphs="on" if mode == "graphed" else "off"), registry)
     step = prepare_step(config, registry.task("task6a"), registry.architecture(config.arch),
                         derive_seeds(0, 0), device, length)
     starts = itertools.count(0, batch)
@@ -54,10 +65,13 @@ def test_training_step(benchmark, device, arch, batch, hidden, length):
 
     if not benchmark.disabled:
         # Warm-up: TorchScript profiles on the 1st call, optimises (fuses) the forward on the 2nd and
-        # the backward on the 3rd; allocators grow and oneDNN/cuDNN pick kernels meanwhile.
-        for _ in range(WARMUP_STEPS):
+        # the backward on the 3rd; allocators grow and oneDNN/cuDNN pick kernels; on CUDA the step is
+        # captured after WARMUP_STEPS eager steps.
+        for _ in range(BENCH_WARMUP):
             one_step()
+        if mode == "graphed":
+            assert step.runtime()["graphed"], step.runtime()["graph_fallback"]
     benchmark.group = f"B{batch}-H{hidden}-L{length}"
     benchmark.extra_info.update(arch=arch, batch=batch, hidden=hidden, length=length, device=device.type,
-                                threads=torch.get_num_threads(), baseline=BASELINE)
+                                threads=torch.get_num_threads(), baseline=BASELINE, mode=mode)
     benchmark(one_step)

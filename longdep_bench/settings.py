@@ -1,0 +1,211 @@
+"""Every setting of ``longdep-bench run``, declared once.
+
+Each :class:`Setting` is one line of ``SETTINGS``. From it come the command-line option, the
+sweep-file key (its type, and whether a ``[[run]]`` block may set it), the validation of values
+from either, the fields of :class:`SweepOptions`, :class:`~longdep_bench.config.RunConfig` and
+:class:`Execution`, the record's ``hyperparameters`` and ``runtime``, and whether an
+architecture may recommend it. A new setting is one line here, plus the code that uses it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Iterable, Mapping
+
+from longdep_bench.errors import BenchError
+from longdep_bench.params import Param
+
+AUTO = "auto"
+FIRST_RELEASE = "0.1"
+
+
+class Scope(str, Enum):
+    """Where a setting acts: that decides where it may be set and what it is part of."""
+
+    PLAN = "plan"  # which runs a sweep holds
+    RUN = "run"  # copied into every run's configuration; part of its id (results depend on it)
+    RUNTIME = "runtime"  # copied into every run's configuration; not part of its id (how, not what)
+    EXECUTION = "execution"  # how the driver executes the sweep
+
+    @property
+    def per_block(self) -> bool:
+        """Whether a sweep file's ``[[run]]`` blocks may set it (else only the file's top level)."""
+        return self in (Scope.PLAN, Scope.RUN)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: name, type, default, accepted values, help, scope and command-line flags.
+
+    ``default`` None means "unset": then an architecture's recommendation applies
+    (``recommendable``), else the task's attribute ``from_task``, else ``fallback``.
+    """
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    scope: Scope
+    flags: tuple[str, ...] = ()
+    many: bool = False  # a list: a repeatable option, a TOML array
+    min: float | None = None
+    max: float | None = None
+    above: float | None = None
+    choices: tuple = ()
+    auto: bool = False  # also accepts the word "auto"
+    recommendable: bool = False
+    from_task: str | None = None
+    fallback: Any = None
+    since: str = FIRST_RELEASE  # run settings added later are left out of run ids at their default
+    metavar: str | None = None
+
+    @property
+    def value_param(self) -> Param:
+        """A Param that validates one value (one element of a list setting)."""
+        example = self.fallback if self.default is None or self.many else self.default
+        if example is None or example == AUTO:
+            example = self.choices[0] if self.choices else {int: 1, float: 1.0, str: "", bool: False}[self.type]
+        return Param(self.name, self.type, example, self.help, min=self.min, max=self.max, above=self.above,
+                     choices=self.choices)
+
+    @property
+    def option_flags(self) -> tuple[str, ...]:
+        """The command-line flags: as declared, else ``--name-with-dashes``."""
+        return self.flags or ("--" + self.name.replace("_", "-"),)
+
+    def accepted(self) -> str:
+        """The accepted values (of one element, for a list) in a few words."""
+        kind = self.value_param.accepted()
+        return f"{kind} or {AUTO}" if self.auto else kind
+
+    def default_text(self) -> str:
+        """How the default reads in help texts."""
+        if self.default is None:
+            parts = (["the architecture's recommendation"] if self.recommendable else []) + (
+                ["the task's"] if self.from_task else []) + ([str(self.fallback)] if self.fallback is not None else [])
+            return ", else ".join(parts) or "none"
+        if self.many:
+            return ", ".join(str(v) for v in self.default) or "none"
+        return str(self.default)
+
+    def validate(self, value: Any, where: str) -> Any:
+        """Check a value (a list for list settings); return it normalised. ``where`` names its source."""
+        if value is None and self.default is None:
+            return None
+        if self.many:
+            if not isinstance(value, (list, tuple)):
+                raise BenchError(f"{where}: {value!r} is not a list (of values each {self.accepted()})")
+            return tuple(self._one(item, where) for item in value)
+        return self._one(value, where)
+
+    def _one(self, value: Any, where: str) -> Any:
+        if self.auto and value == AUTO:
+            return value
+        try:
+            return self.value_param.validate(value)
+        except BenchError:
+            raise BenchError(f"{where}: {value!r} is not {self.accepted()}") from None
+
+    def parse(self, text: str, where: str) -> Any:
+        """A command-line string as a validated value."""
+        if self.auto and text == AUTO:
+            return text
+        try:
+            return self.value_param.parse(text)
+        except BenchError:
+            raise BenchError(f"{where}: {text!r} is not {self.accepted()}") from None
+
+
+def _s(name: str, type_: type, default: Any, scope: Scope, help_: str, **more: Any) -> Setting:
+    return Setting(name, type_, default, help_, scope, **more)
+
+
+P, R, T, E = Scope.PLAN, Scope.RUN, Scope.RUNTIME, Scope.EXECUTION
+SETTINGS: tuple[Setting, ...] = (
+    _s("archs", str, ("rnn", "lstm", "gru"), P, "Architecture with options (repeatable).", many=True,
+       flags=("-a", "--arch"), metavar="ARCH[:OPT=V,..]"),
+    _s("tasks", str, ("task6a",), P, "Task with parameters (repeatable).", many=True, flags=("-t", "--task"),
+       metavar="TASK[:P=V,..]"),
+    _s("params", str, (), P, "Parameter of every task (repeatable).", many=True, flags=("-p", "--param"),
+       metavar="NAME=VALUE"),
+    _s("gaps", int, (), P, "Lag of each task (repeatable); sets each task's lag parameter.", many=True,
+       flags=("--gap",)),
+    _s("seeds", int, 3, P, "Runs per configuration.", min=1),
+    _s("master_seed", int, 0, P, "Master seed from which every run's seeds derive.", min=0, flags=("--seed",)),
+    _s("hidden", int, 64, P, "Hidden size.", min=1),
+    _s("match_params", int, None, R, "Choose each model's hidden size to have this many parameters (+-10%).",
+       min=1),
+    _s("batch_size", int, None, R, "Sequences per step.", min=1, recommendable=True, fallback=16),
+    _s("lr", float, None, R, "Learning rate.", above=0, recommendable=True, fallback=3e-3),
+    _s("clip", float, None, R, "Gradient-norm clip, 0 for none.", min=0, recommendable=True, fallback=1.0),
+    _s("optimizer", str, "adam", R, "Adam, or plain stochastic gradient descent (the 1997 paper's).",
+       choices=("adam", "sgd"), since="0.2"),
+    _s("max_sequences", int, 100_000, R, "Training budget per run, in sequences.", min=1),
+    _s("threshold", float, None, R, "Test accuracy that counts as solved.", above=0, max=1,
+       from_task="success_threshold"),
+    _s("test_size", int, 2560, R, "Held-out test sequences (the paper's Task 6a test set: 2560).", min=1),
+    _s("check_every", int, 1024, R, "Training sequences between success checks.", min=1),
+    _s("device", str, "auto", T, "Where runs train; auto: CUDA when available.", choices=("auto", "cpu", "cuda")),
+    _s("threads", int, 1, T, "torch and numba threads per run.", min=1),
+    _s("cuda_graphs", str, "auto", T, "Capture each training step in a CUDA graph: auto (on with CUDA), on "
+       "(an error where it cannot be), off.", choices=("auto", "on", "off")),
+    _s("output", str, "results.jsonl", E, "JSON Lines file that records are appended to; runs already recorded "
+       "there are skipped.", flags=("-o", "--output")),
+    _s("jobs", int, 1, E, "Runs at once: local worker processes on a CPU.", min=1, auto=True, flags=("-j", "--jobs")),
+    _s("executor", str, "local", E, "Where runs execute, with options: local, or dask:scheduler=ADDRESS.",
+       metavar="NAME[:OPT=V,..]"),
+)
+BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+def in_scopes(*scopes: Scope) -> tuple[Setting, ...]:
+    """The settings of the given scopes, in declaration order."""
+    return tuple(s for s in SETTINGS if s.scope in scopes)
+
+
+def annotation(setting: Setting) -> Any:
+    """The field type of a setting in the generated dataclasses."""
+    base = tuple if setting.many else setting.type
+    return base | None if setting.default is None else base
+
+
+def _validate_all(self: Any) -> None:
+    for field in dataclasses.fields(self):
+        setting = BY_NAME.get(field.name)
+        if setting is not None:
+            object.__setattr__(self, field.name, setting.validate(getattr(self, field.name), f"setting {field.name}"))
+
+
+def settings_dataclass(name: str, settings: Iterable[Setting], doc: str) -> type:
+    """A frozen dataclass with one validated field per setting, defaulting to its default."""
+    cls = dataclasses.make_dataclass(
+        name, [(s.name, annotation(s), dataclasses.field(default=s.default)) for s in settings],
+        frozen=True, namespace={"__post_init__": _validate_all, "__doc__": doc})
+    cls.__module__ = __name__
+    return cls
+
+
+SweepOptions = settings_dataclass(
+    "SweepOptions", in_scopes(Scope.PLAN, Scope.RUN, Scope.RUNTIME),
+    "What one block of a sweep asks for (the plan, run and runtime settings); None means unset.")
+Execution = settings_dataclass(
+    "Execution", in_scopes(Scope.EXECUTION), "How the driver executes a sweep (the execution settings).")
+
+
+def resolve(setting: Setting, value: Any, recommended: Mapping[str, Any], task: Any) -> Any:
+    """A run setting's value for one run: the given value, else the architecture's recommendation,
+    else the task's, else the fallback."""
+    if value is not None:
+        return value
+    if setting.recommendable and setting.name in recommended:
+        return recommended[setting.name]
+    if setting.from_task:
+        return getattr(task, setting.from_task)
+    return setting.fallback
+
+
+def recommendable() -> frozenset[str]:
+    """The settings an architecture may recommend."""
+    return frozenset(s.name for s in SETTINGS if s.recommendable)
