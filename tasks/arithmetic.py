@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from numba import njit, prange
+from numba import njit
 
 from longdep_bench import Batch, OutputKind, Param, TaskSpec, hookimpl, rng
 
 MIN_T, MAX_T = 22, 100_000
 TOLERANCE = 0.04
-PARALLEL_FROM = 2048
 ADD, MULTIPLY = 0, 1
 
 
@@ -41,11 +40,12 @@ def _unit(bits):
 
 
 @njit(inline="always", cache=True)
-def _fill_row(r, i, key, inputs, lengths, targets, t, operation):
+def _fill_row(r, i, key, args):
+    inputs, lengths, targets, t, operation = args
     state = rng.start(key, i)
     state, bits = rng.draw(state)
     length = t + rng.below(bits >> np.uint64(32), t // 10 + 1)
-    first = rng.below(bits & np.uint64(0xFFFFFFFF), 10)  # 0-based position of X1
+    first = rng.below(rng.half(bits, 0), 10)  # 0-based position of X1
     state, bits = rng.draw(state)
     second = 1 + rng.below(bits >> np.uint64(32), t // 2 - 1)  # the first T/2 - 1 unmarked pairs
     if first >= 1 and second >= first:
@@ -73,16 +73,7 @@ def _fill_row(r, i, key, inputs, lengths, targets, t, operation):
     lengths[r] = length
 
 
-@njit(cache=True)
-def _fill_serial(key, first, inputs, lengths, targets, t, operation):
-    for r in range(inputs.shape[0]):
-        _fill_row(r, first + r, key, inputs, lengths, targets, t, operation)
-
-
-@njit(cache=True, parallel=True)
-def _fill_parallel(key, first, inputs, lengths, targets, t, operation):
-    for r in prange(inputs.shape[0]):
-        _fill_row(r, first + r, key, inputs, lengths, targets, t, operation)
+FILL = rng.RowFiller(_fill_row)
 
 
 def generate(operation: int, t: int, n: int, seed: int, start: int) -> Batch:
@@ -90,8 +81,7 @@ def generate(operation: int, t: int, n: int, seed: int, start: int) -> Batch:
     inputs = np.empty((n, t + t // 10, 2), dtype=np.float32)
     lengths = np.empty(n, dtype=np.int64)
     targets = np.empty(n, dtype=np.float32)
-    fill = _fill_parallel if n >= PARALLEL_FROM else _fill_serial
-    fill(rng.stream_key(seed), start, inputs, lengths, targets, t, operation)
+    FILL(rng.stream_key(seed), start, n, inputs, lengths, targets, t, operation)
     return Batch(inputs=inputs, lengths=lengths, targets=targets)
 
 

@@ -15,39 +15,30 @@ import math
 from typing import Any, Mapping
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from longdep_bench import Batch, OutputKind, Param, TaskSpec, hookimpl, rng
 
 BLANK, DELIMITER, COPIED = 0, 9, 10
 SYMBOLS = ("_", "1", "2", "3", "4", "5", "6", "7", "8", ":")
-PARALLEL_FROM = 4096
 
 
 @njit(inline="always", cache=True)
-def _fill_row(r, i, key, tokens, targets, t):
+def _fill_row(r, i, key, args):
+    tokens, targets, t = args
     state = rng.start(key, i)
     tokens[r, :] = BLANK
     targets[r, :] = BLANK
     for j in range(COPIED):
         if j % 2 == 0:
             state, bits = rng.draw(state)
-        symbol = 1 + rng.below((bits >> np.uint64(32 * (j % 2))) & np.uint64(0xFFFFFFFF), 8)
+        symbol = 1 + rng.below(rng.half(bits, j % 2), 8)
         tokens[r, j] = symbol
         targets[r, t + COPIED + j] = symbol
     tokens[r, t + COPIED - 1] = DELIMITER
 
 
-@njit(cache=True)
-def _fill_serial(key, first, tokens, targets, t):
-    for r in range(tokens.shape[0]):
-        _fill_row(r, first + r, key, tokens, targets, t)
-
-
-@njit(cache=True, parallel=True)
-def _fill_parallel(key, first, tokens, targets, t):
-    for r in prange(tokens.shape[0]):
-        _fill_row(r, first + r, key, tokens, targets, t)
+FILL = rng.RowFiller(_fill_row)
 
 
 def generate(params: Mapping[str, Any], n: int, seed: int, start: int = 0) -> Batch:
@@ -55,8 +46,7 @@ def generate(params: Mapping[str, Any], n: int, seed: int, start: int = 0) -> Ba
     t = params["T"]
     tokens = np.empty((n, t + 2 * COPIED), dtype=np.int8)
     targets = np.empty((n, t + 2 * COPIED), dtype=np.int64)
-    fill = _fill_parallel if n >= PARALLEL_FROM else _fill_serial
-    fill(rng.stream_key(seed), start, tokens, targets, t)
+    FILL(rng.stream_key(seed), start, n, tokens, targets, t)
     return Batch(inputs=tokens, lengths=np.full(n, t + 2 * COPIED, dtype=np.int64), targets=targets)
 
 

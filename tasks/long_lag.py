@@ -17,17 +17,17 @@ import math
 from typing import Any, Mapping
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from longdep_bench import Batch, OutputKind, Param, TaskSpec, hookimpl, rng
 
 X, Y, START, END, FIRST_DISTRACTOR = 0, 1, 2, 3, 4
 MAX_Q, MAX_P = 100_000, 30_000
-PARALLEL_FROM = 4096
 
 
 @njit(inline="always", cache=True)
-def _fill_row(r, i, key, tokens, targets, q, p):
+def _fill_row(r, i, key, args):
+    tokens, targets, q, p = args
     state = rng.start(key, i)
     state, bits = rng.draw(state)
     symbol = np.int64(bits & np.uint64(1))
@@ -37,21 +37,12 @@ def _fill_row(r, i, key, tokens, targets, q, p):
     for j in range(q):
         if j % 2 == 0:
             state, bits = rng.draw(state)
-        row[2 + j] = FIRST_DISTRACTOR + rng.below((bits >> np.uint64(32 * (j % 2))) & np.uint64(0xFFFFFFFF), p)
+        row[2 + j] = FIRST_DISTRACTOR + rng.below(rng.half(bits, j % 2), p)
     row[q + 2] = END
     targets[r] = symbol
 
 
-@njit(cache=True)
-def _fill_serial(key, first, tokens, targets, q, p):
-    for r in range(tokens.shape[0]):
-        _fill_row(r, first + r, key, tokens, targets, q, p)
-
-
-@njit(cache=True, parallel=True)
-def _fill_parallel(key, first, tokens, targets, q, p):
-    for r in prange(tokens.shape[0]):
-        _fill_row(r, first + r, key, tokens, targets, q, p)
+FILL = rng.RowFiller(_fill_row)
 
 
 def _dtype(p: int) -> type:
@@ -63,8 +54,7 @@ def generate(params: Mapping[str, Any], n: int, seed: int, start: int = 0) -> Ba
     q, p = params["q"], params["p"]
     tokens = np.empty((n, q + 3), dtype=_dtype(p))
     targets = np.empty(n, dtype=np.int64)
-    fill = _fill_parallel if n >= PARALLEL_FROM else _fill_serial
-    fill(rng.stream_key(seed), start, tokens, targets, q, p)
+    FILL(rng.stream_key(seed), start, n, tokens, targets, q, p)
     return Batch(inputs=tokens, lengths=np.full(n, q + 3, dtype=np.int64), targets=targets)
 
 

@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import torch
-from numba import njit, prange
+from numba import njit
 
 from longdep_bench import Batch, OutputKind, Param, TaskSpec, hookimpl, rng
 
@@ -39,11 +39,11 @@ GOTO = np.array([[1, 2], [1, 3], [2, 4], [2, 5], [3, 5]], dtype=np.int64)
 FINAL = 5
 PAD = len(SYMBOLS)
 MIN_LENGTH = 9  # B e B T X S E e E
-PARALLEL_FROM = 4096
 
 
 @njit(inline="always", cache=True)
-def _fill_row(r, i, key, tokens, targets, legal, lengths, emit, goto):
+def _fill_row(r, i, key, args):
+    tokens, targets, legal, lengths, emit, goto = args
     state = rng.start(key, i)
     row, allowed = tokens[r], legal[r]
     capacity = row.shape[0]
@@ -108,16 +108,7 @@ def _fill_row(r, i, key, tokens, targets, legal, lengths, emit, goto):
     lengths[r] = length
 
 
-@njit(cache=True)
-def _fill_serial(key, first, tokens, targets, legal, lengths, emit, goto):
-    for r in range(tokens.shape[0]):
-        _fill_row(r, first + r, key, tokens, targets, legal, lengths, emit, goto)
-
-
-@njit(cache=True, parallel=True)
-def _fill_parallel(key, first, tokens, targets, legal, lengths, emit, goto):
-    for r in prange(tokens.shape[0]):
-        _fill_row(r, first + r, key, tokens, targets, legal, lengths, emit, goto)
+FILL = rng.RowFiller(_fill_row)
 
 
 def generate(params: Mapping[str, Any], n: int, seed: int, start: int = 0) -> Batch:
@@ -127,8 +118,7 @@ def generate(params: Mapping[str, Any], n: int, seed: int, start: int = 0) -> Ba
     targets = np.empty((n, capacity), dtype=np.int64)
     legal = np.empty((n, capacity, len(SYMBOLS)), dtype=np.bool_)
     lengths = np.empty(n, dtype=np.int64)
-    fill = _fill_parallel if n >= PARALLEL_FROM else _fill_serial
-    fill(rng.stream_key(seed), start, tokens, targets, legal, lengths, EMIT, GOTO)
+    FILL(rng.stream_key(seed), start, n, tokens, targets, legal, lengths, EMIT, GOTO)
     return Batch(inputs=tokens, lengths=lengths, targets=targets, extras={"legal": legal})
 
 

@@ -23,7 +23,7 @@ import math
 from typing import Any, Mapping
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from longdep_bench import Batch, OutputKind, Param, TaskSpec, hookimpl, rng
 
@@ -33,7 +33,6 @@ PAD = len(SYMBOLS)
 MIN_GAP = 11  # the windows [10, 20] and [10 + G, 20 + G] must not overlap
 MIN_GAP_6B = 26  # likewise for Task 6b's three windows
 MAX_GAP = 100_000
-PARALLEL_FROM = 4096  # sequences; below this one thread is faster than waking the pool
 
 
 def _spread_table() -> np.ndarray:
@@ -49,14 +48,16 @@ SPREAD = _spread_table()
 
 
 @njit(inline="always", cache=True)
-def _fill_row(r, i, key, tokens, words, lengths, targets, lo, hi, len_lo, len_hi, spread):
+def _fill_row(r, i, key, args):
     """Write sequence ``i`` of the stream ``key`` into row ``r``.
 
+    ``args``: (tokens, words, lengths, targets, lo, hi, len_lo, len_hi, spread).
     ``lo[k], hi[k]`` bound the k-th relevant position (1-based, inclusive); the length is
     uniform in [len_lo, len_hi]. The class is the X/Y pattern read as a binary number (X = 0).
     ``words`` is the same memory as ``tokens`` seen as uint32: the distractors are written four
     at a time from a table, 32 per 64-bit random draw, so that the kernel runs at memory speed.
     """
+    tokens, words, lengths, targets, lo, hi, len_lo, len_hi, spread = args
     state = rng.start(key, i)
     state, bits = rng.draw(state)
     length = len_lo + rng.below(bits >> np.uint64(32), len_hi - len_lo + 1)
@@ -81,16 +82,7 @@ def _fill_row(r, i, key, tokens, words, lengths, targets, lo, hi, len_lo, len_hi
     targets[r] = label
 
 
-@njit(cache=True)
-def _fill_serial(key, first, tokens, words, lengths, targets, lo, hi, len_lo, len_hi, spread):
-    for r in range(tokens.shape[0]):
-        _fill_row(r, first + r, key, tokens, words, lengths, targets, lo, hi, len_lo, len_hi, spread)
-
-
-@njit(cache=True, parallel=True)
-def _fill_parallel(key, first, tokens, words, lengths, targets, lo, hi, len_lo, len_hi, spread):
-    for r in prange(tokens.shape[0]):
-        _fill_row(r, first + r, key, tokens, words, lengths, targets, lo, hi, len_lo, len_hi, spread)
+FILL = rng.RowFiller(_fill_row)
 
 
 def generate_temporal_order(
@@ -105,8 +97,7 @@ def generate_temporal_order(
     tokens = np.empty((n, stride), dtype=np.int8)
     lengths = np.empty(n, dtype=np.int64)
     targets = np.empty(n, dtype=np.int64)
-    fill = _fill_parallel if n >= PARALLEL_FROM else _fill_serial
-    fill(rng.stream_key(seed), start, tokens, tokens.view(np.uint32), lengths, targets, lo, hi, len_lo, len_hi,
+    FILL(rng.stream_key(seed), start, n, tokens, tokens.view(np.uint32), lengths, targets, lo, hi, len_lo, len_hi,
          SPREAD)
     return Batch(inputs=tokens[:, :len_hi], lengths=lengths, targets=targets)
 

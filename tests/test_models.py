@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from longdep_bench.checks import check_architecture, check_task
 from longdep_bench.registry import get_registry
 
 ARCHS = sorted(get_registry().architectures)  # every registered architecture, plugins included
@@ -20,20 +21,20 @@ def _model(name, options=None):
 
 
 @pytest.mark.parametrize("name", ARCHS)
-def test_output_read_at_true_last_step_and_padding_is_ignored(name, exact_device):
-    model, task = _model(name)
-    model = model.to(exact_device)
-    batch = task.generate({"gap": 40}, 6, seed=1, start=0).to_torch(exact_device)
-    out = model(batch.inputs, batch.lengths)
-    assert out.shape == (6, 4)
-    for i in range(6):  # each sequence alone, unpadded, gives the same output
-        length = int(batch.lengths[i])
-        alone = model(batch.inputs[i:i + 1, :length], batch.lengths[i:i + 1])
-        torch.testing.assert_close(alone[0], out[i], rtol=1e-5, atol=1e-6)
-    garbage = batch.inputs.clone()
-    steps = torch.arange(garbage.shape[1], device=garbage.device)
-    garbage[steps[None, :] >= batch.lengths[:, None]] = 3  # padding replaced by real symbols
-    torch.testing.assert_close(model(garbage, batch.lengths), out)
+def test_every_architecture_keeps_its_contract(name, exact_device):
+    """The checks of 'longdep-bench check': reproducible build, output shape, padding invariance,
+    readout at the true last step, a gradient for every parameter; on CUDA, graphed = eager steps."""
+    registry = get_registry()
+    for task in ("task6a", "reber"):  # outputs at the last step, and at every step
+        failures = [c.failure for c in check_architecture(registry.entry("architecture", name),
+                                                          registry.entry("task", task), exact_device) if not c.passed]
+        assert not failures, failures
+
+
+@pytest.mark.parametrize("name", sorted(get_registry().tasks))
+def test_every_task_keeps_its_contract(name):
+    failures = [c.failure for c in check_task(get_registry().entry("task", name)) if not c.passed]
+    assert not failures, failures
 
 
 @pytest.mark.parametrize("name,gate", [("lstm", 1), ("gru", 1)])

@@ -23,8 +23,8 @@ from longdep_bench import one_hot, rng
 from longdep_bench.config import derive_seeds
 from longdep_bench.environment import configure_threads
 from longdep_bench.registry import get_registry
-from longdep_bench.steps import prepare_step
 from longdep_bench.settings import SweepOptions
+from longdep_bench.steps import prepare_step
 from longdep_bench.sweep import plan
 from longdep_bench.timing import synchronize
 from longdep_bench_tasks import temporal_order as to
@@ -56,9 +56,9 @@ def test_numba_kernel_into_reused_buffer(benchmark):
     lo, hi, len_lo, len_hi = to.windows_6a(40)
     tokens = np.zeros((MILLION, 112), dtype=np.int8)
     lengths, targets = np.zeros(MILLION, dtype=np.int64), np.zeros(MILLION, dtype=np.int64)
-    args = (rng.stream_key(1), 0, tokens, tokens.view(np.uint32), lengths, targets, lo, hi, len_lo, len_hi, to.SPREAD)
+    args = (tokens, tokens.view(np.uint32), lengths, targets, lo, hi, len_lo, len_hi, to.SPREAD)
     _record(benchmark, "numba kernel (reused buffer)", MILLION)
-    benchmark.pedantic(to._fill_serial, args=args, rounds=10, warmup_rounds=1)
+    benchmark.pedantic(to.FILL.serial, args=(rng.stream_key(1), 0, MILLION, args), rounds=10, warmup_rounds=1)
 
 
 def test_numpy_reference(benchmark):
