@@ -100,22 +100,17 @@ class Setting:
             return tuple(self._one(item, where) for item in value)
         return self._one(value, where)
 
-    def _one(self, value: Any, where: str) -> Any:
+    def _one(self, value: Any, where: str, from_text: bool = False) -> Any:
         if self.auto and value == AUTO:
             return value
         try:
-            return self.value_param.validate(value)
+            return self.value_param.parse(value) if from_text else self.value_param.validate(value)
         except BenchError:
             raise BenchError(f"{where}: {value!r} is not {self.accepted()}") from None
 
     def parse(self, text: str, where: str) -> Any:
         """A command-line string as a validated value."""
-        if self.auto and text == AUTO:
-            return text
-        try:
-            return self.value_param.parse(text)
-        except BenchError:
-            raise BenchError(f"{where}: {text!r} is not {self.accepted()}") from None
+        return self._one(text, where, from_text=True)
 
 
 def _s(name: str, type_: type, default: Any, scope: Scope, help_: str, **more: Any) -> Setting:

@@ -122,27 +122,6 @@ def test_a_model_with_the_wrong_output_shape_is_named(plugin_dist, cli, tmp_path
             "torch.float32 of shape (8, 3); expected floats of shape (8, 4)") in record.error
 
 
-def test_a_diverged_run_is_a_result_not_an_error(plugin_dist, cli, tmp_path):
-    plugin_dist("fake-odd", {"odd": """
-        import torch
-        from longdep_bench import ArchitectureSpec, SequenceModel, hookimpl
-
-        class NaNCore(torch.nn.Module):
-            def __init__(self, size):
-                super().__init__()
-                self.scale = torch.nn.Parameter(torch.ones(size))
-            def forward(self, x):
-                return x * self.scale * float("nan")
-
-        @hookimpl
-        def register_architectures(register):
-            register(ArchitectureSpec(name="nan-net", description="outputs NaN",
-                     build=lambda io, hidden, options: SequenceModel(NaNCore(io.input_size), io, io.input_size)))
-    """})
-    result = cli("run", "-a", "nan-net", "--seeds", "1", "--max-sequences", "2048", "-o", str(tmp_path / "r.jsonl"))
-    assert result.code == 0, result.err
-
-
 def test_check_command_passes_built_ins_and_names_what_fails(plugin_dist, cli):
     plugin_dist("fake-model", {"models": BAD_MODEL})
     plugin_dist("fake-bad", {"tasks": BAD_TASKS})

@@ -69,11 +69,13 @@ def test_same_config_reproduces_exactly():
     assert train(config("lstm", max_sequences=3000, seed=1)).run_id != first.run_id
 
 
-def test_non_finite_loss_ends_run_as_diverged(plugin_dist):
+def test_non_finite_loss_ends_run_as_diverged(plugin_dist, cli, tmp_path):
     plugin_dist("fake-odd", {"odd": ODD_ARCHS})
     record = train(config("nan-net"))
     assert record.status == "diverged" and not record.solved and record.test_accuracy is None
     assert record.train_sequences == 1024  # stopped at the first check
+    result = cli("run", "-a", "nan-net", "--seeds", "1", "--max-sequences", "2048", "-o", str(tmp_path / "r.jsonl"))
+    assert result.code == 0, result.err  # diverging is a result, not an error
 
 
 def test_exception_ends_run_as_error(plugin_dist):
