@@ -208,7 +208,8 @@ def setting_options(function: Any) -> Any:
 
     types = {int: click.INT, float: click.FLOAT, str: click.STRING}
     for setting in reversed(SETTINGS):
-        kind = click.STRING if setting.auto else click.Choice(setting.choices) if setting.choices else types[
+        textual = setting.auto or (setting.many and setting.type is int)  # 'auto'; '40,100'
+        kind = click.STRING if textual else click.Choice(setting.choices) if setting.choices else types[
             setting.type]
         function = click.option(*setting.option_flags, setting.name, type=kind, multiple=setting.many,
                                 default=None, metavar=setting.metavar,
@@ -226,7 +227,10 @@ def _given_settings(values: dict[str, Any]) -> dict[str, Any]:
             continue
         setting = BY_NAME[name]
         flag = setting.option_flags[-1]
-        given[name] = setting.parse(value, flag) if setting.auto else setting.validate(value, flag)
+        if setting.many and setting.type is int:
+            given[name] = tuple(setting.parse(part.strip(), flag) for text in value for part in text.split(","))
+        else:
+            given[name] = setting.parse(value, flag) if setting.auto else setting.validate(value, flag)
     return given
 
 

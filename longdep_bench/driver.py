@@ -9,6 +9,7 @@ runs of this very sweep, so that a changed setting cannot silently mix two exper
 from __future__ import annotations
 
 import concurrent.futures
+from concurrent.futures.process import BrokenProcessPool
 import json
 import os
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -18,7 +19,7 @@ from longdep_bench.errors import BenchError
 from longdep_bench.params import resolve_params
 from longdep_bench.records import RunRecord, append_record, open_for_append, read_records, set_aside_truncated_tail
 from longdep_bench.registry import Registry
-from longdep_bench.settings import AUTO, Execution
+from longdep_bench.settings import AUTO, RUNS_PER_GPU, Execution
 from longdep_bench.specs import ExecutorRequest
 from longdep_bench.sweep import parse_ref
 from longdep_bench.training import train
@@ -71,12 +72,13 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def resolve_jobs(jobs: int | str, runs: int, device: str) -> int:
-    """Runs at once: a number as given; 'auto' is one single-threaded worker per CPU core, never
-    more than the runs to do."""
+def resolve_jobs(jobs: int | str, runs: int, device: str, devices: Sequence[int] = ()) -> int:
+    """Runs at once: a number as given; 'auto' is one single-threaded worker per CPU core on a CPU
+    and RUNS_PER_GPU runs per GPU on CUDA, never more than the runs to do."""
     if jobs != AUTO:
         return int(jobs)
-    return max(1, min(available_cores(), runs))
+    slots = RUNS_PER_GPU * max(1, len(devices)) if device == "cuda" else available_cores()
+    return max(1, min(slots, runs))
 
 
 def execute(configs: Sequence[RunConfig], executor: concurrent.futures.Executor | None) -> Iterator[RunRecord]:
@@ -89,7 +91,7 @@ def execute(configs: Sequence[RunConfig], executor: concurrent.futures.Executor 
     for future in concurrent.futures.as_completed(futures):
         try:
             yield future.result()
-        except concurrent.futures.process.BrokenProcessPool as exc:
+        except BrokenProcessPool as exc:
             raise WorkerLost(f"a worker process died ({exc}); the runs recorded so far stay") from None
 
 
@@ -119,15 +121,21 @@ def run_sweep(configs: Sequence[RunConfig], execution: Execution, registry: Regi
                    f"running the other {len(todo)}")
         new: list[RunRecord] = []
         device = todo[0].device if todo else "cpu"
-        jobs = resolve_jobs(execution.jobs, len(todo), device)
+        jobs = resolve_jobs(execution.jobs, len(todo), device, execution.devices)
         progress = progress_factory(len(todo), jobs)
-        request = ExecutorRequest(jobs=jobs, runs=len(todo), device=device, options=executor_options)
+        request = ExecutorRequest(jobs=jobs, runs=len(todo), device=device, options=executor_options,
+                                  devices=execution.devices)
         try:
             with executor_spec.open(request) as executor:
+                warned: set[str] = set()
                 for record in execute(todo, executor):
                     append_record(stream, record)
                     new.append(record)
                     progress.finished(record)
+                    fallback = record.runtime.get("graph_fallback")
+                    if fallback and record.arch not in warned:
+                        warned.add(record.arch)
+                        notify(f"warning: {record.arch}: {fallback} (its records say so)")
         except KeyboardInterrupt:
             progress.close()
             raise SweepInterrupted(len(new), len(todo)) from None

@@ -61,4 +61,5 @@ def environment(device: torch.device, threads: int) -> dict[str, Any]:
     if device.type == "cuda":
         info["cuda"] = torch.version.cuda
         info["cudnn"] = torch.backends.cudnn.version()
+        info["cuda_device_index"] = torch.cuda.current_device()
     return info

@@ -1,18 +1,29 @@
 """The built-in executors, registered through the plugin hooks like any other package's
 (``register_executors``): ``local`` (this process, or spawned worker processes) and ``dask``
-(a dask.distributed cluster). Both are used through ``concurrent.futures.Executor``: the local pool
-is a ``ProcessPoolExecutor`` (spawn context), dask's is ``Client.get_executor()``.
+(a dask.distributed cluster). All are used through ``concurrent.futures.Executor``.
+
+``local`` on a CPU is a ``ProcessPoolExecutor`` (spawn context): one single-threaded run per
+process, because small RNNs run faster as one process per core than as one process with several
+threads. ``local`` on CUDA is a :class:`GpuPool`: one worker process per GPU, each running
+several runs at once in threads, each thread on its own CUDA stream. Separate processes do not
+add up on one GPU once steps are graphed (the GPU time-slices between their contexts), while
+graph replays on different streams of one context can overlap.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+from concurrent.futures.process import BrokenProcessPool
+import contextlib
 import ctypes
+import itertools
 import multiprocessing
+import queue
 import signal
 import sys
+import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from longdep_bench.errors import BenchError
 from longdep_bench.hookspecs import hookimpl
@@ -44,18 +55,138 @@ def _stop_local_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
         process.join(timeout=5)
 
 
+def _gpu_worker(device: int | None, threads: int, tasks: Any, results: Any) -> None:
+    """A GPU worker process: ``threads`` threads, each on its own CUDA stream, take tasks until None."""
+    _init_worker()
+    import torch
+
+    if device is not None:
+        torch.cuda.set_device(device)
+
+    def work() -> None:
+        with torch.cuda.stream(torch.cuda.Stream()) if torch.cuda.is_available() else contextlib.nullcontext():
+            while (task := tasks.get()) is not None:
+                number, function, args = task
+                try:
+                    results.put((number, True, function(*args)))
+                except BaseException as exc:  # reported to the driver as the future's exception
+                    results.put((number, False, exc))
+
+    workers = [threading.Thread(target=work, daemon=True) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
+class GpuPool(concurrent.futures.Executor):
+    """An executor of one spawned worker process per GPU, each running ``threads`` tasks at once.
+
+    Tasks go to whichever thread is free; results come back through a queue that a collector
+    thread turns into futures. If a worker process dies (killed, out of host memory), every
+    unfinished future fails with ``BrokenProcessPool`` instead of waiting forever.
+    """
+
+    def __init__(self, devices: Sequence[int | None], threads: int):
+        context = multiprocessing.get_context("spawn")
+        self.tasks, self.results = context.Queue(), context.Queue()
+        self.threads = threads
+        self.processes = [context.Process(target=_gpu_worker, args=(device, threads, self.tasks, self.results),
+                                          daemon=True) for device in devices]
+        for process in self.processes:
+            process.start()
+        self.futures: dict[int, concurrent.futures.Future] = {}
+        self.numbers = itertools.count()
+        self.lock = threading.Lock()
+        self.closing = False
+        self.collector = threading.Thread(target=self._collect, daemon=True)
+        self.collector.start()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
+        """Queue ``fn(*args)`` (keyword arguments are not supported) for the next free worker thread."""
+        if kwargs:
+            raise TypeError("GpuPool.submit takes positional arguments only")
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        with self.lock:
+            number = next(self.numbers)
+            self.futures[number] = future
+        self.tasks.put((number, fn, args))
+        return future
+
+    def _collect(self) -> None:
+        while True:
+            try:
+                number, ok, value = self.results.get(timeout=1.0)
+            except queue.Empty:
+                if self.closing:
+                    return
+                dead = [p for p in self.processes if p.exitcode is not None]
+                if dead:
+                    self._fail_all(f"a GPU worker process died (exit code {dead[0].exitcode})")
+                    return
+                continue
+            with self.lock:
+                future = self.futures.pop(number)
+            future.set_result(value) if ok else future.set_exception(value)
+
+    def _fail_all(self, reason: str) -> None:
+        with self.lock:
+            pending, self.futures = list(self.futures.values()), {}
+        for future in pending:
+            future.set_exception(BrokenProcessPool(reason))
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop the workers: after their tasks (``wait``), or now (``cancel_futures``: running runs too)."""
+        self.closing = True
+        if cancel_futures or not wait:
+            for process in self.processes:
+                process.terminate()
+        else:
+            for _ in range(len(self.processes) * self.threads):
+                self.tasks.put(None)
+        for process in self.processes:
+            process.join(timeout=None if wait and not cancel_futures else 5)
+        self.collector.join(timeout=5)
+
+
+def _devices(request: ExecutorRequest) -> list[int | None]:
+    """The GPUs to use: those of --devices, checked against the machine, or the current one (None)."""
+    import torch
+
+    count = torch.cuda.device_count()
+    missing = [d for d in request.devices if d >= count]
+    if missing:
+        raise BenchError(f"--devices {','.join(map(str, request.devices))}: no CUDA device {missing[0]} on this "
+                         f"machine (it has {count}: 0..{count - 1})")
+    return list(request.devices) or [None]
+
+
 @contextmanager
 def open_local(request: ExecutorRequest) -> Iterator[concurrent.futures.Executor | None]:
-    """``jobs`` spawned worker processes, or this process (None) for one job."""
-    if request.jobs == 1:
+    """This process (None) for one job; else ``jobs`` spawned single-threaded worker processes on a
+    CPU, or a GpuPool with ``jobs`` runs at once spread over the GPUs on CUDA."""
+    if request.devices and request.device != "cuda":
+        raise BenchError(f"--devices {','.join(map(str, request.devices))} needs CUDA, and these runs train on the CPU")
+    devices = _devices(request) if request.device == "cuda" else []
+    if request.jobs == 1 and len(devices) <= 1:
+        if devices and devices[0] is not None:
+            import torch
+
+            torch.cuda.set_device(devices[0])
         yield None
         return
-    pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=request.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
+    if devices:
+        pool: concurrent.futures.Executor = GpuPool(devices, threads=-(-request.jobs // len(devices)))
+    else:
+        pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=request.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
     try:
         yield pool
     except BaseException:
-        _stop_local_workers(pool)
+        if isinstance(pool, GpuPool):
+            pool.shutdown(wait=False, cancel_futures=True)
+        else:
+            _stop_local_workers(pool)
         raise
     else:
         pool.shutdown(wait=True)
@@ -81,8 +212,8 @@ def open_dask(request: ExecutorRequest) -> Iterator[concurrent.futures.Executor]
         client.close()
 
 
-LOCAL = ExecutorSpec("local", "this machine: one run at a time in this process, or --jobs worker processes",
-                     open_local)
+LOCAL = ExecutorSpec("local", "this machine: --jobs worker processes on a CPU; on CUDA, --jobs concurrent runs "
+                     "per GPU (threads, one CUDA stream each) in one process per GPU of --devices", open_local)
 DASK = ExecutorSpec("dask", "a dask.distributed cluster (pip install 'longdep-bench[dask]')", open_dask,
                     options=(Param("scheduler", str, "", "the scheduler's address, e.g. tcp://10.0.0.5:8786"),))
 

@@ -19,6 +19,9 @@ from longdep_bench.params import Param
 
 AUTO = "auto"
 FIRST_RELEASE = "0.1"
+# --jobs auto on CUDA: concurrent runs per GPU. Not yet measured (no GPU was lent to the session
+# that wrote it); scripts/gpu_check.sh measures 1, 2, 4, 8 and 16 and prints the best.
+RUNS_PER_GPU = 4
 
 
 class Scope(str, Enum):
@@ -125,8 +128,8 @@ SETTINGS: tuple[Setting, ...] = (
        metavar="TASK[:P=V,..]"),
     _s("params", str, (), P, "Parameter of every task (repeatable).", many=True, flags=("-p", "--param"),
        metavar="NAME=VALUE"),
-    _s("gaps", int, (), P, "Lag of each task (repeatable); sets each task's lag parameter.", many=True,
-       flags=("--gap",)),
+    _s("gaps", int, (), P, "Lag of each task (repeatable, or comma-separated); sets each task's lag parameter.",
+       many=True, flags=("--gap",), metavar="G[,G..]"),
     _s("seeds", int, 3, P, "Runs per configuration.", min=1),
     _s("master_seed", int, 0, P, "Master seed from which every run's seeds derive.", min=0, flags=("--seed",)),
     _s("hidden", int, 64, P, "Hidden size.", min=1),
@@ -148,7 +151,11 @@ SETTINGS: tuple[Setting, ...] = (
        "(an error where it cannot be), off.", choices=("auto", "on", "off")),
     _s("output", str, "results.jsonl", E, "JSON Lines file that records are appended to; runs already recorded "
        "there are skipped.", flags=("-o", "--output")),
-    _s("jobs", int, 1, E, "Runs at once: local worker processes on a CPU.", min=1, auto=True, flags=("-j", "--jobs")),
+    _s("jobs", int, AUTO, E, "Runs at once. auto: one single-threaded worker process per CPU core; on CUDA, "
+       f"{RUNS_PER_GPU} concurrent runs per GPU (threads of one worker process per GPU, each on its own CUDA stream).",
+       min=1, auto=True, flags=("-j", "--jobs"), metavar="N|auto"),
+    _s("devices", int, (), E, "CUDA devices to spread runs over, e.g. 0,1; none: the current device.",
+       many=True, min=0, flags=("--devices",), metavar="I[,I..]"),
     _s("executor", str, "local", E, "Where runs execute, with options: local, or dask:scheduler=ADDRESS.",
        metavar="NAME[:OPT=V,..]"),
 )

@@ -174,12 +174,14 @@ class ArchitectureSpec:
 @dataclass(frozen=True)
 class ExecutorRequest:
     """What an executor is asked for: ``jobs`` runs at once (resolved, never 'auto'), ``runs``
-    runs in all, on ``device`` ('cpu' or 'cuda'), with the executor's resolved ``options``."""
+    runs in all, on ``device`` ('cpu' or 'cuda') and CUDA ``devices`` (empty: the current one),
+    with the executor's resolved ``options``."""
 
     jobs: int
     runs: int
     device: str
     options: Mapping[str, Any]
+    devices: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import torch
 
 from longdep_bench.objectives import correct_function, loss_function
 from longdep_bench.specs import ArchitectureSpec, Batch, ModelIO, TaskSpec
+from longdep_bench.timing import synchronize
 
 WARMUP_STEPS = 3  # eager steps before capture: lazy initialisation (cuBLAS, autograd, optimiser state)
 PINNED_SLOTS = 4  # host staging buffers in flight
@@ -75,14 +76,22 @@ def graphs_wanted(setting: str, device: torch.device, spec: ArchitectureSpec) ->
     return True, None
 
 
+def capture(body: Callable[[], None]) -> Callable[[], None]:
+    """Capture ``body`` (its kernels, not run now) in a CUDA graph; return the graph's replay."""
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph, capture_error_mode="thread_local"):  # other threads' runs are not affected
+        body()
+    return graph.replay
+
+
 class _Staging:
-    """Pinned host slots and static device buffers for one batch shape; copies never block the host
-    except to reuse a slot whose previous copy has not left it yet."""
+    """Host slots (pinned on CUDA) and static device buffers for one batch shape; copies never block
+    the host except to reuse a slot whose previous copy has not left it yet."""
 
     def __init__(self, first: Batch, device: torch.device):
         arrays = first.arrays()
-        self.names = list(arrays)
-        self.slots = [{k: torch.empty(v.shape, dtype=torch.from_numpy(v).dtype, pin_memory=True)
+        self.cuda = device.type == "cuda"
+        self.slots = [{k: torch.empty(v.shape, dtype=torch.from_numpy(v).dtype, pin_memory=self.cuda)
                        for k, v in arrays.items()} for _ in range(PINNED_SLOTS)]
         self.events: list[Any] = [None] * PINNED_SLOTS
         static = {k: torch.empty(v.shape, dtype=torch.from_numpy(v).dtype, device=device) for k, v in arrays.items()}
@@ -101,9 +110,10 @@ class _Staging:
         for name, array in host.arrays().items():
             np.copyto(pinned[name].numpy(), array)
             self.static[name].copy_(pinned[name], non_blocking=True)
-        event = torch.cuda.Event()
-        event.record()
-        self.events[slot] = event
+        if self.cuda:
+            event = torch.cuda.Event()
+            event.record()
+            self.events[slot] = event
 
 
 class TrainingStep:
@@ -122,8 +132,9 @@ class TrainingStep:
         self.check = check
         self.setting = config.cuda_graphs
         self.wanted, self.fallback = graphs_wanted(self.setting, device, arch)
+        self.static = device.type == "cuda"  # batches through static buffers (so that they can be captured)
         self.staging: _Staging | None = None
-        self.graph: Any = None
+        self.replay: Callable[[], None] | None = None
         self.full_steps = 0
 
     def __call__(self, start: int, n: int) -> None:
@@ -133,22 +144,19 @@ class TrainingStep:
         if self.check is not None:
             self.check(host, n)
             self.check = None
-        if self.device.type != "cuda":
+        if not self.static or n != self.batch_size:  # the CPU, or a short last batch: eager on fresh tensors
             self._body(host.to_torch(self.device), n)
             return
-        if self.staging is None or n != self.batch_size:
-            if n != self.batch_size:  # a short last batch: eager, on fresh buffers
-                self._body(host.to_torch(self.device), n)
-                return
+        if self.staging is None:
             self.staging = _Staging(host, self.device)
         self.staging.load(host)
         self.full_steps += 1
-        if self.graph is not None:
-            self.graph.replay()
+        if self.replay is not None:
+            self.replay()
         elif self.wanted and self.full_steps > WARMUP_STEPS:
             self._capture(n)
         elif self.wanted:
-            self._on_side_stream(n)
+            self._warm_up(n)
         else:
             self._body(self.staging.batch, n)
 
@@ -164,7 +172,11 @@ class TrainingStep:
             self.hits += self.correct(outputs.detach(), batch).sum()
             self.loss_sum += loss.detach() * n
 
-    def _on_side_stream(self, n: int) -> None:
+    def _warm_up(self, n: int) -> None:
+        """An eager step on a side stream, as CUDA graph capture wants its warm-up steps."""
+        if self.device.type != "cuda":
+            self._body(self.staging.batch, n)
+            return
         side = torch.cuda.Stream(self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(side):
@@ -173,13 +185,11 @@ class TrainingStep:
 
     def _capture(self, n: int) -> None:
         """Capture the step, then replay it for this batch; on failure run eagerly from now on."""
-        graph = torch.cuda.CUDAGraph()
         try:
-            torch.cuda.synchronize(self.device)
-            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
-                self._body(self.staging.batch, n)
+            synchronize(self.device)
+            replay = capture(lambda: self._body(self.staging.batch, n))
         except Exception as exc:  # host syncs, data-dependent shapes, unsupported kernels
-            torch.cuda.synchronize(self.device)
+            synchronize(self.device)
             reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
             if self.setting == "on":
                 raise GraphCaptureError(f"--cuda-graphs on: the training step could not be captured ({reason})"
@@ -187,8 +197,8 @@ class TrainingStep:
             self.wanted, self.fallback = False, f"CUDA graph capture failed ({reason}); ran eagerly"
             self._body(self.staging.batch, n)
             return
-        self.graph = graph
-        graph.replay()
+        self.replay = replay
+        replay()
 
     def take_window(self) -> tuple[int, float]:
         """The correct count and summed loss since the last call (this waits for the device), then zero them."""
@@ -199,4 +209,4 @@ class TrainingStep:
 
     def runtime(self) -> Mapping[str, Any]:
         """How the step ran: whether it was graphed, and why not if it could have been."""
-        return {"graphed": self.graph is not None, "graph_fallback": self.fallback}
+        return {"graphed": self.replay is not None, "graph_fallback": self.fallback}

@@ -8,9 +8,12 @@ import torch
 
 
 def synchronize(device: torch.device) -> None:
-    """Wait for all queued work on ``device`` (a no-op on CPU)."""
+    """Wait for the work queued on this thread's current stream of ``device`` (a no-op on CPU).
+
+    Only the current stream: runs that share a GPU, each on its own stream, do not wait for
+    each other."""
     if device.type == "cuda":
-        torch.cuda.synchronize(device)
+        torch.cuda.current_stream(device).synchronize()
 
 
 class Stopwatch:

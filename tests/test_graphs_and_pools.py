@@ -1,0 +1,125 @@
+"""The CUDA-graph step and the GPU pool, exercised on the CPU.
+
+On the CPU a step never goes through static buffers; here it is made to, with ``capture`` replaced
+by "replay = run the body again", so the staging, warm-up, capture, replay, window sums and the
+fallback run everywhere. On CUDA, ``tests/test_models.py --device cuda`` compares real graph
+replays with eager steps for every architecture.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from concurrent.futures.process import BrokenProcessPool
+import os
+
+import pytest
+import torch
+
+from longdep_bench import steps
+from longdep_bench.config import RunConfig, derive_seeds
+from longdep_bench.driver import resolve_jobs
+from longdep_bench.executors import GpuPool
+from longdep_bench.registry import get_registry
+from longdep_bench.settings import RUNS_PER_GPU
+from longdep_bench.training import train
+
+STEPS = 9  # 3 warm-up steps, the capture, 5 replays
+
+
+def _config(arch="lstm", **settings):
+    options = {p.name: p.default for p in get_registry().architecture(arch).options}
+    return RunConfig(arch=arch, task="task6a", arch_options=options, params={"gap": 20}, seed=0, master_seed=0,
+                     hidden=12, batch_size=8, threshold=0.99, **settings)
+
+
+def _train(config, staged, capture_error=None):
+    registry = get_registry()
+    seeds = derive_seeds(0, 0)
+    step = steps.prepare_step(config, registry.task("task6a"), registry.architecture(config.arch), seeds,
+                              torch.device("cpu"), 90)
+    if staged:
+        step.static, step.wanted = True, True
+    windows = []
+    for index in range(STEPS):
+        step(index * 8, 8)
+        windows.append(step.take_window())
+    step(STEPS * 8, 5)  # a short last batch runs eagerly
+    windows.append(step.take_window())
+    return windows, [p.detach().clone() for p in step.model.parameters()], step.runtime()
+
+
+@pytest.mark.parametrize("arch", ["lstm", "gru", "fused-lstm", "mingru"])
+def test_staged_and_replayed_steps_equal_eager_steps(monkeypatch, arch):
+    monkeypatch.setattr(steps, "capture", lambda body: body)
+    _train(_config(arch), staged=False)  # TorchScript's first calls in a process differ from later ones (~1e-7)
+    eager = _train(_config(arch), staged=False)
+    staged = _train(_config(arch), staged=True)
+    assert staged[0] == eager[0]  # correct counts and summed losses of every window, exactly
+    assert all(torch.equal(a, b) for a, b in zip(staged[1], eager[1]))
+    assert staged[2] == {"graphed": True, "graph_fallback": None} and eager[2]["graphed"] is False
+
+
+def test_a_failed_capture_falls_back_to_eager_and_says_why(monkeypatch):
+    def refuse(body):
+        raise RuntimeError("operation not permitted when stream is capturing\nmore detail")
+
+    monkeypatch.setattr(steps, "capture", refuse)
+    eager = _train(_config(), staged=False)
+    fallen = _train(_config(), staged=True)
+    assert fallen[0] == eager[0] and all(torch.equal(a, b) for a, b in zip(fallen[1], eager[1]))
+    assert fallen[2] == {"graphed": False, "graph_fallback": "CUDA graph capture failed (RuntimeError: operation "
+                                                            "not permitted when stream is capturing); ran eagerly"}
+    with pytest.raises(steps.GraphCaptureError, match="--cuda-graphs on: the training step could not be captured"):
+        _train(_config(cuda_graphs="on"), staged=True)
+
+
+def test_an_architecture_can_declare_that_it_must_not_be_captured():
+    spec = get_registry().architecture("lstm")
+    from dataclasses import replace
+
+    refusing = replace(spec, cuda_graphs=False)
+    assert steps.graphs_wanted("auto", torch.device("cuda"), refusing)[0] is False
+    assert "declares that it must not be captured" in steps.graphs_wanted("auto", torch.device("cuda"), refusing)[1]
+    with pytest.raises(steps.GraphCaptureError):
+        steps.graphs_wanted("on", torch.device("cuda"), refusing)
+    assert steps.graphs_wanted("auto", torch.device("cuda"), spec) == (True, None)
+    assert steps.graphs_wanted("auto", torch.device("cpu"), spec) == (False, None)
+
+
+def test_records_say_how_the_step_ran():
+    record = train(_config(max_sequences=64, check_every=32))
+    assert record.runtime == {"device": "cpu", "threads": 1, "cuda_graphs": "auto", "graphed": False,
+                              "graph_fallback": None}
+
+
+def test_gpu_pool_runs_several_runs_per_worker_and_matches_one_process():
+    configs = [_config(arch, max_sequences=256) for arch in ("lstm", "gru", "rnn")]
+    with GpuPool([None], threads=2) as pool:
+        pooled = [future.result(timeout=300) for future in [pool.submit(train, c) for c in configs]]
+    alone = [train(c) for c in configs]
+    assert [(r.run_id, r.test_accuracy, r.curve) for r in pooled] == [(r.run_id, r.test_accuracy, r.curve) for r in alone]
+
+
+def test_gpu_pool_reports_a_dead_worker_instead_of_hanging():
+    pool = GpuPool([None], threads=1)
+    try:
+        future = pool.submit(os._exit, 3)
+        with pytest.raises(BrokenProcessPool, match="exit code 3"):
+            future.result(timeout=60)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def test_jobs_auto():
+    assert resolve_jobs(3, 10, "cpu") == 3
+    assert 1 <= resolve_jobs("auto", 10, "cpu") <= min(os.cpu_count(), 10)
+    assert resolve_jobs("auto", 1, "cpu") == 1
+    assert resolve_jobs("auto", 100, "cuda") == RUNS_PER_GPU
+    assert resolve_jobs("auto", 100, "cuda", devices=(0, 1)) == 2 * RUNS_PER_GPU
+    assert resolve_jobs("auto", 3, "cuda", devices=(0, 1)) == 3
+
+
+def test_bad_gpu_requests_are_one_line(cli, tmp_path):
+    result = cli("run", "--devices", "0,1", "--device", "cpu", "--seeds", "1", "-o", str(tmp_path / "r.jsonl"))
+    assert result.code == 2 and "--devices 0,1 needs CUDA" in result.err
+    assert len(result.err.strip().splitlines()) == 1
