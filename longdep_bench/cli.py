@@ -337,11 +337,11 @@ def report_command(results: str, fmt: str, out_dir: str | None) -> None:
               help="Which round statistic to show: min leaves out one-off costs (a JIT compile in a round).")
 def speed_command(bench_json: str, baseline: str, stat: str) -> None:
     """Speed tables from a pytest-benchmark JSON file of tests/benchmarks."""
-    from longdep_bench.speed import load_benchmarks, machine_line, speed_tables
+    from longdep_bench.speed import GRAPHED, load_benchmarks, machine_line, speed_tables
 
     machine, cases = load_benchmarks(bench_json, stat)
     steps = {c["arch"] for c in cases if "arch" in c}
-    if steps and baseline not in steps:
+    if steps and baseline not in {arch.removesuffix(GRAPHED) for arch in steps}:
         click.echo(f"{PROG}: note: the baseline {baseline!r} is not in {bench_json}; times are shown without "
                    f"ratios (architectures there: {', '.join(sorted(steps))})", err=True)
     click.echo(machine_line(machine) + "\n\n" + speed_tables(cases, baseline, stat))

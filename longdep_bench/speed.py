@@ -12,6 +12,7 @@ from longdep_bench.errors import BenchError
 
 
 STATS = {"median": "Median", "min": "Fastest-round"}
+GRAPHED = " (graphed)"  # label suffix of a step captured in a CUDA graph; eager steps carry none
 
 
 def load_benchmarks(path: str, stat: str = "median") -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -34,7 +35,8 @@ def load_benchmarks(path: str, stat: str = "median") -> tuple[dict[str, Any], li
             raise BenchError(f"{path}: benchmark {bench.get('name', '?')!r} has no {stat!r} statistic")
         seconds = bench["stats"][stat]
         if {"arch", "batch", "hidden", "length"} <= info.keys():
-            cases.append({**{k: info[k] for k in ("arch", "batch", "hidden", "length")}, "seconds": seconds})
+            arch = info["arch"] + (GRAPHED if info.get("mode") == "graphed" else "")
+            cases.append({**{k: info[k] for k in ("batch", "hidden", "length")}, "arch": arch, "seconds": seconds})
         elif info.get("kind") == "generation":
             cases.append({"case": info["case"], "group": bench.get("group"), "sequences": info["sequences"],
                           "seconds": seconds})
@@ -90,8 +92,11 @@ def generation_table(cases: list[dict[str, Any]], stat: str = "median") -> str:
 
 
 def step_tables(cases: list[dict[str, Any]], baseline: str, stat: str = "median") -> str:
-    """Markdown: step time (ms) and its ratio to the baseline per size; L_max/L_min ratios."""
+    """Markdown: step time (ms) and its ratio to the baseline per size; L_max/L_min ratios. When the
+    file holds graphed steps (CUDA), the baseline is the graphed baseline."""
     by_case = {(c["arch"], c["batch"], c["hidden"], c["length"]): c["seconds"] for c in cases}
+    if any(c["arch"] == baseline + GRAPHED for c in cases):
+        baseline += GRAPHED
     archs = sorted({c["arch"] for c in cases}, key=lambda a: (a != baseline, a))
     sizes = sorted({(c["batch"], c["hidden"], c["length"]) for c in cases})
     headers = ["size (B, H, L)", *archs]

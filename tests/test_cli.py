@@ -170,6 +170,23 @@ def test_speed_tables_from_benchmark_json(cli, tmp_path):
     path.write_text("{broken")
     bad = cli("speed", str(path))
     assert bad.code == 2 and "is not valid JSON" in bad.err
+    path.with_name("b2.json").write_text(json.dumps({"benchmarks": [bench({"arch": "gru", "batch": 32, "hidden": 32,
+                                                                           "length": 110}, 0.008)]}))
+    no_baseline = cli("speed", str(path.with_name("b2.json")))
+    assert no_baseline.code == 0 and "the baseline 'lstm' is not in" in no_baseline.err and "8 ms" in no_baseline.out
+
+
+def test_speed_puts_graphed_and_eager_side_by_side_relative_to_graphed_lstm(cli, tmp_path):
+    def bench(arch, mode, median):
+        return {"extra_info": {"arch": arch, "batch": 16, "hidden": 64, "length": 110, "mode": mode},
+                "stats": {"median": median}}
+
+    path = tmp_path / "gpu.json"
+    path.write_text(json.dumps({"benchmarks": [bench("lstm", "graphed", 0.0005), bench("lstm", "eager", 0.003),
+                                               bench("fused-lstm", "graphed", 0.001)]}))
+    result = cli("speed", str(path))
+    assert result.code == 0, result.err
+    assert "lstm (graphed)" in result.out and "3 ms (6.00x)" in result.out and "1 ms (2.00x)" in result.out
 
 
 @pytest.mark.parametrize("task", ["task6a", "task6b", "adding", "multiplication", "long-lag", "reber", "copy-memory"])
