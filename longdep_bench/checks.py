@@ -87,12 +87,13 @@ def check_task(entry: Registered, params: Mapping[str, Any] | None = None, seed:
 def small_config(arch: Registered, task: Registered, params: Mapping[str, Any], device: torch.device,
                  **settings: Any) -> RunConfig:
     """A small run configuration of ``arch`` on ``task`` with default options."""
-    options = {p.name: p.default for p in arch.spec.options}
+    options = {p.name: p.default for p in arch.spec.options if not p.runtime}
+    runtime = {p.name: p.default for p in arch.spec.options if p.runtime}
     recommended = dict(arch.spec.recommended)
     values = {"lr": recommended.get("lr", 3e-3), "clip": recommended.get("clip", 1.0), "batch_size": SMALL_BATCH,
               "threshold": task.spec.success_threshold, **settings}
-    return RunConfig(arch=arch.spec.name, task=task.spec.name, arch_options=options, params=dict(params), seed=0,
-                     master_seed=0, hidden=SMALL_HIDDEN, device=device.type, **values)
+    return RunConfig(arch=arch.spec.name, task=task.spec.name, arch_options=options, arch_runtime=runtime,
+                     params=dict(params), seed=0, master_seed=0, hidden=SMALL_HIDDEN, device=device.type, **values)
 
 
 def _losses_and_parameters(arch: Registered, task: Registered, config: RunConfig, steps: int
@@ -143,7 +144,7 @@ def check_architecture(arch: Registered, task: Registered, device: torch.device,
     def gradients() -> None:
         model = built["model"]
         result = contracts.call_plugin("architecture", arch, model, tensors.inputs, tensors.lengths)
-        loss = loss_function(task.spec)(result, tensors)
+        loss = loss_function(task.spec, config.output_units)(result, tensors)
         loss.backward()
         missing = [name for name, p in model.named_parameters()
                    if p.requires_grad and (p.grad is None or not torch.isfinite(p.grad).all())]

@@ -32,8 +32,13 @@ class _RunConfigMethods:
                 **{s.name: getattr(self, s.name) for s in RUN_SETTINGS}}
 
     def runtime(self) -> dict[str, Any]:
-        """The runtime settings (how the run executes, not what it computes), as stored in a record."""
-        return {s.name: getattr(self, s.name) for s in RUNTIME_SETTINGS}
+        """The runtime settings and architecture options (how the run executes, not what it
+        computes), as stored in a record."""
+        return {**{s.name: getattr(self, s.name) for s in RUNTIME_SETTINGS}, "arch_runtime": dict(self.arch_runtime)}
+
+    def build_options(self) -> dict[str, Any]:
+        """Every option the architecture's build receives: the experiment's and the runtime ones."""
+        return {**self.arch_options, **self.arch_runtime}
 
     def identity(self) -> dict[str, Any]:
         """The fields that identify the experiment: everything but the runtime settings.
@@ -65,11 +70,13 @@ def _field(setting: Any, compare: bool) -> tuple[str, Any, Any]:
 
 RunConfig = dataclasses.make_dataclass(
     "RunConfig",
-    [*_EXPERIMENT.items(), *(_field(s, True) for s in RUN_SETTINGS), *(_field(s, False) for s in RUNTIME_SETTINGS)],
+    [*_EXPERIMENT.items(), *(_field(s, True) for s in RUN_SETTINGS), *(_field(s, False) for s in RUNTIME_SETTINGS),
+     ("arch_runtime", Mapping[str, Any], dataclasses.field(default_factory=dict, compare=False))],
     bases=(_RunConfigMethods,), frozen=True,
     namespace={"__doc__": "Everything that determines one training run's result, and how it executes.\n\n"
                           "``seed`` is the run's index in its sweep: data, test and initialisation seeds derive "
-                          "from (master_seed, seed). Runtime fields (device, threads, ...) do not enter the id."})
+                          "from (master_seed, seed). Runtime fields (device, threads, ...) and the "
+                          "architecture's runtime options (``arch_runtime``) do not enter the id."})
 RunConfig.__module__ = __name__
 
 

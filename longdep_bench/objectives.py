@@ -1,4 +1,10 @@
-"""Training losses and per-sequence correctness, by output kind unless the task defines its own."""
+"""Training losses and per-sequence correctness, by output kind unless the task defines its own.
+
+With ``output_units="sigmoid"`` (the 1997 paper's set-up) the model's outputs pass through a
+logistic sigmoid and are trained on the squared error 1/2 sum_k (y_k - t_k)^2 against one-hot class
+targets or the target value, whatever the task's own loss; correctness is then judged on the
+sigmoid outputs (for classes the argmax, which the sigmoid does not change).
+"""
 
 from __future__ import annotations
 
@@ -42,11 +48,29 @@ _DEFAULT_CORRECT = {
 }
 
 
-def loss_function(task: TaskSpec) -> Callable[[Any, Batch], torch.Tensor]:
-    """The task's training loss: its own, or cross-entropy / mean squared error by output kind."""
+def _squared_error(outputs: torch.Tensor, batch: Batch, output: OutputKind) -> torch.Tensor:
+    """1/2 sum_k (sigmoid(o_k) - t_k)^2 per sequence (per asked step), averaged."""
+    units = torch.sigmoid(outputs)
+    if output is OutputKind.VALUE_AT_END:
+        return 0.5 * ((units.squeeze(-1) - batch.targets.to(units.dtype)) ** 2).mean()
+    asked = batch.targets >= 0
+    targets = F.one_hot(batch.targets.long().clamp(min=0), units.shape[-1]).to(units.dtype)
+    per_output = 0.5 * ((units - targets) ** 2).sum(-1)
+    return per_output[asked].mean() if output is OutputKind.CLASS_PER_STEP else per_output.mean()
+
+
+def loss_function(task: TaskSpec, output_units: str = "linear") -> Callable[[Any, Batch], torch.Tensor]:
+    """The training loss: the task's own, or cross-entropy / mean squared error by output kind; with
+    sigmoid output units, the paper's squared error."""
+    if output_units == "sigmoid":
+        return lambda outputs, batch: _squared_error(outputs, batch, task.output)
     return task.loss or _DEFAULT_LOSS[task.output]
 
 
-def correct_function(task: TaskSpec) -> Callable[[Any, Batch], torch.Tensor]:
-    """The task's per-sequence correctness: its own, or argmax equality by output kind."""
-    return task.correct or _DEFAULT_CORRECT[task.output]
+def correct_function(task: TaskSpec, output_units: str = "linear") -> Callable[[Any, Batch], torch.Tensor]:
+    """Per-sequence correctness: the task's own, or argmax equality by output kind; judged on the
+    sigmoid outputs with sigmoid output units."""
+    correct = task.correct or _DEFAULT_CORRECT[task.output]
+    if output_units == "sigmoid":
+        return lambda outputs, batch: correct(torch.sigmoid(outputs), batch)
+    return correct

@@ -23,6 +23,7 @@ class Param:
     max: float | None = None
     choices: tuple = ()
     above: float | None = None  # an exclusive lower bound: values must be greater
+    runtime: bool = False  # how, not what (an implementation choice): not part of a run's id, like the device
 
     def __post_init__(self) -> None:
         if self.type not in _TYPES:

@@ -191,6 +191,7 @@ def config_from_record(record: RunRecord) -> RunConfig:
         seed=record.seed, master_seed=record.master_seed, hidden=hyper["hidden"],
         **{s.name: hyper.get(s.name, s.default) for s in RUN_SETTINGS},
         **{s.name: runtime.get(s.name, s.default) for s in RUNTIME_SETTINGS if s.name in runtime},
+        arch_runtime=runtime.get("arch_runtime", {}),
     )
 
 

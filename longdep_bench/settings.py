@@ -140,6 +140,9 @@ SETTINGS: tuple[Setting, ...] = (
     _s("clip", float, None, R, "Gradient-norm clip, 0 for none.", min=0, recommendable=True, fallback=1.0),
     _s("optimizer", str, "adam", R, "Adam, or plain stochastic gradient descent (the 1997 paper's).",
        choices=("adam", "sgd"), since="0.2"),
+    _s("output_units", str, "linear", R, "Output units: linear, trained on the task's loss (cross-entropy for "
+       "classes); or sigmoid, trained on the squared error (the 1997 paper's).", choices=("linear", "sigmoid"),
+       since="0.2"),
     _s("max_sequences", int, 100_000, R, "Training budget per run, in sequences.", min=1),
     _s("threshold", float, None, R, "Test accuracy that counts as solved.", above=0, max=1,
        from_task="success_threshold"),

@@ -38,10 +38,12 @@ class GraphCaptureError(RuntimeError):
 def build_model(spec: ArchitectureSpec, io: ModelIO, config: Any, init_seed: int, device: torch.device
                 ) -> torch.nn.Module:
     """The configuration's model, initialised from ``init_seed`` (thread-safe: the global generator
-    is forked, so concurrent builds in one process neither disturb nor depend on each other)."""
+    is forked, so concurrent builds in one process neither disturb nor depend on each other).
+    Options the configuration lacks (a record written before the option existed) take their defaults."""
+    options = {**{p.name: p.default for p in spec.options}, **config.build_options()}
     with _BUILD_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed)
-        model = spec.build(io, config.hidden, config.arch_options)
+        model = spec.build(io, config.hidden, options)
     model = model.to(device)
     model.train()
     return model
@@ -124,8 +126,8 @@ class TrainingStep:
         self.model, self.task, self.params = model, task, config.params
         self.data_seed, self.device, self.clip = data_seed, device, config.clip
         self.batch_size = config.batch_size
-        self.loss = loss_function(task)
-        self.correct = correct_function(task)
+        self.loss = loss_function(task, config.output_units)
+        self.correct = correct_function(task, config.output_units)
         self.optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, device)
         self.hits = torch.zeros((), dtype=torch.int64, device=device)
         self.loss_sum = torch.zeros((), dtype=torch.float32, device=device)

@@ -91,6 +91,11 @@ def matched_hidden(arch: ArchitectureSpec, options: Mapping[str, Any], task: Tas
     return best
 
 
+def runtime_names(arch: ArchitectureSpec) -> set[str]:
+    """The architecture's runtime options (implementation choices, outside the run's id)."""
+    return {p.name for p in arch.options if p.runtime}
+
+
 def plan(options: SweepOptions, registry: Registry) -> list[RunConfig]:
     """Every (task, parameters, seed, architecture) run the options ask for, validated up front."""
     archs = []
@@ -127,7 +132,8 @@ def plan(options: SweepOptions, registry: Registry) -> list[RunConfig]:
         configs.append(RunConfig(
             arch=arch.name,
             task=task.name,
-            arch_options=arch_options,
+            arch_options={k: v for k, v in arch_options.items() if k not in runtime_names(arch)},
+            arch_runtime={k: v for k, v in arch_options.items() if k in runtime_names(arch)},
             params=params,
             seed=seed,
             master_seed=options.master_seed,

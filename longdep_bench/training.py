@@ -55,13 +55,14 @@ class Evaluation:
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, task: TaskSpec, batch: Batch, at_least: float | None = None) -> Evaluation | None:
-    """The model's accuracy and mean loss on a batch of sequences.
+def evaluate(model: torch.nn.Module, task: TaskSpec, batch: Batch, at_least: float | None = None,
+             output_units: str = "linear") -> Evaluation | None:
+    """The model's accuracy and mean training loss on a batch of sequences.
 
     With ``at_least``, return None as soon as the errors so far make that accuracy impossible,
     which makes a failed success check cheap.
     """
-    correct, loss = correct_function(task), loss_function(task)
+    correct, loss = correct_function(task, output_units), loss_function(task, output_units)
     allowed_errors = math.inf if at_least is None else (1.0 - at_least) * len(batch)
     chunk = EVAL_CHUNK.get(batch.lengths.device.type, EVAL_CHUNK["cpu"])
     was_training = model.training
@@ -178,11 +179,12 @@ class Run:
                 on_check(outcome.seen, window_accuracy)
             self.eval_clock.start()
             if outcome.seen >= next_curve:
-                outcome.curve.append([outcome.seen, evaluate(model, self.task, curve_set).accuracy])
+                outcome.curve.append([outcome.seen, evaluate(model, self.task, curve_set,
+                                                             output_units=config.output_units).accuracy])
                 while next_curve <= outcome.seen:
                     next_curve *= 2
             if window_accuracy >= config.threshold or at_end:
-                result = evaluate(model, self.task, test, None if at_end else config.threshold)
+                result = evaluate(model, self.task, test, None if at_end else config.threshold, config.output_units)
                 if result is not None:
                     outcome.test_accuracy, outcome.test_loss = result.accuracy, result.loss
                     outcome.curve.append([outcome.seen, result.accuracy])

@@ -42,6 +42,7 @@ from longdep_bench import (
     project_time_major,
     script,
 )
+from longdep_bench_plugins.lstm1997_kernels import NumbaRecurrence
 
 INIT_RANGE = 0.1
 BIAS_SCHEDULE = (-2.0, -4.0, -6.0, -8.0)
@@ -72,14 +73,18 @@ SCRIPTED_RECURRENCE = script(lstm1997_recurrence)
 
 
 class LSTM1997(nn.Module):
-    """A layer of 1997 memory cell blocks; ``forward(inputs)`` returns cell outputs (B, T, H)."""
+    """A layer of 1997 memory cell blocks; ``forward(inputs)`` returns cell outputs (B, T, H).
 
-    def __init__(self, input_size: int, hidden: int, block_size: int, truncated: bool):
+    ``kernel``: ``script`` (the TorchScript loop), ``numba`` (compiled time loop, CPU only), or
+    ``auto`` (numba on the CPU, script elsewhere).
+    """
+
+    def __init__(self, input_size: int, hidden: int, block_size: int, truncated: bool, kernel: str = "auto"):
         super().__init__()
         check(hidden, {"block_size": block_size})
         blocks = hidden // block_size
         width = hidden + 2 * blocks  # cell inputs, input gates, output gates
-        self.block_size, self.truncated = block_size, truncated
+        self.block_size, self.truncated, self.kernel = block_size, truncated, kernel
         self.weight_in = nn.Parameter(torch.empty(width, input_size).uniform_(-INIT_RANGE, INIT_RANGE))
         self.weight_rec = nn.Parameter(torch.empty(width, hidden).uniform_(-INIT_RANGE, INIT_RANGE))
         gate_bias = torch.tensor([BIAS_SCHEDULE[b % len(BIAS_SCHEDULE)] for b in range(blocks)])
@@ -88,7 +93,14 @@ class LSTM1997(nn.Module):
 
     def forward(self, inputs: Tensor) -> Tensor:
         projected = project_time_major(inputs, self.weight_in, self.bias)
-        return SCRIPTED_RECURRENCE(projected, self.weight_rec, self.block_size, self.truncated).transpose(0, 1)
+        on_cpu = projected.device.type == "cpu"
+        if self.kernel == "numba" or (self.kernel == "auto" and on_cpu):
+            if not on_cpu:
+                raise ValueError("lstm1997: kernel=numba runs on the CPU only (use kernel=script or auto on CUDA)")
+            outputs = NumbaRecurrence.apply(projected, self.weight_rec, self.block_size, self.truncated)
+        else:
+            outputs = SCRIPTED_RECURRENCE(projected, self.weight_rec, self.block_size, self.truncated)
+        return outputs.transpose(0, 1)
 
 
 def check(hidden: int, options: Mapping[str, Any]) -> None:
@@ -99,7 +111,8 @@ def check(hidden: int, options: Mapping[str, Any]) -> None:
 
 def build(io: ModelIO, hidden: int, options: Mapping[str, Any]) -> nn.Module:
     """1997 LSTM blocks fed with raw token ids or features, with a linear readout."""
-    layer = LSTM1997(io.input_size, hidden, options["block_size"], options["gradient"] == "truncated")
+    layer = LSTM1997(io.input_size, hidden, options["block_size"], options["gradient"] == "truncated",
+                     options["kernel"])
     model = SequenceModel(layer, io, hidden, encode=False)
     with torch.no_grad():
         for parameter in model.head.parameters():
@@ -115,6 +128,8 @@ LSTM_1997 = ArchitectureSpec(
         Param("block_size", int, 2, "memory cells per block (sharing input and output gates)", min=1, max=4096),
         Param("gradient", str, "truncated", "the paper's truncated gradient, or full BPTT",
               choices=("truncated", "full")),
+        Param("kernel", str, "auto", "time loop: numba (CPU), TorchScript, or auto (numba on the CPU)",
+              choices=("auto", "numba", "script"), runtime=True),
     ),
     recommended={"lr": 3e-3},
     check=check,

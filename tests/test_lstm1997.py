@@ -67,3 +67,23 @@ def test_gate_biases_negative_by_block_and_weights_small():
 def test_hidden_must_be_whole_blocks():
     with pytest.raises(BenchError, match="not a multiple of block_size=3"):
         plan(SweepOptions(archs=("lstm1997:block_size=3",), hidden=64), get_registry())
+
+
+@pytest.mark.parametrize("truncated", [True, False])
+@pytest.mark.parametrize("steps,batch,hidden,block_size", [(110, 1, 4, 2), (37, 5, 6, 3), (60, 8, 32, 2)])
+def test_numba_kernel_equals_the_torchscript_loop(truncated, steps, batch, hidden, block_size):
+    from longdep_bench_plugins.lstm1997 import lstm1997_recurrence
+    from longdep_bench_plugins.lstm1997_kernels import NumbaRecurrence
+
+    torch.manual_seed(3)
+    width = hidden + 2 * (hidden // block_size)
+    projected = torch.randn(steps, batch, width, requires_grad=True)
+    weight = torch.empty(width, hidden).uniform_(-0.1, 0.1).requires_grad_()
+    reference = lstm1997_recurrence(projected, weight, block_size, truncated)
+    kernel = NumbaRecurrence.apply(projected, weight, block_size, truncated)
+    torch.testing.assert_close(kernel, reference, rtol=1e-5, atol=1e-6)
+    upstream = torch.randn_like(reference)
+    expected = torch.autograd.grad(reference, (projected, weight), upstream)
+    got = torch.autograd.grad(kernel, (projected, weight), upstream)
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * float(b.abs().max()))
