@@ -5,7 +5,9 @@ The median counts unsolved runs as never solving: when half or more of the runs 
 it is shown as ``>N`` with N the largest training budget among them.
 
 A run with a larger budget continues the same experiment as one with a smaller budget (same
-seeds, same data stream, same model), so each experiment counts once, at its largest budget.
+seeds, same data stream, same model), so each experiment counts once, at its largest budget; and
+a cell counts only the runs at its largest budget (a sweep that reran some seeds with a larger
+budget shows those, not a mixture).
 """
 
 from __future__ import annotations
@@ -94,6 +96,11 @@ def longest_runs(records: Iterable[RunRecord]) -> list[RunRecord]:
     return list(best.values())
 
 
+def _at_largest_budget(records: Sequence[RunRecord]) -> list[RunRecord]:
+    budget = max(r.hyperparameters["max_sequences"] for r in records)
+    return [r for r in records if r.hyperparameters["max_sequences"] == budget]
+
+
 def _labels(records_by_row: Mapping[str, RunRecord]) -> dict[str, str]:
     """Row labels: the architecture, plus the settings that differ between its rows."""
     by_arch: dict[str, list[str]] = {}
@@ -164,7 +171,7 @@ def build_tables(records: Iterable[RunRecord]) -> list[Table]:
             by_row.setdefault(_row_key(record), {}).setdefault(record.params.get(gap_param), []).append(record)
         labels = _labels({k: next(iter(v.values()))[0] for k, v in by_row.items()})
         rows = tuple(
-            (labels[k], {gap: _cell(runs) for gap, runs in by_row[k].items()})
+            (labels[k], {gap: _cell(_at_largest_budget(runs)) for gap, runs in by_row[k].items()})
             for k in sorted(by_row, key=lambda k: labels[k])
         )
         tables.append(Table(
