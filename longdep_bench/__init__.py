@@ -25,6 +25,7 @@ from longdep_bench.specs import (
     FormatSpec,
     ModelIO,
     OutputKind,
+    Published,
     TaskSpec,
 )
 from longdep_bench.tables import Cell, Table
@@ -43,6 +44,7 @@ __all__ = [
     "OutputKind",
     "OutputsOnly",
     "Param",
+    "Published",
     "SequenceModel",
     "Table",
     "TaskSpec",

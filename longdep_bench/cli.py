@@ -310,7 +310,10 @@ def _runs(count: int) -> str:
               help="Format of the tables: github, plain, csv, json, or a plugin's (see 'list').")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Also write a Markdown report with PNG plots into this directory.")
-def report_command(results: str, fmt: str, out_dir: str | None) -> None:
+@click.option("--paper", is_flag=True, help="With --out: first a table of every experiment side by side with "
+              "the published results of its task (one row per task and setting, one column per architecture and "
+              "protocol).")
+def report_command(results: str, fmt: str, out_dir: str | None, paper: bool) -> None:
     """Print the tables of a results file (and write a report with plots with --out)."""
     from longdep_bench.driver import latest_per_run
     from longdep_bench.records import read_records
@@ -325,8 +328,8 @@ def report_command(results: str, fmt: str, out_dir: str | None) -> None:
     if out_dir:
         from longdep_bench.report import write_report
 
-        notes = {name: entry.spec.published for name, entry in registry.tasks.items()}
-        path, plots = write_report(records, out_dir, results, notes)
+        published = {name: entry.spec.published for name, entry in registry.tasks.items()}
+        path, plots = write_report(records, out_dir, results, published, paper=paper)
         click.echo(f"wrote {path}" + ("" if plots else " (no plots: install matplotlib)"), err=True)
 
 

@@ -6,6 +6,7 @@ Plots need matplotlib (``pip install 'longdep-bench[plots]'``); without it the r
 from __future__ import annotations
 
 import collections
+import json
 import os
 import re
 from typing import Any, Mapping, Sequence
@@ -14,7 +15,17 @@ from tabulate import tabulate
 
 from longdep_bench.errors import BenchError
 from longdep_bench.records import RunRecord
-from longdep_bench.tables import Cell, Table, build_tables, text_tables
+from longdep_bench.specs import Published
+from longdep_bench.tables import (
+    Cell,
+    Table,
+    at_largest_budget,
+    build_tables,
+    count,
+    longest_runs,
+    summarise,
+    text_tables,
+)
 
 REPORT_NAME = "README.md"
 
@@ -55,58 +66,84 @@ DETAIL_HEADERS = ["architecture", "gap", "solved", "median seqs to solve", "IQR"
                   "mean test loss", "train seq/s", "median train s", "params"]
 
 
-def _plots(table: Table, directory: str, stem: str) -> list[tuple[str, str]]:
+def _plots(table: Table, directory: str, stem: str, published: Sequence[Published] = ()) -> list[tuple[str, str]]:
     """Write the table's plots; return (title, file name) pairs."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    numeric = all(isinstance(g, (int, float)) for g in table.gaps)
-    positions = {gap: (gap if numeric else i) for i, gap in enumerate(table.gaps)}
     palette = plt.get_cmap("tab10" if len(table.rows) <= 10 else "tab20")
     colours = {label: palette(i % palette.N) for i, (label, _) in enumerate(table.rows)}
-    written = []
+    return [("Success rate and median sequences to solve", _heatmap(plt, table, directory, stem)),
+            ("Sequences to solve per architecture", _small_multiples(plt, table, directory, stem, published)),
+            ("Learning curves", _curves(plt, table, directory, stem, colours))]
 
-    figure, axes = plt.subplots(figsize=(8.5, 4.5))
-    for label, cells in table.rows:
-        gaps = [g for g in table.gaps if g in cells and cells[g].accuracies]
-        xs = [positions[g] for g in gaps]
-        means = [sum(cells[g].accuracies) / len(cells[g].accuracies) for g in gaps]
-        axes.plot(xs, means, "-o", color=colours[label], label=label)
-        axes.fill_between(xs, [min(cells[g].accuracies) for g in gaps], [max(cells[g].accuracies) for g in gaps],
-                          color=colours[label], alpha=0.15)
-    axes.axhline(table.chance, color="grey", linestyle=":", label=f"baseline: {table.baseline} ({table.chance:.0%})")
-    axes.set(xlabel=table.gap_param or "setting", ylabel="final test accuracy",
-             title=f"{table.task}: accuracy vs {table.gap_param} (mean; band: min-max over seeds)")
-    if numeric and len(table.gaps) > 1:
-        axes.set_xscale("log")
-    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    written.append(("Accuracy vs gap", _save(figure, directory, f"{stem}-accuracy.png")))
 
-    figure, axes = plt.subplots(figsize=(8.5, 4.5))
-    budgets = {gap: max(cells[gap].budget for _, cells in table.rows if gap in cells) for gap in table.gaps}
-    width = 0.8 / max(len(table.rows), 1)  # architectures side by side within each gap
-    for i, (label, cells) in enumerate(table.rows):
+def _heatmap(plt: Any, table: Table, directory: str, stem: str) -> str:
+    """Architectures x gaps, coloured by the fraction of runs solved, each cell's median written in it."""
+    import numpy as np
+
+    rates = np.full((len(table.rows), len(table.gaps)), np.nan)
+    figure, axes = plt.subplots(figsize=(1.3 * len(table.gaps) + 3.5, 0.42 * len(table.rows) + 1.6))
+    for i, (_, cells) in enumerate(table.rows):
+        for j, gap in enumerate(table.gaps):
+            cell = cells.get(gap)
+            if cell is None:
+                continue
+            rates[i, j] = cell.solved / cell.runs
+            axes.text(j, i, f"{cell.solved}/{cell.runs}\n{_median(cell)}",
+                      ha="center", va="center", fontsize=7, color="black" if 0.25 < rates[i, j] < 0.85 else "white")
+    image = axes.imshow(rates, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    axes.set(xticks=range(len(table.gaps)), xticklabels=[str(g) for g in table.gaps],
+             yticks=range(len(table.rows)), yticklabels=[label for label, _ in table.rows],
+             xlabel=table.gap_param or "setting",
+             title=f"{table.task}: runs solved (colour) and median sequences to solve (text)")
+    figure.colorbar(image, ax=axes, label="fraction of runs solved", fraction=0.04)
+    return _save(figure, directory, f"{stem}-success.png")
+
+
+def _small_multiples(plt: Any, table: Table, directory: str, stem: str, published: Sequence[Published]) -> str:
+    """One panel per architecture: sequences to solve of every run against the gap (log-log), the
+    median as a line, unsolved runs as crosses at their budget, the published figures as stars."""
+    numeric = all(isinstance(g, (int, float)) for g in table.gaps)
+    position = {gap: (gap if numeric else i) for i, gap in enumerate(table.gaps)}
+    columns = min(4, len(table.rows))
+    rows = -(-len(table.rows) // columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(3.3 * columns, 2.6 * rows), squeeze=False, sharex=True,
+                                sharey=True)
+    stars = [(p.params.get(table.gap_param), p.sequences) for p in published
+             if p.sequences and p.params.get(table.gap_param) in position]
+    for axes, (label, cells) in zip(grid.flat, table.rows):
         for gap, cell in cells.items():
-            x = table.gaps.index(gap) + (i - (len(table.rows) - 1) / 2) * width
             solved = [s for s in cell.solved_at if s is not None]
-            failed = len(cell.solved_at) - len(solved)
-            axes.scatter([x] * len(solved), solved, color=colours[label], s=18,
-                         label=label if gap == next(iter(cells)) else None)
-            if failed:
-                axes.scatter([x], [budgets[gap] * 1.4], color=colours[label], marker="x", s=30)
-                axes.annotate(str(failed), (x, budgets[gap] * 1.4), fontsize=7, xytext=(2, 3),
-                              textcoords="offset points")
-    for position, gap in enumerate(table.gaps):
-        axes.hlines(budgets[gap], position - 0.45, position + 0.45, color="grey", linestyle=":",
-                    label="budget (x above it: number of runs not solved)" if position == 0 else None)
-    axes.set(xlabel=table.gap_param or "setting", ylabel="sequences to solve", yscale="log",
-             title=f"{table.task}: sequences to solve per seed", xticks=range(len(table.gaps)),
-             xticklabels=[str(g) for g in table.gaps])
-    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    written.append(("Sequences to solve", _save(figure, directory, f"{stem}-sequences.png")))
+            axes.scatter([position[gap]] * len(solved), solved, s=12, color="tab:blue", alpha=0.7)
+            unsolved = len(cell.solved_at) - len(solved)
+            if unsolved:
+                axes.scatter([position[gap]], [cell.budget], marker="x", s=40, color="tab:red")
+                axes.annotate(f"{unsolved}", (position[gap], cell.budget), fontsize=7, xytext=(3, 2),
+                              textcoords="offset points", color="tab:red")
+        medians = [(position[g], cells[g].median_sequences_to_solve) for g in table.gaps
+                   if g in cells and cells[g].median_sequences_to_solve is not None]
+        if medians:
+            axes.plot(*zip(*medians), color="tab:blue", lw=1)
+        if stars:
+            axes.scatter([position[g] for g, _ in stars], [n for _, n in stars], marker="*", s=90,
+                         color="tab:orange", zorder=3)
+        axes.set(title=label, yscale="log", xscale="log" if numeric and len(table.gaps) > 1 else "linear")
+    for axes in list(grid.flat)[len(table.rows):]:
+        axes.set_visible(False)
+    for axes in grid[:, 0]:
+        axes.set_ylabel("sequences to solve")
+    for axes in grid[-1, :]:
+        axes.set_xlabel(table.gap_param or "setting")
+    figure.suptitle(f"{table.task}: sequences to solve per run (dots), median (line), runs not solved within the "
+                    "budget (x, with their number)" + (", published (star)" if stars else ""), fontsize=9)
+    return _save(figure, directory, f"{stem}-sequences.png")
 
+
+def _curves(plt: Any, table: Table, directory: str, stem: str, colours: Mapping[str, Any]) -> str:
+    """Test accuracy against training sequences, one line per run, one panel per gap."""
     columns = min(len(table.gaps), 3)
     rows = -(-len(table.gaps) // columns)
     figure, grid = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False, sharey=True)
@@ -122,8 +159,7 @@ def _plots(table: Table, directory: str, stem: str) -> list[tuple[str, str]]:
         axes.set_visible(False)
     grid.flat[0].legend(fontsize=7)
     figure.suptitle(f"{table.task}: learning curves (one line per run)")
-    written.append(("Learning curves", _save(figure, directory, f"{stem}-curves.png")))
-    return written
+    return _save(figure, directory, f"{stem}-curves.png")
 
 
 def _save(figure: Any, directory: str, name: str) -> str:
@@ -142,12 +178,73 @@ def _environment_lines(records: Sequence[RunRecord]) -> list[str]:
     return [f"- {count} runs on {what}" for what, count in environments.most_common()]
 
 
+def _median(cell: Cell) -> str:
+    """The median sequences to solve, '>budget' when half or more did not solve."""
+    median = cell.median_sequences_to_solve
+    return count(median) if median is not None else f">{count(cell.budget)}"
+
+
+# The paper's experiments in its order: Exp. 1 (Reber), 2c (long lag), 4 (adding), 5 (multiplication), 6a, 6b.
+PAPER_ORDER = ("reber", "long-lag", "adding", "multiplication", "task6a", "task6b")
+
+
+def protocol(record: RunRecord) -> str:
+    """The training protocol of a run in a few words: optimiser, sequences per step, output units."""
+    hyper = record.hyperparameters
+    return f"{hyper.get('optimizer', 'adam')}, {hyper['batch_size']}/step, {hyper.get('output_units', 'linear')} out"
+
+
+def _relevant(published: Sequence[Published], params: Mapping[str, Any], ignore: str | None = None
+              ) -> list[Published]:
+    return [p for p in published if all(params.get(k) == v for k, v in p.params.items() if k != ignore)]
+
+
+def paper_table(records: Sequence[RunRecord], published: Mapping[str, Sequence[Published]]) -> str:
+    """One row per experiment and setting: the published sequences to solve, then for each
+    architecture and protocol the runs solved / runs · median sequences to solve (budget)."""
+    records = longest_runs(records)
+    rows: dict[str, dict[str, list[RunRecord]]] = {}
+    keys: dict[str, tuple[Any, ...]] = {}
+    columns: dict[str, None] = {}
+    for record in records:
+        row = record.task + "".join(f", {k}={v}" for k, v in record.params.items())
+        keys[row] = (PAPER_ORDER.index(record.task) if record.task in PAPER_ORDER else len(PAPER_ORDER),
+                     record.task, json.dumps(record.params, sort_keys=True))
+        options = ",".join(f"{k}={v}" for k, v in record.hyperparameters.get("arch_options", {}).items()
+                           if k == "block_size" and v != 2)
+        column = f"{record.arch}{f'[{options}]' if options else ''} ({protocol(record)})"
+        columns.setdefault(column)
+        rows.setdefault(row, {}).setdefault(column, []).append(record)
+    ordered = sorted(columns, key=lambda c: ("sgd" not in c, c))
+    body = []
+    for row in sorted(rows, key=keys.get):
+        sample = next(iter(rows[row].values()))[0]
+        figures = [f"{p.sequences:,} {p.mark}" for p in _relevant(published.get(sample.task, ()), sample.params)
+                   if p.sequences]
+        cells = []
+        for column in ordered:
+            runs = at_largest_budget(rows[row][column]) if column in rows[row] else []
+            cell = summarise(runs) if runs else None
+            solved = [n for n in cell.solved_at if n is not None] if cell else []
+            mean = f" (mean {count(sum(solved) / len(solved))})" if solved else ""
+            cells.append("" if cell is None else f"{cell.solved}/{cell.runs} · {_median(cell)}{mean} · "
+                         f"{count(cell.budget)}")
+        paper_runs = [r for runs in rows[row].values() for r in runs if r.hyperparameters.get("optimizer") == "sgd"]
+        net = (f"{paper_runs[0].hyperparameters['hidden']} cells, lr {paper_runs[0].hyperparameters['lr']:g}"
+               if paper_runs else "")
+        body.append([row, "; ".join(figures) or "not available here", *cells, net])
+    return tabulate(body, headers=["experiment", "paper: sequences to solve", *ordered, "paper protocol: net, lr"],
+                    tablefmt="github")
+
+
 def write_report(records: Sequence[RunRecord], directory: str, source: str,
-                 notes: Mapping[str, str] | None = None) -> tuple[str, bool]:
+                 published: Mapping[str, Sequence[Published]] | None = None, paper: bool = False) -> tuple[str, bool]:
     """Write DIR/README.md and the plots; return the report's path and whether plots were made.
 
-    ``notes`` maps a task name to a line of published results shown under its section.
+    ``published`` maps a task name to its published results, shown under its section and as stars
+    in its plots; ``paper`` puts the comparison with them (:func:`paper_table`) first.
     """
+    published = published or {}
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as exc:
@@ -161,24 +258,31 @@ def write_report(records: Sequence[RunRecord], directory: str, source: str,
     lines = [
         f"# longdep-bench report: {os.path.basename(source)}",
         "",
-        f"Generated by `longdep-bench report {source} --out {directory}` from {len(records)} runs "
-        f"({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}).",
+        f"Generated by `longdep-bench report {source}{' --paper' if paper else ''} --out {directory}` from "
+        f"{len(records)} runs ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}).",
         "",
         *_environment_lines(records),
         "",
         "Cells of the overview: solved runs/runs · median sequences to solve (unsolved runs count as never "
-        "solving; `>N`: half or more did not solve within the budget N) · mean final test accuracy.",
+        "solving; `>N`: half or more did not solve within the budget N) · mean final test accuracy. An experiment "
+        "run with several budgets counts once, at its largest; a cell counts only the runs at its largest budget.",
     ]
+    if paper:
+        lines += ["", "## Side by side with the paper", "",
+                  "Cells: runs solved/runs · median sequences to solve (mean over the solved runs) · budget. Paper "
+                  "figures (averages over the paper's trials) carry their mark: "
+                  "[read] in a primary source, [agreed] by several secondary sources, [recalled] not checkable here.",
+                  "", paper_table(records, published)]
     for table in build_tables(records):
         stem = _slug(table.task + "-" + "-".join(f"{k}-{v}" for k, v in table.params.items()))
         lines += ["", f"## {table.task}" + (f" ({', '.join(f'{k}={v}' for k, v in table.params.items())})"
                                             if table.params else "")]
-        if notes and notes.get(table.task):
-            lines += ["", f"Published: {notes[table.task]}"]
+        relevant = _relevant(published.get(table.task, ()), table.params, ignore=table.gap_param)
+        lines += [line for p in relevant for line in ("", f"Published: {p.line()}")]
         lines += ["", text_tables([table], "github"), "", "Per architecture and gap:", "",
                   tabulate(_detail_rows(table), headers=DETAIL_HEADERS, tablefmt="github")]
         if plots:
-            for title, name in _plots(table, directory, stem):
+            for title, name in _plots(table, directory, stem, relevant):
                 lines += ["", f"### {title}", "", f"![{title}]({name})"]
     if not plots:
         lines += ["", "(No plots: install matplotlib, `pip install 'longdep-bench[plots]'`.)"]

@@ -85,6 +85,32 @@ def _check_name(kind: str, name: str) -> None:
 
 
 @dataclass(frozen=True)
+class Published:
+    """A published result on a task, shown next to measured ones in reports.
+
+    ``params``: the task parameters it was measured at (those not given: any); ``sequences``: the
+    training sequences until solved (None when the source gives none); ``success``: the success
+    rate in words, if given; ``mark``: how sure we are of the figure ([read] in a primary source,
+    [agreed] by several secondary ones, [recalled] not checkable here).
+    """
+
+    source: str
+    text: str
+    mark: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    sequences: int | None = None
+    success: str | None = None
+
+    def applies(self, params: Mapping[str, Any]) -> bool:
+        """Whether the result was measured at these task parameters."""
+        return all(params.get(k) == v for k, v in self.params.items())
+
+    def line(self) -> str:
+        """One line: source, text and mark."""
+        return f"{self.source}: {self.text} {self.mark}"
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """A task: its parameters, vocabulary, output kind and a deterministic generator.
 
@@ -109,7 +135,7 @@ class TaskSpec:
     check: Callable[[Mapping[str, Any]], None] | None = None  # cross-parameter validation (raise ValueError)
     loss: Callable[[Any, Batch], Any] | None = None  # training loss; default by output kind
     correct: Callable[[Any, Batch], Any] | None = None  # per-sequence correctness; default by output kind
-    published: str = ""  # published results to show next to measured ones in reports
+    published: tuple[Published, ...] = ()  # published results to show next to measured ones in reports
 
     def __post_init__(self) -> None:
         _check_name("task", self.name)

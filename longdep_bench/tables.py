@@ -96,7 +96,8 @@ def longest_runs(records: Iterable[RunRecord]) -> list[RunRecord]:
     return list(best.values())
 
 
-def _at_largest_budget(records: Sequence[RunRecord]) -> list[RunRecord]:
+def at_largest_budget(records: Sequence[RunRecord]) -> list[RunRecord]:
+    """The runs with the largest training budget among these."""
     budget = max(r.hyperparameters["max_sequences"] for r in records)
     return [r for r in records if r.hyperparameters["max_sequences"] == budget]
 
@@ -128,7 +129,8 @@ def _quantile(ranked: Sequence[float], q: float) -> float | None:
     return values[0] + (values[-1] - values[0]) * fraction
 
 
-def _cell(records: Sequence[RunRecord]) -> Cell:
+def summarise(records: Sequence[RunRecord]) -> Cell:
+    """The aggregate of a group of runs (one cell of a table)."""
     solved = [r.sequences_to_solve for r in records if r.solved]
     ranked = sorted(solved) + [float("inf")] * (len(records) - len(solved))
     median, quartiles = _quantile(ranked, 0.5), (_quantile(ranked, 0.25), _quantile(ranked, 0.75))
@@ -171,7 +173,7 @@ def build_tables(records: Iterable[RunRecord]) -> list[Table]:
             by_row.setdefault(_row_key(record), {}).setdefault(record.params.get(gap_param), []).append(record)
         labels = _labels({k: next(iter(v.values()))[0] for k, v in by_row.items()})
         rows = tuple(
-            (labels[k], {gap: _cell(_at_largest_budget(runs)) for gap, runs in by_row[k].items()})
+            (labels[k], {gap: summarise(at_largest_budget(runs)) for gap, runs in by_row[k].items()})
             for k in sorted(by_row, key=lambda k: labels[k])
         )
         tables.append(Table(
@@ -188,7 +190,8 @@ def build_tables(records: Iterable[RunRecord]) -> list[Table]:
     return tables
 
 
-def _count(value: float) -> str:
+def count(value: float) -> str:
+    """31,390 -> '31k'; 1,500 -> '1.5k'."""
     if value >= 10_000:
         return f"{value / 1000:.0f}k"
     if value >= 1000:
@@ -200,8 +203,8 @@ def _cell_text(cell: Cell | None) -> str:
     if cell is None:
         return ""
     solved = f"{cell.solved}/{cell.runs}" + (f" ({cell.failed} failed)" if cell.failed else "")
-    median = (_count(cell.median_sequences_to_solve) if cell.median_sequences_to_solve is not None
-              else f">{_count(cell.budget)}")
+    median = (count(cell.median_sequences_to_solve) if cell.median_sequences_to_solve is not None
+              else f">{count(cell.budget)}")
     accuracy = f"{cell.mean_test_accuracy:.1%}" if cell.mean_test_accuracy is not None else "n/a"
     return f"{solved} · {median} · {accuracy}"
 
@@ -251,7 +254,7 @@ def text_tables(tables: Sequence[Table], tablefmt: str) -> str:
         body = []
         for label, cells in table.rows:
             speeds = [cells[g].sequences_per_second if g in cells else None for g in table.gaps]
-            speed = " / ".join(_count(s) if s else "-" for s in speeds)
+            speed = " / ".join(count(s) if s else "-" for s in speeds)
             params = max(c.n_params for c in cells.values())
             body.append([label, *(_cell_text(cells.get(g)) for g in table.gaps), speed, f"{params:,}"])
         blocks.append(_title(table) + "\n\n" + tabulate(body, headers=headers, tablefmt=tablefmt))

@@ -26,7 +26,9 @@ import numpy as np
 import torch
 from numba import njit
 
-from longdep_bench import Batch, OutputKind, Param, TaskSpec, hookimpl, rng
+from longdep_bench import Batch, OutputKind, Param, Published, TaskSpec, hookimpl, rng
+
+PAPER = "Hochreiter & Schmidhuber (1997)"
 
 MIN_T, MAX_T = 22, 100_000
 TOLERANCE = 0.04
@@ -140,8 +142,8 @@ ADDING = TaskSpec(
     chance=_adding_chance(),
     baseline="predicting 0.5",
     baseline_loss=lambda params: (0.9 * 2 / 3 + 0.1 / 3) / 16,
-    published=("Hochreiter & Schmidhuber (1997): LSTM solved T=100 after about 74,000 training sequences, T=500 "
-               "after 209,000, T=1000 after 853,000 [recalled]."),
+    published=tuple(Published(PAPER, f"LSTM solved T = {t} after about {n:,} training sequences", "[recalled]",
+                              {"T": t}, n) for t, n in ((100, 74_000), (500, 209_000), (1000, 853_000))),
 )
 MULTIPLICATION = TaskSpec(
     name="multiplication",

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 from numba import njit
 
-from longdep_bench import Batch, OutputKind, Param, TaskSpec, hookimpl, rng
+from longdep_bench import Batch, OutputKind, Param, Published, TaskSpec, hookimpl, rng
 
 BLANK, DELIMITER, COPIED = 0, 9, 10
 SYMBOLS = ("_", "1", "2", "3", "4", "5", "6", "7", "8", ":")
@@ -73,7 +73,8 @@ COPY_MEMORY = TaskSpec(
     chance=0.0,
     baseline="memoryless: blanks, then uniform guesses",
     baseline_loss=lambda params: COPIED * math.log(8) / (params["T"] + 2 * COPIED),
-    published="nnRNN (Kerg et al. 2019): on T = 200 the LSTM plateaus at the memoryless baseline [read].",
+    published=(Published("nnRNN (Kerg et al. 2019)", "on T = 200 the LSTM plateaus at the memoryless baseline", "[read]",
+                         {"T": 200}),),
 )
 
 

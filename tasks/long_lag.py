@@ -19,7 +19,9 @@ from typing import Any, Mapping
 import numpy as np
 from numba import njit
 
-from longdep_bench import Batch, OutputKind, Param, TaskSpec, hookimpl, rng
+from longdep_bench import Batch, OutputKind, Param, Published, TaskSpec, hookimpl, rng
+
+PAPER = "Hochreiter & Schmidhuber (1997)"
 
 X, Y, START, END, FIRST_DISTRACTOR = 0, 1, 2, 3, 4
 MAX_Q, MAX_P = 100_000, 30_000
@@ -90,7 +92,8 @@ LONG_LAG = TaskSpec(
     chance=0.5,
     baseline="guessing x or y",
     baseline_loss=lambda params: math.log(2),
-    published="Hochreiter & Schmidhuber (1997): LSTM solved q = p = 1000 after about 49,000 sequences [agreed].",
+    published=(Published(PAPER, "LSTM solved q = p = 1000 after about 49,000 sequences", "[agreed]",
+                         {"q": 1000, "p": 1000}, 49_000),),
 )
 
 

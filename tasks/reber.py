@@ -29,7 +29,9 @@ import numpy as np
 import torch
 from numba import njit
 
-from longdep_bench import Batch, OutputKind, Param, TaskSpec, hookimpl, rng
+from longdep_bench import Batch, OutputKind, Param, Published, TaskSpec, hookimpl, rng
+
+PAPER = "Hochreiter & Schmidhuber (1997)"
 
 SYMBOLS = ("B", "T", "P", "S", "X", "V", "E")
 B, T, P, S, X, V, E = range(7)
@@ -155,7 +157,8 @@ REBER = TaskSpec(
     correct=_all_legal,
     chance=0.5,
     baseline="knowing the inner grammar but not the embedded symbol",
-    published="Hochreiter & Schmidhuber (1997): LSTM learned the embedded Reber grammar in every trial [agreed].",
+    published=(Published(PAPER, "LSTM learned the embedded Reber grammar in every trial", "[agreed]",
+                         success="every trial"),),
 )
 
 

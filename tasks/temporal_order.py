@@ -25,7 +25,9 @@ from typing import Any, Mapping
 import numpy as np
 from numba import njit
 
-from longdep_bench import Batch, OutputKind, Param, TaskSpec, hookimpl, rng
+from longdep_bench import Batch, OutputKind, Param, Published, TaskSpec, hookimpl, rng
+
+PAPER = "Hochreiter & Schmidhuber (1997)"
 
 SYMBOLS = ("a", "b", "c", "d", "E", "B", "X", "Y")
 A, E, B, X = 0, 4, 5, 6  # ids of the first distractor, the start, the trigger and X (Y = X + 1)
@@ -167,8 +169,8 @@ TASK_6A = TaskSpec(
     chance=0.25,
     baseline="guessing the class",
     baseline_loss=lambda params: math.log(4),
-    published=("Hochreiter & Schmidhuber (1997), gap 40: their LSTM (2 blocks of 2 cells, 156 weights) solved "
-               "Task 6a after 31,390 training sequences on average; BPTT and RTRL failed [agreed]."),
+    published=(Published(PAPER, "their LSTM (2 blocks of 2 cells, 156 weights) solved Task 6a after 31,390 "
+                         "training sequences on average; BPTT and RTRL failed", "[agreed]", {"gap": 40}, 31_390),),
 )
 
 
@@ -187,8 +189,8 @@ TASK_6B = TaskSpec(
     chance=0.125,
     baseline="guessing the class",
     baseline_loss=lambda params: math.log(8),
-    published=("Hochreiter & Schmidhuber (1997), gap 56: their LSTM (3 blocks of 2 cells, 308 weights) solved "
-               "Task 6b after 571,100 training sequences on average [agreed]."),
+    published=(Published(PAPER, "their LSTM (3 blocks of 2 cells, 308 weights) solved Task 6b after 571,100 "
+                         "training sequences on average", "[agreed]", {"gap": 56}, 571_100),),
 )
 
 

@@ -196,7 +196,7 @@ def test_report_with_plots(cli, tmp_path):
     text = (report_dir / "README.md").read_text()
     assert "from 8 runs (8 ok)" in text and "| architecture" in text and "IQR" in text
     assert "31,390" in text  # the paper's figure next to the measured ones
-    for name in ("task6a-accuracy.png", "task6a-sequences.png", "task6a-curves.png"):
+    for name in ("task6a-success.png", "task6a-sequences.png", "task6a-curves.png"):
         assert (report_dir / name).read_bytes().startswith(b"\x89PNG")
         assert f"]({name})" in text
     rows = json.loads(cli("report", str(out), "--format", "json").out)
@@ -209,3 +209,18 @@ def test_run_ids_of_recorded_results_stay_stable():
     path = Path(__file__).parent.parent / "reports" / "reference" / "results.jsonl"
     records = list(read_records(str(path)))[:20]
     assert records and all(config_from_record(r).run_id() == r.run_id for r in records)
+
+
+def test_paper_report_puts_each_experiment_beside_the_published_figure(cli, tmp_path):
+    out = tmp_path / "r.jsonl"
+    paper = ["--optimizer", "sgd", "--batch-size", "1", "--lr", "0.5", "--clip", "0", "--output-units", "sigmoid"]
+    assert cli("run", "-a", "lstm1997", "--hidden", "4", *paper, "--seeds", "2", "--max-sequences", "1500",
+               "-o", str(out)).code == 0
+    assert cli("run", "-a", "gru", "--seeds", "1", "--max-sequences", "1024", "--hidden", "8", "-o", str(out)).code == 0
+    result = cli("report", str(out), "--paper", "--out", str(tmp_path / "report"))
+    assert result.code == 0, result.err
+    text = (tmp_path / "report" / "README.md").read_text()
+    [row] = [line for line in text.splitlines() if line.startswith("| task6a, gap=40 ")]
+    assert "31,390 [agreed]" in row and "0/2 · >1.5k · 1.5k" in row and "4 cells, lr 0.5" in row
+    assert "lstm1997 (sgd, 1/step, sigmoid out)" in text and "gru (adam, 16/step, linear out)" in text
+    assert "--paper --out" in text
