@@ -81,18 +81,60 @@ def resolve_jobs(jobs: int | str, runs: int, device: str, devices: Sequence[int]
     return max(1, min(slots, runs))
 
 
-def execute(configs: Sequence[RunConfig], executor: concurrent.futures.Executor | None) -> Iterator[RunRecord]:
-    """Train every configuration and yield records as they finish (in completion order)."""
+def _kind(config: RunConfig) -> str:
+    """Runs of one kind (architecture and options on a task and its parameters) take similar times."""
+    return json.dumps([config.arch, config.arch_options, config.task, config.params, config.hidden], sort_keys=True,
+                      default=dict)
+
+
+class _Scheduler:
+    """Which run to start next: runs of a kind not yet timed first (in plan order, to learn what they
+    cost), then the kinds that took longest, so that a long run does not start last and finish alone."""
+
+    def __init__(self, configs: Sequence[RunConfig]):
+        self.waiting = list(configs)
+        self.seconds: dict[str, list[float]] = {}
+
+    def finished(self, config: RunConfig, record: RunRecord) -> None:
+        """Learn from a finished run."""
+        self.seconds.setdefault(_kind(config), []).append(record.train_seconds + record.eval_seconds)
+
+    def next(self) -> RunConfig:
+        """Remove and return the run to start next."""
+        def expected(config: RunConfig) -> float:
+            times = self.seconds.get(_kind(config))
+            return sum(times) / len(times) if times else float("inf")
+
+        best = max(range(len(self.waiting)), key=lambda i: (expected(self.waiting[i]), -i))
+        return self.waiting.pop(best)
+
+
+def execute(configs: Sequence[RunConfig], executor: concurrent.futures.Executor | None, jobs: int = 1
+            ) -> Iterator[RunRecord]:
+    """Train every configuration and yield records as they finish (in completion order).
+
+    With an executor, at most ``jobs`` runs are in flight; the next run to start is chosen by
+    :class:`_Scheduler`. Every run trains the same either way: only the order changes.
+    """
     if executor is None:
         for config in configs:
             yield train(config)
         return
-    futures = {executor.submit(train, config): config for config in configs}
-    for future in concurrent.futures.as_completed(futures):
-        try:
-            yield future.result()
-        except BrokenProcessPool as exc:
-            raise WorkerLost(f"a worker process died ({exc}); the runs recorded so far stay") from None
+    scheduler = _Scheduler(configs)
+    running: dict[concurrent.futures.Future, RunConfig] = {}
+    while scheduler.waiting or running:
+        while scheduler.waiting and len(running) < max(1, jobs):
+            config = scheduler.next()
+            running[executor.submit(train, config)] = config
+        done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+        for future in done:
+            config = running.pop(future)
+            try:
+                record = future.result()
+            except BrokenProcessPool as exc:
+                raise WorkerLost(f"a worker process died ({exc}); the runs recorded so far stay") from None
+            scheduler.finished(config, record)
+            yield record
 
 
 def run_sweep(configs: Sequence[RunConfig], execution: Execution, registry: Registry, strict: bool,
@@ -121,14 +163,15 @@ def run_sweep(configs: Sequence[RunConfig], execution: Execution, registry: Regi
                    f"running the other {len(todo)}")
         new: list[RunRecord] = []
         device = todo[0].device if todo else "cpu"
-        jobs = resolve_jobs(execution.jobs, len(todo), device, execution.devices)
+        jobs = (resolve_jobs(execution.jobs, len(todo), device, execution.devices) if name == "local"
+                else len(todo) if execution.jobs == AUTO else int(execution.jobs))  # a cluster: all at once
         progress = progress_factory(len(todo), jobs)
         request = ExecutorRequest(jobs=jobs, runs=len(todo), device=device, options=executor_options,
                                   devices=execution.devices)
         try:
             with executor_spec.open(request) as executor:
                 warned: set[str] = set()
-                for record in execute(todo, executor):
+                for record in execute(todo, executor, jobs):
                     append_record(stream, record)
                     new.append(record)
                     progress.finished(record)
