@@ -35,3 +35,25 @@ def test_plugins_import_only_the_public_api(path):
 def test_public_api_is_importable_and_documented():
     for name in longdep_bench.__all__:
         assert getattr(longdep_bench, name).__doc__, name
+
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_readme_documents_every_public_name():
+    missing = [name for name in longdep_bench.__all__ if f"`{name}" not in README]
+    assert not missing, f"README's plugin reference lacks {missing}"
+
+
+def test_readme_documents_every_setting():
+    from longdep_bench.settings import SETTINGS
+
+    missing = [s.name for s in SETTINGS if f"`{s.option_flags[-1]}" not in README and
+               f"/{s.option_flags[-1]}" not in README or f"`{s.name}`" not in README]
+    assert not missing, f"README's settings table lacks {missing}"
+
+
+def test_readme_names_every_hook():
+    from longdep_bench.registry import HOOKS
+
+    assert all(f"`{hook}(register)`" in README for hook in HOOKS)

@@ -175,3 +175,11 @@ def test_unknown_names_suggest_close_matches():
         registry.architecture("lsmt")
     with pytest.raises(BenchError, match="did you mean 'task6a'"):
         registry.task("tsak6a")
+
+
+def test_every_kind_has_its_hook_and_every_hook_its_kind():
+    from longdep_bench import hookspecs
+    from longdep_bench.registry import HOOKS
+
+    declared = {name for name in vars(hookspecs) if name.startswith("register_")}
+    assert declared == set(HOOKS)
