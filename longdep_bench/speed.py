@@ -13,6 +13,7 @@ from longdep_bench.errors import BenchError
 
 STATS = {"median": "Median", "min": "Fastest-round"}
 GRAPHED = " (graphed)"  # label suffix of a step captured in a CUDA graph; eager steps carry none
+FORWARD = " [forward only]"  # label suffix of a forward pass alone (tests/benchmarks/test_lstm_forward.py)
 
 
 def load_benchmarks(path: str, stat: str = "median") -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -35,7 +36,7 @@ def load_benchmarks(path: str, stat: str = "median") -> tuple[dict[str, Any], li
             raise BenchError(f"{path}: benchmark {bench.get('name', '?')!r} has no {stat!r} statistic")
         seconds = bench["stats"][stat]
         if {"arch", "batch", "hidden", "length"} <= info.keys():
-            arch = info["arch"] + (GRAPHED if info.get("mode") == "graphed" else "")
+            arch = info["arch"] + {"graphed": GRAPHED, "forward": FORWARD}.get(info.get("mode"), "")
             cases.append({**{k: info[k] for k in ("batch", "hidden", "length")}, "arch": arch, "seconds": seconds})
         elif info.get("kind") == "generation":
             cases.append({"case": info["case"], "group": bench.get("group"), "sequences": info["sequences"],
@@ -52,10 +53,13 @@ def _ms(seconds: float) -> str:
 
 def speed_tables(cases: list[dict[str, Any]], baseline: str, stat: str = "median") -> str:
     """Markdown tables of whichever benchmarks the file holds: training steps, data generation."""
-    steps = [c for c in cases if "arch" in c]
+    steps = [c for c in cases if "arch" in c and not c["arch"].endswith(FORWARD)]
+    forward = [c for c in cases if "arch" in c and c["arch"].endswith(FORWARD)]
     generation = [c for c in cases if "case" in c]
-    return "\n\n".join(part for part in (step_tables(steps, baseline, stat) if steps else "",
-                                         generation_table(generation, stat) if generation else "") if part)
+    return "\n\n".join(part for part in (
+        step_tables(steps, baseline, stat) if steps else "",
+        "Forward pass alone:\n\n" + step_tables(forward, baseline + FORWARD, stat) if forward else "",
+        generation_table(generation, stat) if generation else "") if part)
 
 
 def generation_table(cases: list[dict[str, Any]], stat: str = "median") -> str:

@@ -210,5 +210,10 @@ class TrainingStep:
         return hits, loss
 
     def runtime(self) -> Mapping[str, Any]:
-        """How the step ran: whether it was graphed, and why not if it could have been."""
-        return {"graphed": self.replay is not None, "graph_fallback": self.fallback}
+        """How the step ran: whether it was graphed, why not if it could have been, and what the
+        model's modules report about themselves (``runtime_info()``, e.g. the kernel that ran)."""
+        info: dict[str, Any] = {"graphed": self.replay is not None, "graph_fallback": self.fallback}
+        for module in self.model.modules():
+            if callable(getattr(module, "runtime_info", None)):
+                info.update(module.runtime_info())
+        return info

@@ -1,4 +1,15 @@
-"""``fused-lstm``: a TorchScript LSTM in the style of PyTorch's ``benchmarks/fastrnns``.
+"""``fused-lstm``: an LSTM with ``nn.LSTM``'s maths and parameters, whose time loop is either a
+Triton kernel (the whole sequence in one launch forward and one backward; see ``lstm_triton``) or a
+TorchScript loop in the style of PyTorch's ``benchmarks/fastrnns``.
+
+``kernel=auto`` (the default) runs the Triton kernels on CUDA when Triton is importable and the
+TorchScript loop otherwise; ``kernel=triton`` asks for Triton (an error with the reason where it
+cannot run: Triton not installed, or CPU tensors without ``TRITON_INTERPRET=1``); ``kernel=script``
+the loop. ``precision=tf32|tf32x3|ieee`` sets the Triton kernels' recurrent products (default tf32,
+as PyTorch's cuDNN RNNs use on Ampere and Hopper). Both are runtime options: not part of a run's id;
+the record's ``runtime.kernel`` says which kernel ran.
+
+The TorchScript loop:
 
 The input projection of all time steps is computed once before the loop (for token inputs it is
 an embedding lookup into the transposed input weights), the loop does one recurrent matmul per
@@ -33,6 +44,7 @@ from longdep_bench import (
     project_time_major,
     script,
 )
+from longdep_bench_plugins import lstm_triton
 from longdep_bench_plugins.gate_init import INIT_OPTIONS, apply_gate_init
 
 INPUT_GATE, FORGET_GATE = 0, 1
@@ -69,9 +81,15 @@ class FusedLSTM(nn.Module):
 
     num_layers = 1
 
-    def __init__(self, input_size: int, hidden_size: int, scripted: bool = True):
+    def __init__(self, input_size: int, hidden_size: int, scripted: bool = True, kernel: str = "script",
+                 precision: str = "tf32"):
         super().__init__()
+        if kernel == "triton" and lstm_triton.UNAVAILABLE:
+            raise ValueError(f"fused-lstm: kernel=triton is unavailable here: {lstm_triton.UNAVAILABLE}")
         self.recurrence = SCRIPTED_RECURRENCE if scripted else lstm_recurrence
+        self.loop = "script" if scripted else "eager"
+        self.kernel, self.precision = kernel, precision
+        self.ran = ""
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.weight_ih_l0 = nn.Parameter(torch.empty(4 * hidden_size, input_size))
@@ -82,10 +100,28 @@ class FusedLSTM(nn.Module):
         for parameter in self.parameters():  # nn.LSTM's initialisation
             nn.init.uniform_(parameter, -bound, bound)
 
+    def _triton(self, projected: Tensor) -> bool:
+        """Whether this call runs the Triton kernels."""
+        if self.kernel == "script":
+            return False
+        usable = not lstm_triton.UNAVAILABLE and (projected.is_cuda or lstm_triton.interpreted())
+        if self.kernel == "triton" and not usable:
+            raise ValueError("fused-lstm: kernel=triton needs CUDA tensors (or TRITON_INTERPRET=1 on the CPU)")
+        return usable and (self.kernel == "triton" or projected.is_cuda)
+
+    def runtime_info(self) -> dict[str, str]:
+        """Which kernel the last forward pass ran."""
+        return {"kernel": self.ran}
+
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         projected = project_time_major(inputs, self.weight_ih_l0, self.bias_ih_l0 + self.bias_hh_l0)
-        zeros = projected.new_zeros(projected.shape[1], self.hidden_size)
-        hs, cs = self.recurrence(projected, self.weight_hh_l0, zeros, zeros)
+        if self._triton(projected):
+            hs, cs = lstm_triton.TritonLSTMFunction.apply(projected, self.weight_hh_l0, self.precision)
+            self.ran = f"triton ({self.precision})"
+        else:
+            zeros = projected.new_zeros(projected.shape[1], self.hidden_size)
+            hs, cs = self.recurrence(projected, self.weight_hh_l0, zeros, zeros)
+            self.ran = self.loop
         last = (lengths.to(torch.long) - 1) if lengths is not None else torch.full(
             (hs.shape[1],), hs.shape[0] - 1, dtype=torch.long, device=hs.device)
         batch = torch.arange(hs.shape[1], device=hs.device)
@@ -93,22 +129,36 @@ class FusedLSTM(nn.Module):
         return hs.transpose(0, 1), final
 
 
+def check(hidden: int, options: Mapping[str, Any]) -> None:
+    """kernel=triton needs Triton."""
+    if options["kernel"] == "triton" and lstm_triton.UNAVAILABLE:
+        raise ValueError(f"kernel=triton is unavailable here: {lstm_triton.UNAVAILABLE}")
+
+
 def build(io: ModelIO, hidden: int, options: Mapping[str, Any]) -> nn.Module:
     """A fused LSTM fed with raw token ids (embedding lookup) or features, with a linear readout."""
-    lstm = FusedLSTM(io.input_size, hidden, scripted=options["loop"] == "script")
+    lstm = FusedLSTM(io.input_size, hidden, scripted=options["loop"] == "script", kernel=options["kernel"],
+                     precision=options["precision"])
     apply_gate_init(lstm, options, io.max_length, FORGET_GATE, INPUT_GATE)
     return SequenceModel(OutputsOnly(lstm), io, hidden, encode=False)
 
 
 FUSED_LSTM = ArchitectureSpec(
     name="fused-lstm",
-    description="TorchScript LSTM, input projection hoisted, fusable gates (fastrnns style); = nn.LSTM maths",
+    description="LSTM with nn.LSTM's maths: Triton kernels (one launch per sequence) or a TorchScript loop",
     build=build,
     options=INIT_OPTIONS + (
         Param("loop", str, "script", "time loop in TorchScript, or the same code in eager Python (a baseline)",
               choices=("script", "eager")),
+        Param("kernel", str, "auto", "Triton kernels (the whole sequence per launch), the time loop of 'loop', "
+              "or auto: Triton on CUDA when importable" + (f" [triton unavailable here: {lstm_triton.UNAVAILABLE}]"
+                                                          if lstm_triton.UNAVAILABLE else ""),
+              choices=("auto", "triton", "script"), runtime=True),
+        Param("precision", str, "tf32", "precision of the Triton kernels' recurrent products",
+              choices=lstm_triton.PRECISIONS, runtime=True),
     ),
     recommended={"lr": 3e-3},
+    check=check,
 )
 
 

@@ -85,6 +85,7 @@ class LSTM1997(nn.Module):
         blocks = hidden // block_size
         width = hidden + 2 * blocks  # cell inputs, input gates, output gates
         self.block_size, self.truncated, self.kernel = block_size, truncated, kernel
+        self.ran = ""
         self.weight_in = nn.Parameter(torch.empty(width, input_size).uniform_(-INIT_RANGE, INIT_RANGE))
         self.weight_rec = nn.Parameter(torch.empty(width, hidden).uniform_(-INIT_RANGE, INIT_RANGE))
         gate_bias = torch.tensor([BIAS_SCHEDULE[b % len(BIAS_SCHEDULE)] for b in range(blocks)])
@@ -98,9 +99,15 @@ class LSTM1997(nn.Module):
             if not on_cpu:
                 raise ValueError("lstm1997: kernel=numba runs on the CPU only (use kernel=script or auto on CUDA)")
             outputs = NumbaRecurrence.apply(projected, self.weight_rec, self.block_size, self.truncated)
+            self.ran = "numba"
         else:
             outputs = SCRIPTED_RECURRENCE(projected, self.weight_rec, self.block_size, self.truncated)
+            self.ran = "script"
         return outputs.transpose(0, 1)
+
+    def runtime_info(self) -> dict[str, str]:
+        """Which kernel the last forward pass ran."""
+        return {"kernel": self.ran}
 
 
 def check(hidden: int, options: Mapping[str, Any]) -> None:

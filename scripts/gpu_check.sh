@@ -6,11 +6,14 @@
 #   OUT=/some/folder bash scripts/gpu_check.sh
 # Sections run in order of importance, each under its own time limit, and write their results to $OUT
 # as they finish, so a cut run still leaves what it measured. A section whose limit no longer fits in
-# BUDGET seconds (default 480) is skipped and says so; SECTIONS="tests speed ..." runs only those.
+# BUDGET seconds (default 420) is skipped and says so; SECTIONS="tests speed ..." runs only those.
 #  1. correctness on CUDA: every architecture's contract checks, including K steps captured in a CUDA
-#     graph = K eager steps (tests/test_models.py), fused-lstm = cuDNN, the graph/pool tests, a GRU
-#     that solves Task 6a with graphs on;
-#  2. training-step speed, graphed and eager, at B16 H64 L110, B128 H128 L110 and L1100;
+#     graph = K eager steps (tests/test_models.py), fused-lstm = cuDNN (its Triton kernels in every
+#     precision at B16 H64 to B32 H512, and its TorchScript loop), the graph/pool tests, a GRU and the
+#     Triton LSTM that solve Task 6a with graphs on;
+#  2. training-step speed, graphed and eager, at B16 H64 L110, B128 H128 L110 and L1100, B128 H256 and
+#     H512 (lstm, fused-lstm with Triton and with its loop, gru, rnn), and the LSTM forward pass alone;
+#     an Nsight Compute profile of the Triton kernels when ncu is there;
 #  3. the default run with --cuda-graphs off and auto (one run at a time), and with --jobs auto;
 #  4. aggregate throughput of 1, 2, 4, 8, 16 default-size LSTM runs at once on one GPU;
 #  5. configs/quick.toml with the best number of runs at once, and one slice of the reference sweep.
@@ -19,7 +22,7 @@ cd "$(dirname "$0")/.."
 out=${OUT:-gpu-out}
 mkdir -p "$out"
 log() { echo "== $(date +%T) $*" | tee -a "$out/sections.log"; }
-budget=${BUDGET:-480}
+budget=${BUDGET:-420}
 wanted=${SECTIONS:-}
 section() {  # section NAME SECONDS COMMAND...: run with a time limit, keep its output, go on when it fails
   local name=$1 limit=$2; shift 2
@@ -45,15 +48,29 @@ except ImportError as exc:
     print("triton: not importable:", exc)
 EOF
 
-section tests 120 python3 -m pytest -q -p no:cacheprovider --device cuda -x \
-  tests/test_models.py tests/test_fused_lstm.py tests/test_graphs_and_pools.py \
+section tests 150 python3 -m pytest -q -p no:cacheprovider --device cuda \
+  tests/test_models.py tests/test_fused_lstm.py tests/test_triton_lstm.py tests/test_graphs_and_pools.py \
   "tests/test_training.py::test_gru_solves_task6a_and_record_is_complete"
 
-section speed 90 python3 -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_training_step.py \
+section speed 120 python3 -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_training_step.py \
   --benchmark-enable --benchmark-only --benchmark-min-rounds=10 --benchmark-max-time=0.5 \
-  --arch lstm --arch fused-lstm --arch gru --arch rnn \
-  --size B16-H64-L110 --size B128-H128-L110 --size B128-H128-L1100 --benchmark-json="$out/speed.json"
+  --arch lstm --arch fused-lstm --arch fused-lstm:kernel=script --arch gru --arch rnn \
+  --size B16-H64-L110 --size B128-H128-L110 --size B128-H128-L1100 --size B128-H256-L110 --size B128-H512-L110 \
+  --benchmark-json="$out/speed.json"
 python3 -m longdep_bench speed "$out/speed.json" --stat min > "$out/speed.md" 2>&1 && cat "$out/speed.md"
+section forward 60 python3 -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_lstm_forward.py \
+  --benchmark-enable --benchmark-only --benchmark-min-rounds=10 --benchmark-json="$out/forward.json"
+python3 -m longdep_bench speed "$out/forward.json" --stat min > "$out/forward.md" 2>&1 && cat "$out/forward.md"
+if command -v ncu > /dev/null; then  # where does the Triton LSTM's time go (B128 H128 L110, one step)
+  section profile 60 ncu --kernel-name regex:_forward\|_backward --launch-count 2 --section SpeedOfLight \
+    --section Occupancy --section LaunchStats python3 -c "
+import torch
+from longdep_bench_plugins.fused_lstm import FusedLSTM
+layer = FusedLSTM(128, 128, kernel='triton').cuda()
+x = torch.randn(128, 110, 128, device='cuda')
+layer(x)[0].sum().backward()
+torch.cuda.synchronize()"
+fi
 
 for graphs in off auto; do
   section "default-run-graphs-$graphs" 80 python3 -m longdep_bench run --device cuda --jobs 1 \

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+import torch
+
+# Without a GPU, Triton kernels run in Triton's interpreter on CPU tensors. Triton decides when a
+# kernel is decorated, that is when the plugins are first imported: so before anything imports them.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 from longdep_bench.cli import main
 from longdep_bench.registry import get_registry

@@ -29,9 +29,11 @@ from longdep_bench.timing import synchronize
 
 BASELINE = "lstm"
 # The same LSTM with its time loop in eager Python, and minGRU with the paper's log-space scan.
-EXTRA_REFS = ("fused-lstm:loop=eager", "mingru:scan=log")
+EXTRA_REFS = ("fused-lstm:kernel=script", "fused-lstm:loop=eager", "mingru:scan=log")
 BENCH_WARMUP = WARMUP_STEPS + 2  # eager warm-up, the capture, one replay; TorchScript optimises meanwhile
 SIZES = [(b, h, t) for b in (32, 128) for h in (32, 128) for t in (110, 550, 1100)]
+# On CUDA also the default run's size, and hidden sizes whose weights no longer fit on one multiprocessor.
+CUDA_SIZES = SIZES + [(16, 64, 110), (128, 256, 110), (128, 512, 110)]
 
 
 def _refs():
@@ -41,13 +43,15 @@ def _refs():
 
 
 def pytest_generate_tests(metafunc):
-    """On CUDA every case runs graphed and eager; on the CPU eager only (there are no CUDA graphs)."""
+    """On CUDA every case runs graphed and eager, at more sizes; on the CPU eager only (there are no
+    CUDA graphs)."""
     if "mode" in metafunc.fixturenames:
         cuda = metafunc.config.getoption("--device") == "cuda"
+        sizes = CUDA_SIZES if cuda else SIZES
+        metafunc.parametrize("batch,hidden,length", sizes, ids=[f"B{b}-H{h}-L{t}" for b, h, t in sizes])
         metafunc.parametrize("mode", ["graphed", "eager"] if cuda else ["eager"])
 
 
-@pytest.mark.parametrize("batch,hidden,length", SIZES, ids=[f"B{b}-H{h}-L{t}" for b, h, t in SIZES])
 @pytest.mark.parametrize("arch", _refs())
 def test_training_step(benchmark, device, arch, batch, hidden, length, mode):
     configure_threads(1)

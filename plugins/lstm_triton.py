@@ -1,0 +1,185 @@
+"""A fused LSTM layer in Triton: the whole time loop in one kernel launch forward and one backward.
+
+Forward (``_forward``): one program per tile of ``BLOCK_B`` sequences keeps that tile's h and c on
+chip for all T steps; each step adds the recurrent products ``h W_k^T`` (one ``tl.dot`` per gate,
+the weights re-read from L2) to the hoisted input projections, applies the gates and stores h, c
+and the four gate activations that the backward pass needs. Backward (``_backward``): the same
+tiles run the time loop in reverse, carrying dh and dc, and store the gradients of the gates'
+pre-activations; the weight gradient is then one large matmul (``dgates^T h_{t-1}`` over all steps
+and sequences) and the input gradient flows on through the projection in PyTorch.
+
+``precision`` is Triton's ``input_precision`` of the recurrent products: ``tf32`` (the default,
+as PyTorch's default for cuDNN RNNs on Ampere and Hopper), ``tf32x3`` (three TF32 products:
+float32 accuracy on tensor cores) or ``ieee`` (exact float32 without tensor cores, much slower).
+Hidden sizes that are not powers of two are padded with masks; tiles have at least 16 rows
+(``tl.dot``'s minimum). The kernels launch without host synchronisation, so a step that uses them
+can be captured in a CUDA graph. With ``TRITON_INTERPRET=1`` they run on CPU tensors (slowly): that
+is how the tests check them without a GPU.
+
+Triton is optional (``pip install 'longdep-bench[triton]'``); without it ``UNAVAILABLE`` says why.
+"""
+
+from __future__ import annotations
+
+import torch
+
+try:
+    import triton
+    import triton.language as tl
+except ImportError as exc:  # the optional extra is not installed
+    triton = None
+    UNAVAILABLE: str | None = f"Triton is not importable ({exc}); pip install 'longdep-bench[triton]'"
+else:
+    UNAVAILABLE = None
+
+PRECISIONS = ("tf32", "tf32x3", "ieee")
+BLOCK_B = 16  # sequences per program: the smallest tile tl.dot accepts, so the most programs
+
+
+def interpreted() -> bool:
+    """Whether Triton runs its interpreter (on CPU tensors) instead of compiling for a GPU."""
+    import os
+
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+if triton is not None:
+
+    @triton.jit
+    def _sigmoid(x):
+        return 1.0 / (1.0 + tl.exp(-x))
+
+    @triton.jit
+    def _tanh(x):
+        return 2.0 / (1.0 + tl.exp(-2.0 * x)) - 1.0
+
+    @triton.jit
+    def _gate_blocks(base, row_stride, block_stride, hidden, BLOCK_H: tl.constexpr):
+        """The four (BLOCK_H, BLOCK_H) gate blocks of a weight matrix, zero-padded past ``hidden``."""
+        inner = tl.arange(0, BLOCK_H)[:, None]
+        cols = tl.arange(0, BLOCK_H)[None, :]
+        wmask = (inner < hidden) & (cols < hidden)
+        offsets = inner * row_stride + cols
+        return (tl.load(base + offsets, mask=wmask, other=0.0),
+                tl.load(base + block_stride + offsets, mask=wmask, other=0.0),
+                tl.load(base + 2 * block_stride + offsets, mask=wmask, other=0.0),
+                tl.load(base + 3 * block_stride + offsets, mask=wmask, other=0.0))
+
+    @triton.jit
+    def _forward(projected, weight_t, hs, cs, acts, steps, batch, hidden,
+                 BLOCK_H: tl.constexpr, BLOCK: tl.constexpr, PRECISION: tl.constexpr, HOIST: tl.constexpr):
+        """projected (T, B, 4H); weight_t = W_hh^T (H, 4H); hs, cs (T, B, H); acts (T, B, 4H).
+        HOIST keeps the weights in registers for the whole loop (small H); otherwise every step
+        re-reads them (from L2)."""
+        rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)[:, None]
+        cols = tl.arange(0, BLOCK_H)[None, :]
+        mask = (rows < batch) & (cols < hidden)
+        if HOIST:
+            w_i, w_f, w_g, w_o = _gate_blocks(weight_t, 4 * hidden, hidden, hidden, BLOCK_H)
+        h = tl.zeros((BLOCK, BLOCK_H), tl.float32)
+        c = tl.zeros((BLOCK, BLOCK_H), tl.float32)
+        for t in range(steps):
+            if not HOIST:
+                w_i, w_f, w_g, w_o = _gate_blocks(weight_t, 4 * hidden, hidden, hidden, BLOCK_H)
+            gate = projected + (t * batch + rows) * 4 * hidden + cols
+            i = _sigmoid(tl.load(gate, mask=mask, other=0.0) + tl.dot(h, w_i, input_precision=PRECISION))
+            f = _sigmoid(tl.load(gate + hidden, mask=mask, other=0.0) + tl.dot(h, w_f, input_precision=PRECISION))
+            g = _tanh(tl.load(gate + 2 * hidden, mask=mask, other=0.0) + tl.dot(h, w_g, input_precision=PRECISION))
+            o = _sigmoid(tl.load(gate + 3 * hidden, mask=mask, other=0.0) + tl.dot(h, w_o, input_precision=PRECISION))
+            c = f * c + i * g
+            h = o * _tanh(c)
+            h = tl.where(mask, h, 0.0)
+            c = tl.where(mask, c, 0.0)
+            state = (t * batch + rows) * hidden + cols
+            tl.store(hs + state, h, mask=mask)
+            tl.store(cs + state, c, mask=mask)
+            act = acts + (t * batch + rows) * 4 * hidden + cols
+            tl.store(act, i, mask=mask)
+            tl.store(act + hidden, f, mask=mask)
+            tl.store(act + 2 * hidden, g, mask=mask)
+            tl.store(act + 3 * hidden, o, mask=mask)
+
+    @triton.jit
+    def _backward(grad_hs, grad_cs, weight, cs, acts, grad_gates, steps, batch, hidden,
+                  BLOCK_H: tl.constexpr, BLOCK: tl.constexpr, PRECISION: tl.constexpr, HOIST: tl.constexpr):
+        """grad_hs, grad_cs (T, B, H); weight = W_hh (4H, H); cs (T, B, H); acts (T, B, 4H);
+        grad_gates (T, B, 4H): the gradients of the gates' pre-activations."""
+        rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)[:, None]
+        cols = tl.arange(0, BLOCK_H)[None, :]
+        mask = (rows < batch) & (cols < hidden)
+        if HOIST:
+            w_i, w_f, w_g, w_o = _gate_blocks(weight, hidden, hidden * hidden, hidden, BLOCK_H)
+        dh_next = tl.zeros((BLOCK, BLOCK_H), tl.float32)
+        dc_next = tl.zeros((BLOCK, BLOCK_H), tl.float32)
+        for s in range(steps):
+            if not HOIST:
+                w_i, w_f, w_g, w_o = _gate_blocks(weight, hidden, hidden * hidden, hidden, BLOCK_H)
+            t = steps - 1 - s
+            state = (t * batch + rows) * hidden + cols
+            act = acts + (t * batch + rows) * 4 * hidden + cols
+            i = tl.load(act, mask=mask, other=0.0)
+            f = tl.load(act + hidden, mask=mask, other=0.0)
+            g = tl.load(act + 2 * hidden, mask=mask, other=0.0)
+            o = tl.load(act + 3 * hidden, mask=mask, other=0.0)
+            c = tl.load(cs + state, mask=mask, other=0.0)
+            c_prev = tl.load(cs + state - batch * hidden, mask=mask & (rows * 0 + t > 0), other=0.0)
+            dh = tl.load(grad_hs + state, mask=mask, other=0.0) + dh_next
+            tanh_c = _tanh(c)
+            dc = tl.load(grad_cs + state, mask=mask, other=0.0) + dc_next + dh * o * (1.0 - tanh_c * tanh_c)
+            a_i = dc * g * i * (1.0 - i)
+            a_f = dc * c_prev * f * (1.0 - f)
+            a_g = dc * i * (1.0 - g * g)
+            a_o = dh * tanh_c * o * (1.0 - o)
+            grad = grad_gates + (t * batch + rows) * 4 * hidden + cols
+            tl.store(grad, a_i, mask=mask)
+            tl.store(grad + hidden, a_f, mask=mask)
+            tl.store(grad + 2 * hidden, a_g, mask=mask)
+            tl.store(grad + 3 * hidden, a_o, mask=mask)
+            dh_next = (tl.dot(a_i, w_i, input_precision=PRECISION) + tl.dot(a_f, w_f, input_precision=PRECISION)
+                       + tl.dot(a_g, w_g, input_precision=PRECISION) + tl.dot(a_o, w_o, input_precision=PRECISION))
+            dc_next = dc * f
+
+
+HOIST_UP_TO = 64  # hidden sizes whose four weight blocks stay in registers for the whole loop
+
+
+def _launch(batch: int, hidden: int) -> tuple[tuple[int], dict]:
+    """The grid (one program per tile of BLOCK_B sequences) and the kernels' compile-time settings."""
+    block_h = max(16, triton.next_power_of_2(hidden))
+    return (triton.cdiv(batch, BLOCK_B),), dict(BLOCK_H=block_h, BLOCK=BLOCK_B, HOIST=block_h <= HOIST_UP_TO,
+                                                 num_warps=4, num_stages=1)
+
+
+class TritonLSTMFunction(torch.autograd.Function):
+    """``(hs, cs) = TritonLSTMFunction.apply(projected, weight_hh, precision)`` for time-major input
+    projections (T, B, 4H) with both biases added, ``nn.LSTM``'s gate order (i, f, g, o) and zero
+    initial states; hs and cs are (T, B, H)."""
+
+    @staticmethod
+    def forward(ctx, projected: torch.Tensor, weight_hh: torch.Tensor, precision: str):
+        steps, batch, gates = projected.shape
+        hidden = gates // 4
+        projected = projected.contiguous()
+        hs = projected.new_empty(steps, batch, hidden)
+        cs = torch.empty_like(hs)
+        acts = torch.empty_like(projected)
+        grid, settings = _launch(batch, hidden)
+        _forward[grid](projected, weight_hh.t().contiguous(), hs, cs, acts, steps, batch, hidden,
+                       PRECISION=precision, **settings)
+        ctx.precision = precision
+        ctx.save_for_backward(weight_hh, hs, cs, acts)
+        return hs, cs
+
+    @staticmethod
+    def backward(ctx, grad_hs: torch.Tensor | None, grad_cs: torch.Tensor | None):
+        weight_hh, hs, cs, acts = ctx.saved_tensors
+        steps, batch, hidden = hs.shape
+        grad_hs = torch.zeros_like(hs) if grad_hs is None else grad_hs.contiguous()
+        grad_cs = torch.zeros_like(cs) if grad_cs is None else grad_cs.contiguous()
+        grad_gates = torch.empty_like(acts)
+        grid, settings = _launch(batch, hidden)
+        _backward[grid](grad_hs, grad_cs, weight_hh.contiguous(), cs, acts, grad_gates, steps, batch, hidden,
+                        PRECISION=ctx.precision, **settings)
+        previous = torch.cat([hs.new_zeros(1, batch, hidden), hs[:-1]])
+        grad_weight = grad_gates.reshape(-1, 4 * hidden).t() @ previous.reshape(-1, hidden)
+        return grad_gates, grad_weight, None
