@@ -60,10 +60,9 @@ def _gpu_worker(device: int | None, threads: int, tasks: Any, results: Any) -> N
     _init_worker()
     import torch
 
-    if device is not None:
-        torch.cuda.set_device(device)
-
     def work() -> None:
+        if device is not None:
+            torch.cuda.set_device(device)  # the current device is a per-thread setting
         with torch.cuda.stream(torch.cuda.Stream()) if torch.cuda.is_available() else contextlib.nullcontext():
             while (task := tasks.get()) is not None:
                 number, function, args = task
