@@ -79,9 +79,13 @@ def graphs_wanted(setting: str, device: torch.device, spec: ArchitectureSpec) ->
 
 
 def capture(body: Callable[[], None]) -> Callable[[], None]:
-    """Capture ``body`` (its kernels, not run now) in a CUDA graph; return the graph's replay."""
+    """Capture ``body`` (its kernels, not run now) in a CUDA graph; return the graph's replay.
+
+    Each capture has its own stream (``torch.cuda.graph`` would otherwise use one default capture
+    stream for every graph of the process) and its capture mode is thread-local, so that runs in
+    other threads of the process keep launching and allocating while this one captures."""
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph, capture_error_mode="thread_local"):  # other threads' runs are not affected
+    with torch.cuda.graph(graph, stream=torch.cuda.Stream(), capture_error_mode="thread_local"):
         body()
     return graph.replay
 
