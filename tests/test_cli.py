@@ -204,3 +204,11 @@ def test_generate_works_for_every_task(cli, tmp_path, task):
         assert inputs.dtype == np.float32 and inputs.shape[2] == 2 and data["targets"].dtype == np.float32
     if task == "reber":
         assert data["legal"].shape == (20, 50, 7)
+
+
+def test_list_settings_take_commas_or_repetition(cli, tmp_path):
+    out = tmp_path / "r.jsonl"
+    result = cli("run", "-a", "rnn", "--gap", "20,30", "--gap", "40", *SMALL, "--max-sequences", "64", "-o", str(out))
+    assert result.code == 0, result.err
+    assert sorted(r.params["gap"] for r in read_records(str(out))) == [20, 30, 40]
+    assert cli("run", "--gap", "20,x", "-o", str(out)).err.strip() == "longdep-bench: error: --gap: 'x' is not an integer"
