@@ -83,7 +83,13 @@ class SequenceModel(nn.Module):
 
 
 class _Scripted:
-    """A function compiled with ``torch.jit.script`` on its first call, once per process."""
+    """A function compiled with ``torch.jit.script`` on its first call, once per process.
+
+    On CPU tensors it runs unoptimised: TorchScript's profiling executor otherwise runs the first
+    calls of a process one way and later ones another (results differ by about 1e-7), so a run's
+    result would depend on what ran before it in the same process; without LLVM (the CPU wheels)
+    the optimised graph is no faster. On CUDA it runs optimised (the fuser merges the gate kernels).
+    """
 
     def __init__(self, function: Callable[..., Any]):
         self.function = function
@@ -96,7 +102,10 @@ class _Scripted:
             with self._lock:
                 if self._compiled is None:
                     self._compiled = _compile(self.function)
-        return self._compiled(*args)
+        if any(isinstance(a, torch.Tensor) and a.is_cuda for a in args):
+            return self._compiled(*args)
+        with torch.jit.optimized_execution(False):
+            return self._compiled(*args)
 
 
 def _compile(function: Callable[..., Any]) -> Any:

@@ -65,6 +65,9 @@ def test_vanilla_rnn_stays_at_chance():
 def test_same_config_reproduces_exactly():
     first, second = train(config("lstm", max_sequences=3000)), train(config("lstm", max_sequences=3000))
     assert first.test_accuracy == second.test_accuracy and first.curve == second.curve
+    options = {"init": "constant", "gate_bias": 3.0, "chrono_tmax": 0, "loop": "script"}
+    scripted = [train(config("fused-lstm", arch_options=options, max_sequences=2048)) for _ in range(2)]
+    assert scripted[0].curve == scripted[1].curve  # TorchScript: the first run of a process = later runs
     assert first.run_id == second.run_id
     assert train(config("lstm", max_sequences=3000, seed=1)).run_id != first.run_id
 
