@@ -11,7 +11,6 @@ from __future__ import annotations
 import concurrent.futures
 from concurrent.futures.process import BrokenProcessPool
 import json
-import os
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from longdep_bench.config import RunConfig
@@ -19,7 +18,7 @@ from longdep_bench.errors import BenchError
 from longdep_bench.params import resolve_params
 from longdep_bench.records import RunRecord, append_record, open_for_append, read_records, set_aside_truncated_tail
 from longdep_bench.registry import Registry
-from longdep_bench.settings import AUTO, RUNS_PER_GPU, Execution
+from longdep_bench.settings import AUTO, Execution
 from longdep_bench.specs import ExecutorRequest
 from longdep_bench.sweep import parse_ref
 from longdep_bench.training import train
@@ -64,21 +63,12 @@ def check_same_sweep(path: str, records: Sequence[RunRecord], configs: Sequence[
                              "drop --resume to add these runs to it, or choose another -o")
 
 
-def available_cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def resolve_jobs(jobs: int | str, runs: int, device: str, devices: Sequence[int] = ()) -> int:
-    """Runs at once: a number as given; 'auto' is one single-threaded worker per CPU core on a CPU
-    and RUNS_PER_GPU runs per GPU on CUDA, never more than the runs to do."""
+def resolve_jobs(jobs: int | str, runs: int, device: str, devices: Sequence[int] = (),
+                 auto: Callable[[int, str, Sequence[int]], int] | None = None) -> int:
+    """Runs at once: a number as given; 'auto' as the executor's ``auto`` says, else every run."""
     if jobs != AUTO:
         return int(jobs)
-    slots = RUNS_PER_GPU * max(1, len(devices)) if device == "cuda" else available_cores()
-    return max(1, min(slots, runs))
+    return auto(runs, device, devices) if auto else runs
 
 
 def _kind(config: RunConfig) -> str:
@@ -163,8 +153,7 @@ def run_sweep(configs: Sequence[RunConfig], execution: Execution, registry: Regi
                    f"running the other {len(todo)}")
         new: list[RunRecord] = []
         device = todo[0].device if todo else "cpu"
-        jobs = (resolve_jobs(execution.jobs, len(todo), device, execution.devices) if name == "local"
-                else len(todo) if execution.jobs == AUTO else int(execution.jobs))  # a cluster: all at once
+        jobs = resolve_jobs(execution.jobs, len(todo), device, execution.devices, executor_spec.auto_jobs)
         progress = progress_factory(len(todo), jobs)
         request = ExecutorRequest(jobs=jobs, runs=len(todo), device=device, options=executor_options,
                                   devices=execution.devices)

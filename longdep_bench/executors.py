@@ -18,6 +18,7 @@ import contextlib
 import ctypes
 import itertools
 import multiprocessing
+import os
 import queue
 import signal
 import sys
@@ -28,6 +29,7 @@ from typing import Any, Callable, Iterator, Sequence
 from longdep_bench.errors import BenchError
 from longdep_bench.hookspecs import hookimpl
 from longdep_bench.params import Param
+from longdep_bench.settings import RUNS_PER_GPU
 from longdep_bench.specs import ExecutorRequest, ExecutorSpec
 
 PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
@@ -160,6 +162,21 @@ def _devices(request: ExecutorRequest) -> list[int | None]:
     return list(request.devices) or [None]
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def local_jobs(runs: int, device: str, devices: Sequence[int]) -> int:
+    """--jobs auto on this machine: one single-threaded worker per CPU core on a CPU, RUNS_PER_GPU
+    runs per GPU on CUDA, never more than the runs to do."""
+    slots = RUNS_PER_GPU * max(1, len(devices)) if device == "cuda" else available_cores()
+    return max(1, min(slots, runs))
+
+
 @contextmanager
 def open_local(request: ExecutorRequest) -> Iterator[concurrent.futures.Executor | None]:
     """This process (None) for one job; else ``jobs`` spawned single-threaded worker processes on a
@@ -212,7 +229,8 @@ def open_dask(request: ExecutorRequest) -> Iterator[concurrent.futures.Executor]
 
 
 LOCAL = ExecutorSpec("local", "this machine: --jobs worker processes on a CPU; on CUDA, --jobs concurrent runs "
-                     "per GPU (threads, one CUDA stream each) in one process per GPU of --devices", open_local)
+                     "per GPU (threads, one CUDA stream each) in one process per GPU of --devices", open_local,
+                     auto_jobs=local_jobs)
 DASK = ExecutorSpec("dask", "a dask.distributed cluster (pip install 'longdep-bench[dask]')", open_dask,
                     options=(Param("scheduler", str, "", "the scheduler's address, e.g. tcp://10.0.0.5:8786"),))
 

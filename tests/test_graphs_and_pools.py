@@ -18,7 +18,7 @@ import torch
 from longdep_bench import steps
 from longdep_bench.config import RunConfig, derive_seeds
 from longdep_bench.driver import resolve_jobs
-from longdep_bench.executors import GpuPool
+from longdep_bench.executors import GpuPool, local_jobs
 from longdep_bench.registry import get_registry
 from longdep_bench.settings import RUNS_PER_GPU
 from longdep_bench.training import train
@@ -111,12 +111,13 @@ def test_gpu_pool_reports_a_dead_worker_instead_of_hanging():
 
 
 def test_jobs_auto():
-    assert resolve_jobs(3, 10, "cpu") == 3
-    assert 1 <= resolve_jobs("auto", 10, "cpu") <= min(os.cpu_count(), 10)
-    assert resolve_jobs("auto", 1, "cpu") == 1
-    assert resolve_jobs("auto", 100, "cuda") == RUNS_PER_GPU
-    assert resolve_jobs("auto", 100, "cuda", devices=(0, 1)) == 2 * RUNS_PER_GPU
-    assert resolve_jobs("auto", 3, "cuda", devices=(0, 1)) == 3
+    assert resolve_jobs(3, 10, "cpu", auto=local_jobs) == 3
+    assert 1 <= resolve_jobs("auto", 10, "cpu", auto=local_jobs) <= min(os.cpu_count(), 10)
+    assert resolve_jobs("auto", 1, "cpu", auto=local_jobs) == 1
+    assert resolve_jobs("auto", 100, "cuda", auto=local_jobs) == RUNS_PER_GPU
+    assert resolve_jobs("auto", 100, "cuda", devices=(0, 1), auto=local_jobs) == 2 * RUNS_PER_GPU
+    assert resolve_jobs("auto", 3, "cuda", devices=(0, 1), auto=local_jobs) == 3
+    assert resolve_jobs("auto", 30, "cpu") == 30  # an executor without auto_jobs (a cluster): all at once
 
 
 def test_bad_gpu_requests_are_one_line(cli, tmp_path):
