@@ -13,10 +13,12 @@ from typing import Any, Callable, Mapping
 import torch
 
 from longdep_bench import contracts
-from longdep_bench.config import RunConfig, derive_seeds
+from longdep_bench.config import RUN_SETTINGS, RunConfig, derive_seeds
 from longdep_bench.objectives import loss_function
 from longdep_bench.registry import Registered
+from longdep_bench.settings import resolve
 from longdep_bench.steps import build_model, prepare_step
+from longdep_bench.sweep import runtime_names
 
 SMALL_HIDDEN = 16
 SMALL_BATCH = 8
@@ -87,13 +89,15 @@ def check_task(entry: Registered, params: Mapping[str, Any] | None = None, seed:
 def small_config(arch: Registered, task: Registered, params: Mapping[str, Any], device: torch.device,
                  **settings: Any) -> RunConfig:
     """A small run configuration of ``arch`` on ``task`` with default options."""
-    options = {p.name: p.default for p in arch.spec.options if not p.runtime}
-    runtime = {p.name: p.default for p in arch.spec.options if p.runtime}
-    recommended = dict(arch.spec.recommended)
-    values = {"lr": recommended.get("lr", 3e-3), "clip": recommended.get("clip", 1.0), "batch_size": SMALL_BATCH,
-              "threshold": task.spec.success_threshold, **settings}
-    return RunConfig(arch=arch.spec.name, task=task.spec.name, arch_options=options, arch_runtime=runtime,
-                     params=dict(params), seed=0, master_seed=0, hidden=SMALL_HIDDEN, device=device.type, **values)
+    runtime = runtime_names(arch.spec)
+    options = {p.name: p.default for p in arch.spec.options}
+    given = {"batch_size": SMALL_BATCH, **settings}
+    values = {s.name: resolve(s, given.get(s.name, s.default), arch.spec.recommended, task.spec) for s in RUN_SETTINGS}
+    return RunConfig(arch=arch.spec.name, task=task.spec.name,
+                     arch_options={k: v for k, v in options.items() if k not in runtime},
+                     arch_runtime={k: v for k, v in options.items() if k in runtime}, params=dict(params), seed=0,
+                     master_seed=0, hidden=SMALL_HIDDEN, device=device.type, **values,
+                     **{k: v for k, v in settings.items() if k not in values})
 
 
 def _losses_and_parameters(arch: Registered, task: Registered, config: RunConfig, steps: int
