@@ -202,6 +202,10 @@ def check_command(names: tuple[str, ...], task_ref: str, device: str) -> None:
         sys.exit(1)
 
 
+format_option = click.option("--format", "fmt", default="github", show_default=True, metavar="NAME",
+                             help="Format of the tables: github, plain, csv, json, or a plugin's (see 'list').")
+
+
 def setting_options(function: Any) -> Any:
     """One click option per setting of :mod:`longdep_bench.settings` (default None: 'not given')."""
     from longdep_bench.settings import SETTINGS
@@ -257,8 +261,7 @@ def _sweep(config: str | None, given: dict[str, Any]) -> tuple[list[Any], Any]:
 @click.option("--config", type=click.Path(dir_okay=False), help="Sweep file (TOML); options given here override it.")
 @click.option("--resume", is_flag=True, help="Require the output file to hold only runs of this same sweep.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
-@click.option("--format", "fmt", default="github", show_default=True, metavar="NAME",
-              help="Format of the table on stdout: github, plain, csv, json, or a plugin's (see 'list').")
+@format_option
 def run_command(config: str | None, resume: bool, quiet: bool, fmt: str, **values: Any) -> None:
     """Train every (architecture, task, gap, seed) combination and print the table.
 
@@ -306,8 +309,7 @@ def _runs(count: int) -> str:
 
 @cli.command("report")
 @click.argument("results", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", default="github", show_default=True, metavar="NAME",
-              help="Format of the tables: github, plain, csv, json, or a plugin's (see 'list').")
+@format_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Also write a Markdown report with PNG plots into this directory.")
 @click.option("--paper", is_flag=True, help="With --out: first a table of every experiment side by side with "
@@ -319,6 +321,8 @@ def report_command(results: str, fmt: str, out_dir: str | None, paper: bool) -> 
     from longdep_bench.records import read_records
     from longdep_bench.tables import build_tables
 
+    if paper and not out_dir:
+        raise BenchError("--paper adds a table to the report that --out DIR writes: give --out too")
     registry = _registry()
     output_format = registry.format(fmt)
     records = latest_per_run(read_records(results))

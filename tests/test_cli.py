@@ -93,6 +93,7 @@ def test_generate_writes_inspectable_npz(cli, tmp_path):
     (["generate", "task6a", "-n", "10", "--seed", "1", "-o", "/nonexistent/dir/x.npz"], "cannot write"),
     (["generate", "task6a", "-n", "0", "--seed", "1", "-o", "x.npz"], "-n"),
     (["report", "/nonexistent.jsonl"], "cannot read results file"),
+    (["report", "/nonexistent.jsonl", "--paper"], "--paper adds a table to the report that --out DIR writes"),
 ])
 def test_bad_input_is_one_line_and_exit_2(cli, args, message, monkeypatch):
     if args[:3] == ["run", "--device", "cuda"]:
