@@ -82,17 +82,18 @@ class _Scheduler:
     cost), then the kinds that took longest, so that a long run does not start last and finish alone."""
 
     def __init__(self, configs: Sequence[RunConfig]):
+        self.kinds = {id(config): _kind(config) for config in configs}
         self.waiting = list(configs)
         self.seconds: dict[str, list[float]] = {}
 
     def finished(self, config: RunConfig, record: RunRecord) -> None:
         """Learn from a finished run."""
-        self.seconds.setdefault(_kind(config), []).append(record.train_seconds + record.eval_seconds)
+        self.seconds.setdefault(self.kinds[id(config)], []).append(record.train_seconds + record.eval_seconds)
 
     def next(self) -> RunConfig:
         """Remove and return the run to start next."""
         def expected(config: RunConfig) -> float:
-            times = self.seconds.get(_kind(config))
+            times = self.seconds.get(self.kinds[id(config)])
             return sum(times) / len(times) if times else float("inf")
 
         best = max(range(len(self.waiting)), key=lambda i: (expected(self.waiting[i]), -i))
