@@ -104,7 +104,7 @@ def _losses_and_parameters(arch: Registered, task: Registered, config: RunConfig
                            ) -> tuple[list[float], list[torch.Tensor]]:
     """Losses of ``steps`` training steps from the configuration's initial state, and the final parameters."""
     seeds = derive_seeds(config.master_seed, config.seed)
-    width = task.spec.generate(config.params, 1, seeds["test"], 0).inputs.shape[1]
+    width = task.spec.width(config.params)
     step = prepare_step(config, task.spec, arch.spec, seeds, torch.device(config.device), width)
     model = step.model
     losses = []

@@ -152,6 +152,10 @@ class TaskSpec:
         """The names of the token ids under these parameters (empty for feature inputs)."""
         return tuple(self.symbols(params)) if callable(self.symbols) else self.symbols
 
+    def width(self, params: Mapping[str, Any]) -> int:
+        """The padded length T of every batch under these parameters (one sequence is generated)."""
+        return int(self.generate(params, 1, 0, 0).inputs.shape[1])
+
     def model_io(self, params: Mapping[str, Any], max_length: int) -> ModelIO:
         """The input and output shape a model needs for this task's sequences under ``params``."""
         return ModelIO(

@@ -61,7 +61,7 @@ def _count_params(arch: ArchitectureSpec, options: Mapping[str, Any], task: Task
 def matched_hidden(arch: ArchitectureSpec, options: Mapping[str, Any], task: TaskSpec,
                    params: Mapping[str, Any], budget: int) -> int:
     """The hidden size whose parameter count is closest to ``budget`` (within 10%, else BenchError)."""
-    max_length = task.generate(params, 1, 0, 0).inputs.shape[1]
+    max_length = task.width(params)
 
     def allowed(hidden: int) -> bool:
         if arch.check is None:
