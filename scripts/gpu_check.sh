@@ -4,23 +4,27 @@
 #   bash scripts/gpu_wheels.sh            # wheels of longdep-bench and tqdm into dist/
 # then on the GPU machine, from the repository root (dist/ carried along):
 #   OUT=/some/folder bash scripts/gpu_check.sh
-# Sections run in order of importance, each under its own time limit, and write their results to $OUT
-# as they finish, so a cut run still leaves what it measured. A section whose limit no longer fits in
+# Sections run in order of importance, each under its own time limit. Their logs and results go to a
+# work folder (WORK, default /tmp/longdep-gpu) and are packed into $OUT/gpu-results.tgz after every
+# section (the device tool brings back at most 8 files), so a cut run still leaves what it measured. A section whose limit no longer fits in
 # BUDGET seconds (default 420) is skipped and says so; SECTIONS="tests speed ..." runs only those.
-#  1. correctness on CUDA: every architecture's contract checks, including K steps captured in a CUDA
-#     graph = K eager steps (tests/test_models.py), fused-lstm = cuDNN (its Triton kernels in every
-#     precision at B16 H64 to B32 H512, and its TorchScript loop), the graph/pool tests, a GRU and the
-#     Triton LSTM that solve Task 6a with graphs on;
+#  1. correctness on CUDA (6 pytest-xdist workers): fused-lstm's Triton kernels = cuDNN in every
+#     precision at B16 H64 to B32 H512, and its TorchScript loop; the graph/pool tests; a GRU and the
+#     Triton LSTM that solve Task 6a with graphs on; every architecture's contract checks, including
+#     K steps captured in a CUDA graph = K eager steps (tests/test_models.py);
 #  2. training-step speed, graphed and eager, at B16 H64 L110, B128 H128 L110 and L1100, B128 H256 and
-#     H512 (lstm, fused-lstm with Triton and with its loop, gru, rnn), and the LSTM forward pass alone;
-#     an Nsight Compute profile of the Triton kernels when ncu is there;
-#  3. the default run with --cuda-graphs off and auto (one run at a time), and with --jobs auto;
-#  4. aggregate throughput of 1, 2, 4, 8, 16 default-size LSTM runs at once on one GPU;
-#  5. configs/quick.toml with the best number of runs at once, and one slice of the reference sweep.
+#     H512 (lstm, fused-lstm with Triton and with its loop, gru, rnn);
+#  3. aggregate throughput of 1, 2, 4, 8, 16 default-size LSTM runs at once on one GPU;
+#  4. the default run with --cuda-graphs auto and off (one run at a time);
+#  5. the LSTM forward pass alone, and an Nsight Compute profile of the Triton kernels when ncu is there;
+#  6. the default run with --jobs auto, configs/quick.toml with the best number of runs at once, and
+#     one slice of the reference sweep.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out=${OUT:-gpu-out}
-mkdir -p "$out"
+dest=${OUT:-gpu-out}
+out=${WORK:-/tmp/longdep-gpu}
+mkdir -p "$dest" "$out"
+pack() { tar czf "$dest/gpu-results.tgz" -C "$out" . && cp "$out/sections.log" "$dest/" 2>/dev/null; }
 log() { echo "== $(date +%T) $*" | tee -a "$out/sections.log"; }
 budget=${BUDGET:-420}
 wanted=${SECTIONS:-}
@@ -34,6 +38,7 @@ section() {  # section NAME SECONDS COMMAND...: run with a time limit, keep its 
   local code=$?
   log "$name: exit $code after $((SECONDS - start)) s"
   tail -n 25 "$out/$name.log"
+  pack
 }
 
 python3 -m pip install --no-deps --no-index --quiet dist/*.whl 2>&1 | tail -n 3
@@ -48,35 +53,18 @@ except ImportError as exc:
     print("triton: not importable:", exc)
 EOF
 
-section tests 150 python3 -m pytest -q -p no:cacheprovider --device cuda \
-  tests/test_models.py tests/test_fused_lstm.py tests/test_triton_lstm.py tests/test_graphs_and_pools.py \
-  "tests/test_training.py::test_gru_solves_task6a_and_record_is_complete"
+# Correctness first, spread over 6 pytest-xdist workers (Triton and TorchScript compile on the CPU),
+# each test cut at 100 s so that one slow compile cannot eat the section.
+section tests 170 python3 -m pytest -q -p no:cacheprovider -n 6 --timeout 100 --device cuda \
+  tests/test_triton_lstm.py tests/test_fused_lstm.py tests/test_graphs_and_pools.py \
+  "tests/test_training.py::test_gru_solves_task6a_and_record_is_complete" tests/test_models.py
 
-section speed 120 python3 -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_training_step.py \
-  --benchmark-enable --benchmark-only --benchmark-min-rounds=10 --benchmark-max-time=0.5 \
+section speed 180 python3 -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_training_step.py \
+  --benchmark-enable --benchmark-only --benchmark-min-rounds=10 --benchmark-max-time=0.3 \
   --arch lstm --arch fused-lstm --arch fused-lstm:kernel=script --arch gru --arch rnn \
   --size B16-H64-L110 --size B128-H128-L110 --size B128-H128-L1100 --size B128-H256-L110 --size B128-H512-L110 \
   --benchmark-json="$out/speed.json"
 python3 -m longdep_bench speed "$out/speed.json" --stat min > "$out/speed.md" 2>&1 && cat "$out/speed.md"
-section forward 60 python3 -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_lstm_forward.py \
-  --benchmark-enable --benchmark-only --benchmark-min-rounds=10 --benchmark-json="$out/forward.json"
-python3 -m longdep_bench speed "$out/forward.json" --stat min > "$out/forward.md" 2>&1 && cat "$out/forward.md"
-if command -v ncu > /dev/null; then  # where does the Triton LSTM's time go (B128 H128 L110, one step)
-  section profile 60 ncu --kernel-name regex:_forward\|_backward --launch-count 2 --section SpeedOfLight \
-    --section Occupancy --section LaunchStats python3 -c "
-import torch
-from longdep_bench_plugins.fused_lstm import FusedLSTM
-layer = FusedLSTM(128, 128, kernel='triton').cuda()
-x = torch.randn(128, 110, 128, device='cuda')
-layer(x)[0].sum().backward()
-torch.cuda.synchronize()"
-fi
-
-for graphs in off auto; do
-  section "default-run-graphs-$graphs" 80 python3 -m longdep_bench run --device cuda --jobs 1 \
-    --cuda-graphs "$graphs" -o "$out/default-$graphs.jsonl"
-done
-section default-run-jobs-auto 45 python3 -m longdep_bench run --device cuda -o "$out/default-jobs-auto.jsonl"
 
 for n in 1 2 4 8 16; do  # full budgets (no early success checks), so every run trains as long as the others
   section "concurrent-$n" 30 python3 -m longdep_bench run -a lstm --seeds "$n" --jobs "$n" --device cuda \
@@ -99,8 +87,28 @@ for n in (1, 2, 4, 8, 16):
 print(f"\nbest: {best[1] if best else '?'} runs at once")
 (out / "best-n.txt").write_text(str(best[1] if best else 4))
 EOF
-
 best=$(cat "$out/best-n.txt" 2>/dev/null || echo 4)
+
+for graphs in auto off; do
+  section "default-run-graphs-$graphs" 100 python3 -m longdep_bench run --device cuda --jobs 1 \
+    --cuda-graphs "$graphs" -o "$out/default-$graphs.jsonl"
+done
+
+section forward 60 python3 -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_lstm_forward.py \
+  --benchmark-enable --benchmark-only --benchmark-min-rounds=10 --benchmark-json="$out/forward.json"
+python3 -m longdep_bench speed "$out/forward.json" --stat min > "$out/forward.md" 2>&1 && cat "$out/forward.md"
+if command -v ncu > /dev/null; then  # where does the Triton LSTM's time go (B128 H128 L110, one step)
+  section profile 60 ncu --kernel-name regex:_forward\|_backward --launch-count 2 --section SpeedOfLight \
+    --section Occupancy --section LaunchStats python3 -c "
+import torch
+from longdep_bench_plugins.fused_lstm import FusedLSTM
+layer = FusedLSTM(128, 128, kernel='triton').cuda()
+x = torch.randn(128, 110, 128, device='cuda')
+layer(x)[0].sum().backward()
+torch.cuda.synchronize()"
+fi
+
+section default-run-jobs-auto 45 python3 -m longdep_bench run --device cuda -o "$out/default-jobs-auto.jsonl"
 section quick-toml 60 python3 -m longdep_bench run --config configs/quick.toml --device cuda --jobs "$best" \
   -o "$out/quick.jsonl"
 section reference-slice 90 python3 -m longdep_bench run --device cuda --jobs "$best" --seeds 1 --hidden 32 \
@@ -108,3 +116,4 @@ section reference-slice 90 python3 -m longdep_bench run --device cuda --jobs "$b
   -a rnn -a lstm -a gru -a fused-lstm -a lstm1997 -a indrnn -a lru -a mingru -a minlstm \
   -a lstm:init=default -a lstm:init=chrono
 log "done"
+pack
