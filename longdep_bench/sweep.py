@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any, Mapping, Sequence
 
-from longdep_bench.config import RUN_SETTINGS, RunConfig
+from longdep_bench.config import RUN_SETTINGS, RUNTIME_SETTINGS, RunConfig
 from longdep_bench.environment import resolve_device
 from longdep_bench.errors import BenchError
 from longdep_bench.params import parse_assignments, resolve_params
@@ -139,7 +139,6 @@ def plan(options: SweepOptions, registry: Registry) -> list[RunConfig]:
             master_seed=options.master_seed,
             hidden=hidden.get((t, a), options.hidden),
             **{s.name: resolve(s, getattr(options, s.name), arch.recommended, task) for s in RUN_SETTINGS},
-            device=device,
-            threads=options.threads,
+            **{s.name: getattr(options, s.name) for s in RUNTIME_SETTINGS} | {"device": device},
         ))
     return configs

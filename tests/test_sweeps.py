@@ -224,3 +224,15 @@ def test_paper_report_puts_each_experiment_beside_the_published_figure(cli, tmp_
     assert "31,390 [agreed]" in row and "0/2 · >1.5k · 1.5k" in row and "4 cells, lr 0.5" in row
     assert "lstm1997 (sgd, 1/step, sigmoid out)" in text and "gru (adam, 16/step, linear out)" in text
     assert "--paper --out" in text
+
+
+def test_every_runtime_setting_reaches_every_run():
+    """A runtime setting given once (command line or sweep file) is in each run's configuration
+    (a setting dropped on the way silently ran every run with its default)."""
+    from longdep_bench.config import RUNTIME_SETTINGS
+
+    chosen = {"threads": 2, "cuda_graphs": "off", "device": "cpu"}
+    assert set(chosen) == {s.name for s in RUNTIME_SETTINGS}, "give every runtime setting a non-default value here"
+    configs = plan(SweepOptions(archs=("rnn", "gru"), seeds=2, **chosen), get_registry())
+    assert len(configs) == 4
+    assert all({name: getattr(c, name) for name in chosen} == chosen for c in configs)
