@@ -11,7 +11,8 @@ stream, then the whole step (including the window's totals) is captured once in 
 replayed for every later full batch (``cuda_graphs`` auto/on; shapes are fixed because the batch
 size is fixed and every batch is padded to the task's maximum length). A short last batch runs
 eagerly. If capture fails, or the architecture declares ``cuda_graphs=False``, the step runs
-eagerly on the same buffers (``on`` makes that an error), and :meth:`runtime` says why.
+eagerly on the same buffers (``on`` makes that an error), and :meth:`runtime` says why. Other runs
+of the process pause their GPU work while a step captures (:mod:`longdep_bench.capture_gate`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 
+from longdep_bench.capture_gate import GATE
 from longdep_bench.objectives import correct_function, loss_function
 from longdep_bench.specs import ArchitectureSpec, Batch, ModelIO, TaskSpec
 from longdep_bench.timing import synchronize
@@ -192,8 +194,9 @@ class TrainingStep:
     def _capture(self, n: int) -> None:
         """Capture the step, then replay it for this batch; on failure run eagerly from now on."""
         try:
-            synchronize(self.device)
-            replay = capture(lambda: self._body(self.staging.batch, n))
+            with GATE.capturing():
+                synchronize(self.device)
+                replay = capture(lambda: self._body(self.staging.batch, n))
         except Exception as exc:  # host syncs, data-dependent shapes, unsupported kernels
             synchronize(self.device)
             reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"

@@ -14,6 +14,7 @@ one line naming the plugin and the rule, not with a raw error from deep inside t
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -21,6 +22,7 @@ from typing import Any, Callable
 import torch
 
 from longdep_bench import contracts
+from longdep_bench.capture_gate import GATE
 from longdep_bench.config import RunConfig, derive_seeds
 from longdep_bench.environment import configure_threads, environment
 from longdep_bench.objectives import correct_function, loss_function
@@ -115,7 +117,8 @@ class Run:
         run as ``diverged``, an exception as ``error`` (with the plugin named where it is one's)."""
         configure_threads(self.config.threads)
         try:
-            self._train(on_check)
+            with GATE.running() if self.device.type == "cuda" else contextlib.nullcontext():
+                self._train(on_check)
         except contracts.PluginError as exc:
             self.outcome.status, self.outcome.error = Status.ERROR, str(exc)
         except Exception as exc:  # one failing run must not stop the sweep
@@ -161,6 +164,7 @@ class Run:
         window_seen = 0
         self.train_clock.start()
         while outcome.seen < config.max_sequences:
+            GATE.let_captures_in()
             n = min(config.batch_size, config.max_sequences - outcome.seen)
             step(outcome.seen, n)
             outcome.seen += n
