@@ -66,11 +66,41 @@ if triton is not None:
                 tl.load(base + 3 * block_stride + offsets, mask=wmask, other=0.0))
 
     @triton.jit
-    def _forward(projected, weight_t, hs, cs, acts, steps, batch, hidden,
-                 BLOCK_H: tl.constexpr, BLOCK: tl.constexpr, PRECISION: tl.constexpr, HOIST: tl.constexpr):
+    def _products(x_rows, x_gate_stride, x_ok, weight, row_stride, block_stride, hidden,
+                  BLOCK: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_K: tl.constexpr, PRECISION: tl.constexpr):
+        """The four gates' products ``x_k W_k`` for a tile whose left factors are in memory:
+        ``x_rows`` (BLOCK, 1) points at each row's first element, gate k's left factor starts
+        ``k * x_gate_stride`` further (0: one factor for all gates) and rows outside ``x_ok`` read
+        as zeros; weight block k starts at ``weight + k * block_stride``, its rows ``row_stride``
+        apart. The inner dimension goes in chunks of BLOCK_K, so that only (BLOCK_K, BLOCK_H)
+        slices of the weights are staged on chip at a time."""
+        cols = tl.arange(0, BLOCK_H)[None, :]
+        acc_0 = tl.zeros((BLOCK, BLOCK_H), tl.float32)
+        acc_1 = tl.zeros((BLOCK, BLOCK_H), tl.float32)
+        acc_2 = tl.zeros((BLOCK, BLOCK_H), tl.float32)
+        acc_3 = tl.zeros((BLOCK, BLOCK_H), tl.float32)
+        for k in range(0, BLOCK_H, BLOCK_K):
+            inner = k + tl.arange(0, BLOCK_K)
+            xmask = x_ok & (inner[None, :] < hidden)
+            wmask = (inner[:, None] < hidden) & (cols < hidden)
+            x = x_rows + inner[None, :]
+            w = weight + inner[:, None] * row_stride + cols
+            acc_0 += tl.dot(tl.load(x, mask=xmask, other=0.0), tl.load(w, mask=wmask, other=0.0),
+                            input_precision=PRECISION)
+            acc_1 += tl.dot(tl.load(x + x_gate_stride, mask=xmask, other=0.0),
+                            tl.load(w + block_stride, mask=wmask, other=0.0), input_precision=PRECISION)
+            acc_2 += tl.dot(tl.load(x + 2 * x_gate_stride, mask=xmask, other=0.0),
+                            tl.load(w + 2 * block_stride, mask=wmask, other=0.0), input_precision=PRECISION)
+            acc_3 += tl.dot(tl.load(x + 3 * x_gate_stride, mask=xmask, other=0.0),
+                            tl.load(w + 3 * block_stride, mask=wmask, other=0.0), input_precision=PRECISION)
+        return acc_0, acc_1, acc_2, acc_3
+
+    @triton.jit
+    def _forward(projected, weight_t, hs, cs, acts, steps, batch, hidden, BLOCK_H: tl.constexpr,
+                 BLOCK: tl.constexpr, BLOCK_K: tl.constexpr, PRECISION: tl.constexpr, HOIST: tl.constexpr):
         """projected (T, B, 4H); weight_t = W_hh^T (H, 4H); hs, cs (T, B, H); acts (T, B, 4H).
-        HOIST keeps the weights in registers for the whole loop (small H); otherwise every step
-        re-reads them (from L2)."""
+        HOIST keeps the weights and h in registers for the whole loop (small H); otherwise each
+        step reads h_{t-1} back from ``hs`` and the weights from L2 in BLOCK_K-row slices."""
         rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)[:, None]
         cols = tl.arange(0, BLOCK_H)[None, :]
         mask = (rows < batch) & (cols < hidden)
@@ -79,13 +109,21 @@ if triton is not None:
         h = tl.zeros((BLOCK, BLOCK_H), tl.float32)
         c = tl.zeros((BLOCK, BLOCK_H), tl.float32)
         for t in range(steps):
-            if not HOIST:
-                w_i, w_f, w_g, w_o = _gate_blocks(weight_t, 4 * hidden, hidden, hidden, BLOCK_H)
             gate = projected + (t * batch + rows) * 4 * hidden + cols
-            i = _sigmoid(tl.load(gate, mask=mask, other=0.0) + tl.dot(h, w_i, input_precision=PRECISION))
-            f = _sigmoid(tl.load(gate + hidden, mask=mask, other=0.0) + tl.dot(h, w_f, input_precision=PRECISION))
-            g = _tanh(tl.load(gate + 2 * hidden, mask=mask, other=0.0) + tl.dot(h, w_g, input_precision=PRECISION))
-            o = _sigmoid(tl.load(gate + 3 * hidden, mask=mask, other=0.0) + tl.dot(h, w_o, input_precision=PRECISION))
+            if HOIST:
+                r_i = tl.dot(h, w_i, input_precision=PRECISION)
+                r_f = tl.dot(h, w_f, input_precision=PRECISION)
+                r_g = tl.dot(h, w_g, input_precision=PRECISION)
+                r_o = tl.dot(h, w_o, input_precision=PRECISION)
+            else:
+                tl.debug_barrier()  # h_{t-1}, stored by every thread of the program, is readable
+                r_i, r_f, r_g, r_o = _products(hs + ((t - 1) * batch + rows) * hidden, 0,
+                                               (rows < batch) & (rows * 0 + t > 0), weight_t, 4 * hidden,
+                                               hidden, hidden, BLOCK, BLOCK_H, BLOCK_K, PRECISION)
+            i = _sigmoid(tl.load(gate, mask=mask, other=0.0) + r_i)
+            f = _sigmoid(tl.load(gate + hidden, mask=mask, other=0.0) + r_f)
+            g = _tanh(tl.load(gate + 2 * hidden, mask=mask, other=0.0) + r_g)
+            o = _sigmoid(tl.load(gate + 3 * hidden, mask=mask, other=0.0) + r_o)
             c = f * c + i * g
             h = o * _tanh(c)
             h = tl.where(mask, h, 0.0)
@@ -100,10 +138,11 @@ if triton is not None:
             tl.store(act + 3 * hidden, o, mask=mask)
 
     @triton.jit
-    def _backward(grad_hs, grad_cs, weight, cs, acts, grad_gates, steps, batch, hidden,
-                  BLOCK_H: tl.constexpr, BLOCK: tl.constexpr, PRECISION: tl.constexpr, HOIST: tl.constexpr):
+    def _backward(grad_hs, grad_cs, weight, cs, acts, grad_gates, steps, batch, hidden, BLOCK_H: tl.constexpr,
+                  BLOCK: tl.constexpr, BLOCK_K: tl.constexpr, PRECISION: tl.constexpr, HOIST: tl.constexpr):
         """grad_hs, grad_cs (T, B, H); weight = W_hh (4H, H); cs (T, B, H); acts (T, B, 4H);
-        grad_gates (T, B, 4H): the gradients of the gates' pre-activations."""
+        grad_gates (T, B, 4H): the gradients of the gates' pre-activations. Without HOIST the
+        recurrent products read the gate gradients back from ``grad_gates``."""
         rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)[:, None]
         cols = tl.arange(0, BLOCK_H)[None, :]
         mask = (rows < batch) & (cols < hidden)
@@ -112,8 +151,6 @@ if triton is not None:
         dh_next = tl.zeros((BLOCK, BLOCK_H), tl.float32)
         dc_next = tl.zeros((BLOCK, BLOCK_H), tl.float32)
         for s in range(steps):
-            if not HOIST:
-                w_i, w_f, w_g, w_o = _gate_blocks(weight, hidden, hidden * hidden, hidden, BLOCK_H)
             t = steps - 1 - s
             state = (t * batch + rows) * hidden + cols
             act = acts + (t * batch + rows) * 4 * hidden + cols
@@ -135,19 +172,33 @@ if triton is not None:
             tl.store(grad + hidden, a_f, mask=mask)
             tl.store(grad + 2 * hidden, a_g, mask=mask)
             tl.store(grad + 3 * hidden, a_o, mask=mask)
-            dh_next = (tl.dot(a_i, w_i, input_precision=PRECISION) + tl.dot(a_f, w_f, input_precision=PRECISION)
-                       + tl.dot(a_g, w_g, input_precision=PRECISION) + tl.dot(a_o, w_o, input_precision=PRECISION))
+            if HOIST:
+                dh_next = (tl.dot(a_i, w_i, input_precision=PRECISION) + tl.dot(a_f, w_f, input_precision=PRECISION)
+                           + tl.dot(a_g, w_g, input_precision=PRECISION)
+                           + tl.dot(a_o, w_o, input_precision=PRECISION))
+            else:
+                tl.debug_barrier()  # this step's gate gradients, stored by every thread, are readable
+                d_i, d_f, d_g, d_o = _products(grad_gates + (t * batch + rows) * 4 * hidden, hidden, rows < batch,
+                                               weight, hidden, hidden * hidden, hidden, BLOCK, BLOCK_H, BLOCK_K,
+                                               PRECISION)
+                dh_next = d_i + d_f + d_g + d_o
             dc_next = dc * f
 
 
 HOIST_UP_TO = 64  # hidden sizes whose four weight blocks stay in registers for the whole loop
+MAX_HIDDEN = 512  # above: a (16, H) chunk of the four weight slices no longer fits in shared memory
+STAGED_WEIGHTS = 128 * 1024  # bytes of the four gates' (BLOCK_K, BLOCK_H) float32 weight slices of one chunk
 
 
 def _launch(batch: int, hidden: int) -> tuple[tuple[int], dict]:
     """The grid (one program per tile of BLOCK_B sequences) and the kernels' compile-time settings."""
+    if hidden > MAX_HIDDEN:
+        raise ValueError(f"the Triton LSTM supports hidden sizes up to {MAX_HIDDEN}, not {hidden}")
     block_h = max(16, triton.next_power_of_2(hidden))
-    return (triton.cdiv(batch, BLOCK_B),), dict(BLOCK_H=block_h, BLOCK=BLOCK_B, HOIST=block_h <= HOIST_UP_TO,
-                                                 num_warps=4, num_stages=1)
+    block_k = min(block_h, max(16, STAGED_WEIGHTS // (4 * 4 * block_h)))
+    return (triton.cdiv(batch, BLOCK_B),), dict(BLOCK_H=block_h, BLOCK=BLOCK_B, BLOCK_K=block_k,
+                                                 HOIST=block_h <= HOIST_UP_TO, num_warps=4 if block_h <= 128 else 8,
+                                                 num_stages=1)
 
 
 class TritonLSTMFunction(torch.autograd.Function):
