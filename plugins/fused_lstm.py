@@ -107,6 +107,10 @@ class FusedLSTM(nn.Module):
         usable = not lstm_triton.UNAVAILABLE and (projected.is_cuda or lstm_triton.interpreted())
         if self.kernel == "triton" and not usable:
             raise ValueError("fused-lstm: kernel=triton needs CUDA tensors (or TRITON_INTERPRET=1 on the CPU)")
+        if self.hidden_size > lstm_triton.MAX_HIDDEN:
+            if self.kernel == "triton":
+                raise ValueError(f"fused-lstm: kernel=triton supports hidden sizes up to {lstm_triton.MAX_HIDDEN}")
+            return False
         return usable and (self.kernel == "triton" or projected.is_cuda)
 
     def runtime_info(self) -> dict[str, str]:
@@ -130,9 +134,12 @@ class FusedLSTM(nn.Module):
 
 
 def check(hidden: int, options: Mapping[str, Any]) -> None:
-    """kernel=triton needs Triton."""
+    """kernel=triton needs Triton, and a hidden size its kernels support (auto falls back to the loop)."""
     if options["kernel"] == "triton" and lstm_triton.UNAVAILABLE:
         raise ValueError(f"kernel=triton is unavailable here: {lstm_triton.UNAVAILABLE}")
+    if options["kernel"] == "triton" and hidden > lstm_triton.MAX_HIDDEN:
+        raise ValueError(f"kernel=triton supports hidden sizes up to {lstm_triton.MAX_HIDDEN}, not {hidden} "
+                         "(kernel=auto runs the TorchScript loop there)")
 
 
 def build(io: ModelIO, hidden: int, options: Mapping[str, Any]) -> nn.Module:

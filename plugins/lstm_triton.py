@@ -66,34 +66,36 @@ if triton is not None:
                 tl.load(base + 3 * block_stride + offsets, mask=wmask, other=0.0))
 
     @triton.jit
-    def _products(x_rows, x_gate_stride, x_ok, weight, row_stride, block_stride, hidden,
-                  BLOCK: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_K: tl.constexpr, PRECISION: tl.constexpr):
-        """The four gates' products ``x_k W_k`` for a tile whose left factors are in memory:
-        ``x_rows`` (BLOCK, 1) points at each row's first element, gate k's left factor starts
-        ``k * x_gate_stride`` further (0: one factor for all gates) and rows outside ``x_ok`` read
-        as zeros; weight block k starts at ``weight + k * block_stride``, its rows ``row_stride``
-        apart. The inner dimension goes in chunks of BLOCK_K, so that only (BLOCK_K, BLOCK_H)
-        slices of the weights are staged on chip at a time."""
+    def _product(x_rows, x_ok, weight, row_stride, hidden, BLOCK: tl.constexpr, BLOCK_H: tl.constexpr,
+                 BLOCK_K: tl.constexpr, PRECISION: tl.constexpr):
+        """``x W`` for a tile whose left factor is in memory: ``x_rows`` (BLOCK, 1) points at each
+        row's first element and rows outside ``x_ok`` read as zeros; W (hidden, hidden) starts at
+        ``weight``, its rows ``row_stride`` apart. The inner dimension goes in chunks of BLOCK_K,
+        so that only a (BLOCK_K, BLOCK_H) slice of the weights is staged on chip at a time."""
         cols = tl.arange(0, BLOCK_H)[None, :]
-        acc_0 = tl.zeros((BLOCK, BLOCK_H), tl.float32)
-        acc_1 = tl.zeros((BLOCK, BLOCK_H), tl.float32)
-        acc_2 = tl.zeros((BLOCK, BLOCK_H), tl.float32)
-        acc_3 = tl.zeros((BLOCK, BLOCK_H), tl.float32)
+        acc = tl.zeros((BLOCK, BLOCK_H), tl.float32)
         for k in range(0, BLOCK_H, BLOCK_K):
             inner = k + tl.arange(0, BLOCK_K)
-            xmask = x_ok & (inner[None, :] < hidden)
-            wmask = (inner[:, None] < hidden) & (cols < hidden)
-            x = x_rows + inner[None, :]
-            w = weight + inner[:, None] * row_stride + cols
-            acc_0 += tl.dot(tl.load(x, mask=xmask, other=0.0), tl.load(w, mask=wmask, other=0.0),
-                            input_precision=PRECISION)
-            acc_1 += tl.dot(tl.load(x + x_gate_stride, mask=xmask, other=0.0),
-                            tl.load(w + block_stride, mask=wmask, other=0.0), input_precision=PRECISION)
-            acc_2 += tl.dot(tl.load(x + 2 * x_gate_stride, mask=xmask, other=0.0),
-                            tl.load(w + 2 * block_stride, mask=wmask, other=0.0), input_precision=PRECISION)
-            acc_3 += tl.dot(tl.load(x + 3 * x_gate_stride, mask=xmask, other=0.0),
-                            tl.load(w + 3 * block_stride, mask=wmask, other=0.0), input_precision=PRECISION)
-        return acc_0, acc_1, acc_2, acc_3
+            x = tl.load(x_rows + inner[None, :], mask=x_ok & (inner[None, :] < hidden), other=0.0)
+            w = tl.load(weight + inner[:, None] * row_stride + cols, mask=(inner[:, None] < hidden) & (cols < hidden),
+                        other=0.0)
+            acc += tl.dot(x, w, input_precision=PRECISION)
+        return acc
+
+    @triton.jit
+    def _products(x_rows, x_gate_stride, x_ok, weight, row_stride, block_stride, hidden,
+                  BLOCK: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_K: tl.constexpr, PRECISION: tl.constexpr):
+        """The four gates' products ``x_k W_k`` (see ``_product``), one gate after the other so
+        that one weight slice at a time is in flight: gate k's left factor starts ``k *
+        x_gate_stride`` after ``x_rows`` (0: one factor for all gates), its weight block ``k *
+        block_stride`` after ``weight``."""
+        return (_product(x_rows, x_ok, weight, row_stride, hidden, BLOCK, BLOCK_H, BLOCK_K, PRECISION),
+                _product(x_rows + x_gate_stride, x_ok, weight + block_stride, row_stride, hidden,
+                         BLOCK, BLOCK_H, BLOCK_K, PRECISION),
+                _product(x_rows + 2 * x_gate_stride, x_ok, weight + 2 * block_stride, row_stride, hidden,
+                         BLOCK, BLOCK_H, BLOCK_K, PRECISION),
+                _product(x_rows + 3 * x_gate_stride, x_ok, weight + 3 * block_stride, row_stride, hidden,
+                         BLOCK, BLOCK_H, BLOCK_K, PRECISION))
 
     @triton.jit
     def _forward(projected, weight_t, hs, cs, acts, steps, batch, hidden, BLOCK_H: tl.constexpr,
@@ -186,7 +188,11 @@ if triton is not None:
 
 
 HOIST_UP_TO = 64  # hidden sizes whose four weight blocks stay in registers for the whole loop
-MAX_HIDDEN = 512  # above: a (16, H) chunk of the four weight slices no longer fits in shared memory
+MAX_HIDDEN = 512  # the largest hidden size whose kernels are compiled and checked (tests/test_triton_lstm.py)
+# Warps per program: the fewest with which ptxas (CUDA 13.4, sm_90a) spills no or few registers:
+# 166-168 registers at H <= 64 with 4 warps; at 128 and 256 with 8 warps 0-24 bytes of spills; 512
+# still spills (0.4-0.8 KB per thread with 16 warps).
+WARPS = {16: 4, 32: 4, 64: 4, 128: 8, 256: 8, 512: 16}
 STAGED_WEIGHTS = 128 * 1024  # bytes of the four gates' (BLOCK_K, BLOCK_H) float32 weight slices of one chunk
 
 
@@ -197,8 +203,7 @@ def _launch(batch: int, hidden: int) -> tuple[tuple[int], dict]:
     block_h = max(16, triton.next_power_of_2(hidden))
     block_k = min(block_h, max(16, STAGED_WEIGHTS // (4 * 4 * block_h)))
     return (triton.cdiv(batch, BLOCK_B),), dict(BLOCK_H=block_h, BLOCK=BLOCK_B, BLOCK_K=block_k,
-                                                 HOIST=block_h <= HOIST_UP_TO, num_warps=4 if block_h <= 128 else 8,
-                                                 num_stages=1)
+                                                 HOIST=block_h <= HOIST_UP_TO, num_warps=WARPS[block_h], num_stages=1)
 
 
 class TritonLSTMFunction(torch.autograd.Function):

@@ -6,6 +6,11 @@ Without a GPU the kernels run in Triton's interpreter (set up in conftest.py) at
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -108,3 +113,49 @@ def test_a_task6a_run_solves_with_the_triton_kernel(device):
                        max_sequences=100_000, device="cuda")
     record = train(config)
     assert record.solved, (record.test_accuracy, record.error)
+
+
+def test_hidden_sizes_beyond_the_kernels_are_refused_or_run_the_loop(cli, tmp_path):
+    big = lstm_triton.MAX_HIDDEN + 1
+    result = cli("run", "-a", "fused-lstm:kernel=triton", "--hidden", str(big), "--seeds", "1",
+                 "-o", str(tmp_path / "r.jsonl"))
+    assert result.code == 2 and f"supports hidden sizes up to {lstm_triton.MAX_HIDDEN}" in result.err
+    layer = FusedLSTM(3, big, kernel="auto")
+    layer(torch.randn(2, 3, 3))
+    assert layer.runtime_info() == {"kernel": "script"}
+
+
+COMPILE_FOR_H100 = """
+import inspect, json, sys
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+from longdep_bench_plugins import lstm_triton
+shared = {}
+for hidden in json.loads(sys.argv[1]):
+    _, settings = lstm_triton._launch(128, hidden)
+    options = {"num_warps": settings.pop("num_warps"), "num_stages": settings.pop("num_stages")}
+    for kernel in (lstm_triton._forward, lstm_triton._backward):
+        names = inspect.signature(kernel.fn).parameters
+        signature = {n: "i32" if n in ("steps", "batch", "hidden") else "constexpr" if n.isupper() else "*fp32"
+                     for n in names}
+        source = ASTSource(fn=kernel, signature=signature, constexprs=dict(settings, PRECISION="tf32"))
+        compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options=options)
+        shared[f"{kernel.fn.__name__} H{hidden}"] = compiled.metadata.shared
+print(json.dumps(shared))
+"""
+
+
+def test_the_kernels_fit_on_an_h100():
+    """Compiled for sm_90 here, without a GPU (in a process without the interpreter): the shared
+    memory each program asks for fits in an H100's 227 KB per block (at H128 it once asked for 270
+    KB, and the launch failed there)."""
+    pytest.importorskip("triton")
+    if lstm_triton.UNAVAILABLE:
+        pytest.skip(lstm_triton.UNAVAILABLE)
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    done = subprocess.run([sys.executable, "-c", COMPILE_FOR_H100, "[64, 128, 512]"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    shared = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(shared) == 6 and all(0 < size <= 232_448 for size in shared.values()), shared
