@@ -1,11 +1,16 @@
 """A fused LSTM layer in Triton: the whole time loop in one kernel launch forward and one backward.
 
-Forward (``_forward``): one program per tile of ``BLOCK_B`` sequences keeps that tile's h and c on
-chip for all T steps; each step adds the recurrent products ``h W_k^T`` (one ``tl.dot`` per gate,
-the weights re-read from L2) to the hoisted input projections, applies the gates and stores h, c
-and the four gate activations that the backward pass needs. Backward (``_backward``): the same
-tiles run the time loop in reverse, carrying dh and dc, and store the gradients of the gates'
-pre-activations; the weight gradient is then one large matmul (``dgates^T h_{t-1}`` over all steps
+Forward (``_forward``): one program per tile of ``BLOCK_B`` sequences keeps that tile's c on chip
+for all T steps; each step adds the recurrent products ``h W_k^T`` (one ``tl.dot`` per gate) to the
+hoisted input projections (loaded one step ahead), applies the gates and stores h, c and the four
+gate activations that the backward pass needs. Up to H=64 the weights and h stay in registers;
+above, each step reads h_{t-1} back and the weights from L2 in slices of ``BLOCK_K`` rows, one gate
+at a time, so that what is staged in shared memory fits (H up to 512).
+
+Backward (``_backward``): the same tiles run the time loop in reverse, carrying dh and dc (the
+step's saved tiles loaded one step ahead), and store the gradients of the gates'
+pre-activations; above H=64 the recurrent product reads them back in the same slices. The weight
+gradient is then one large matmul (``dgates^T h_{t-1}`` over all steps
 and sequences) and the input gradient flows on through the projection in PyTorch.
 
 ``precision`` is Triton's ``input_precision`` of the recurrent products: ``tf32`` (the default,
@@ -66,6 +71,21 @@ if triton is not None:
                 tl.load(base + 3 * block_stride + offsets, mask=wmask, other=0.0))
 
     @triton.jit
+    def _four(base, hidden, mask):
+        """The four gate blocks of a (BLOCK, 4H) row tile: ``base`` points at gate 0's block."""
+        return (tl.load(base, mask=mask, other=0.0), tl.load(base + hidden, mask=mask, other=0.0),
+                tl.load(base + 2 * hidden, mask=mask, other=0.0), tl.load(base + 3 * hidden, mask=mask, other=0.0))
+
+    @triton.jit
+    def _step_tiles(acts, cs, grad_hs, grad_cs, t, batch, hidden, rows, cols, mask):
+        """What the backward pass reads for step t: the four gate activations, c_t, and the
+        gradients arriving at h_t and c_t from outside the recurrence."""
+        state = (t * batch + rows) * hidden + cols
+        i, f, g, o = _four(acts + (t * batch + rows) * 4 * hidden + cols, hidden, mask)
+        return (i, f, g, o, tl.load(cs + state, mask=mask, other=0.0), tl.load(grad_hs + state, mask=mask, other=0.0),
+                tl.load(grad_cs + state, mask=mask, other=0.0))
+
+    @triton.jit
     def _product(x_rows, x_ok, weight, row_stride, hidden, BLOCK: tl.constexpr, BLOCK_H: tl.constexpr,
                  BLOCK_K: tl.constexpr, PRECISION: tl.constexpr):
         """``x W`` for a tile whose left factor is in memory: ``x_rows`` (BLOCK, 1) points at each
@@ -99,10 +119,12 @@ if triton is not None:
 
     @triton.jit
     def _forward(projected, weight_t, hs, cs, acts, steps, batch, hidden, BLOCK_H: tl.constexpr,
-                 BLOCK: tl.constexpr, BLOCK_K: tl.constexpr, PRECISION: tl.constexpr, HOIST: tl.constexpr):
+                 BLOCK: tl.constexpr, BLOCK_K: tl.constexpr, PRECISION: tl.constexpr, HOIST: tl.constexpr,
+                 PREFETCH: tl.constexpr):
         """projected (T, B, 4H); weight_t = W_hh^T (H, 4H); hs, cs (T, B, H); acts (T, B, 4H).
         HOIST keeps the weights and h in registers for the whole loop (small H); otherwise each
-        step reads h_{t-1} back from ``hs`` and the weights from L2 in BLOCK_K-row slices."""
+        step reads h_{t-1} back from ``hs`` and the weights from L2 in BLOCK_K-row slices.
+        PREFETCH loads each step's inputs one step ahead (where the registers allow it)."""
         rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)[:, None]
         cols = tl.arange(0, BLOCK_H)[None, :]
         mask = (rows < batch) & (cols < hidden)
@@ -110,8 +132,13 @@ if triton is not None:
             w_i, w_f, w_g, w_o = _gate_blocks(weight_t, 4 * hidden, hidden, hidden, BLOCK_H)
         h = tl.zeros((BLOCK, BLOCK_H), tl.float32)
         c = tl.zeros((BLOCK, BLOCK_H), tl.float32)
+        x_i, x_f, x_g, x_o = _four(projected + rows * 4 * hidden + cols, hidden, mask)
         for t in range(steps):
-            gate = projected + (t * batch + rows) * 4 * hidden + cols
+            if PREFETCH:  # the next step's input projections load while this step computes
+                n_i, n_f, n_g, n_o = _four(projected + ((t + 1) * batch + rows) * 4 * hidden + cols, hidden,
+                                           mask & (rows * 0 + t + 1 < steps))
+            else:
+                x_i, x_f, x_g, x_o = _four(projected + (t * batch + rows) * 4 * hidden + cols, hidden, mask)
             if HOIST:
                 r_i = tl.dot(h, w_i, input_precision=PRECISION)
                 r_f = tl.dot(h, w_f, input_precision=PRECISION)
@@ -122,10 +149,12 @@ if triton is not None:
                 r_i, r_f, r_g, r_o = _products(hs + ((t - 1) * batch + rows) * hidden, 0,
                                                (rows < batch) & (rows * 0 + t > 0), weight_t, 4 * hidden,
                                                hidden, hidden, BLOCK, BLOCK_H, BLOCK_K, PRECISION)
-            i = _sigmoid(tl.load(gate, mask=mask, other=0.0) + r_i)
-            f = _sigmoid(tl.load(gate + hidden, mask=mask, other=0.0) + r_f)
-            g = _tanh(tl.load(gate + 2 * hidden, mask=mask, other=0.0) + r_g)
-            o = _sigmoid(tl.load(gate + 3 * hidden, mask=mask, other=0.0) + r_o)
+            i = _sigmoid(x_i + r_i)
+            f = _sigmoid(x_f + r_f)
+            g = _tanh(x_g + r_g)
+            o = _sigmoid(x_o + r_o)
+            if PREFETCH:
+                x_i, x_f, x_g, x_o = n_i, n_f, n_g, n_o
             c = f * c + i * g
             h = o * _tanh(c)
             h = tl.where(mask, h, 0.0)
@@ -141,7 +170,8 @@ if triton is not None:
 
     @triton.jit
     def _backward(grad_hs, grad_cs, weight, cs, acts, grad_gates, steps, batch, hidden, BLOCK_H: tl.constexpr,
-                  BLOCK: tl.constexpr, BLOCK_K: tl.constexpr, PRECISION: tl.constexpr, HOIST: tl.constexpr):
+                  BLOCK: tl.constexpr, BLOCK_K: tl.constexpr, PRECISION: tl.constexpr, HOIST: tl.constexpr,
+                  PREFETCH: tl.constexpr):
         """grad_hs, grad_cs (T, B, H); weight = W_hh (4H, H); cs (T, B, H); acts (T, B, 4H);
         grad_gates (T, B, 4H): the gradients of the gates' pre-activations. Without HOIST the
         recurrent products read the gate gradients back from ``grad_gates``."""
@@ -152,19 +182,21 @@ if triton is not None:
             w_i, w_f, w_g, w_o = _gate_blocks(weight, hidden, hidden * hidden, hidden, BLOCK_H)
         dh_next = tl.zeros((BLOCK, BLOCK_H), tl.float32)
         dc_next = tl.zeros((BLOCK, BLOCK_H), tl.float32)
+        i, f, g, o, c, grad_h, grad_c = _step_tiles(acts, cs, grad_hs, grad_cs, steps - 1, batch, hidden, rows, cols,
+                                                    mask)
         for s in range(steps):
             t = steps - 1 - s
-            state = (t * batch + rows) * hidden + cols
-            act = acts + (t * batch + rows) * 4 * hidden + cols
-            i = tl.load(act, mask=mask, other=0.0)
-            f = tl.load(act + hidden, mask=mask, other=0.0)
-            g = tl.load(act + 2 * hidden, mask=mask, other=0.0)
-            o = tl.load(act + 3 * hidden, mask=mask, other=0.0)
-            c = tl.load(cs + state, mask=mask, other=0.0)
-            c_prev = tl.load(cs + state - batch * hidden, mask=mask & (rows * 0 + t > 0), other=0.0)
-            dh = tl.load(grad_hs + state, mask=mask, other=0.0) + dh_next
+            ok = mask & (rows * 0 + t > 0)
+            if PREFETCH:  # the previous step's tiles load while this step computes; its c is our c_{t-1}
+                n_i, n_f, n_g, n_o, c_prev, n_grad_h, n_grad_c = _step_tiles(acts, cs, grad_hs, grad_cs, t - 1, batch,
+                                                                              hidden, rows, cols, ok)
+            else:
+                i, f, g, o, c, grad_h, grad_c = _step_tiles(acts, cs, grad_hs, grad_cs, t, batch, hidden, rows, cols,
+                                                            mask)
+                c_prev = tl.load(cs + ((t - 1) * batch + rows) * hidden + cols, mask=ok, other=0.0)
+            dh = grad_h + dh_next
             tanh_c = _tanh(c)
-            dc = tl.load(grad_cs + state, mask=mask, other=0.0) + dc_next + dh * o * (1.0 - tanh_c * tanh_c)
+            dc = grad_c + dc_next + dh * o * (1.0 - tanh_c * tanh_c)
             a_i = dc * g * i * (1.0 - i)
             a_f = dc * c_prev * f * (1.0 - f)
             a_g = dc * i * (1.0 - g * g)
@@ -185,13 +217,16 @@ if triton is not None:
                                                PRECISION)
                 dh_next = d_i + d_f + d_g + d_o
             dc_next = dc * f
+            if PREFETCH:
+                i, f, g, o, c, grad_h, grad_c = n_i, n_f, n_g, n_o, c_prev, n_grad_h, n_grad_c
 
 
 HOIST_UP_TO = 64  # hidden sizes whose four weight blocks stay in registers for the whole loop
+PREFETCH_UP_TO = 128  # above, holding the next step's tiles spills registers (ptxas, sm_90a)
 MAX_HIDDEN = 512  # the largest hidden size whose kernels are compiled and checked (tests/test_triton_lstm.py)
-# Warps per program: the fewest with which ptxas (CUDA 13.4, sm_90a) spills no or few registers:
-# 166-168 registers at H <= 64 with 4 warps; at 128 and 256 with 8 warps 0-24 bytes of spills; 512
-# still spills (0.4-0.8 KB per thread with 16 warps).
+# Warps per program, chosen with ptxas (CUDA 13.4, sm_90a) on the compiled kernels: no spills at
+# H <= 64 (4 warps, 198-252 registers) and H128 (8 warps); 16-128 bytes per thread at H256 (8
+# warps); 0.5-0.8 KB at H512 (16 warps).
 WARPS = {16: 4, 32: 4, 64: 4, 128: 8, 256: 8, 512: 16}
 STAGED_WEIGHTS = 128 * 1024  # bytes of the four gates' (BLOCK_K, BLOCK_H) float32 weight slices of one chunk
 
@@ -203,7 +238,8 @@ def _launch(batch: int, hidden: int) -> tuple[tuple[int], dict]:
     block_h = max(16, triton.next_power_of_2(hidden))
     block_k = min(block_h, max(16, STAGED_WEIGHTS // (4 * 4 * block_h)))
     return (triton.cdiv(batch, BLOCK_B),), dict(BLOCK_H=block_h, BLOCK=BLOCK_B, BLOCK_K=block_k,
-                                                 HOIST=block_h <= HOIST_UP_TO, num_warps=WARPS[block_h], num_stages=1)
+                                                 HOIST=block_h <= HOIST_UP_TO, PREFETCH=block_h <= PREFETCH_UP_TO,
+                                                 num_warps=WARPS[block_h], num_stages=1)
 
 
 class TritonLSTMFunction(torch.autograd.Function):
