@@ -69,15 +69,17 @@ def test_sigkill_then_resume_gives_one_good_record_per_configuration(tmp_path):
 
 def test_ctrl_c_stops_cleanly_and_keeps_records(tmp_path):
     out = tmp_path / "r.jsonl"
-    process = _cli_process("run", "-a", "rnn", "--seeds", "6", "--max-sequences", "3072", "--hidden", "8",
+    # 40 runs: far more than can finish between the first record and the interrupt, even on a
+    # loaded machine where this test's polling is starved for seconds
+    process = _cli_process("run", "-a", "rnn", "--seeds", "40", "--max-sequences", "3072", "--hidden", "8",
                            "--jobs", "2", "-o", str(out))
     _wait_for_records(out, 1, process)
     os.killpg(process.pid, signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130
+    assert process.returncode == 130, stderr
     assert "Run the same command again to resume" in stderr and "Traceback" not in stderr
     records = list(read_records(str(out)))
-    assert 1 <= len(records) < 6
+    assert 1 <= len(records) < 40
 
 
 def test_resume_refuses_a_file_with_other_settings(cli, tmp_path):
