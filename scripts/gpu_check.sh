@@ -69,14 +69,15 @@ section speed 240 python3 -m pytest -q -p no:cacheprovider --device cuda tests/b
   --size B16-H64-L110 --size B128-H128-L110 --size B128-H128-L1100 --size B128-H256-L110 --size B128-H512-L110 \
   --benchmark-json="$out/speed.json"
 python3 -m longdep_bench speed "$out/speed.json" --stat min > "$out/speed.md" 2>&1 && cat "$out/speed.md"
-if command -v ncu > /dev/null; then  # where does the Triton LSTM's time go (B128 H128 L110, one step)
-  section profile 60 ncu --kernel-name regex:_forward\|_backward --launch-count 2 --section SpeedOfLight \
-    --section Occupancy --section LaunchStats python3 -c "
+if command -v ncu > /dev/null; then  # where does the Triton LSTM's time go (B16 H64 and B128 H128, L110)
+  section profile 90 ncu --kernel-name regex:_forward\|_backward --launch-count 4 --section SpeedOfLight \
+    --section Occupancy --section LaunchStats --section WarpStateStats python3 -c "
 import torch
 from longdep_bench_plugins.fused_lstm import FusedLSTM
-layer = FusedLSTM(128, 128, kernel='triton').cuda()
-x = torch.randn(128, 110, 128, device='cuda')
-layer(x)[0].sum().backward()
+for batch, hidden in ((16, 64), (128, 128)):
+    layer = FusedLSTM(hidden, hidden, kernel='triton').cuda()
+    x = torch.randn(batch, 110, hidden, device='cuda')
+    layer(x)[0].sum().backward()
 torch.cuda.synchronize()"
 fi
 
