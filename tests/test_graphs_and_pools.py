@@ -101,9 +101,11 @@ def test_records_say_how_the_step_ran():
                               "graphed": False, "graph_fallback": None}
 
 
-def test_gpu_pool_runs_several_runs_per_worker_and_matches_one_process():
-    configs = [_config(arch, max_sequences=256) for arch in ("lstm", "gru", "rnn")]
-    with GpuPool([None], threads=2) as pool:
+def test_gpu_pool_runs_several_runs_per_worker_and_matches_one_process(device):
+    """With --device cuda: three runs capture and replay CUDA graphs at once in one process (on an
+    H100 such runs failed in capture before the capture gate), with the results of one at a time."""
+    configs = [_config(arch, max_sequences=512, device=device.type) for arch in ("lstm", "gru", "rnn")]
+    with GpuPool([None], threads=3) as pool:
         pooled = [future.result(timeout=300) for future in [pool.submit(train, c) for c in configs]]
     alone = [train(c) for c in configs]
     assert [(r.run_id, r.test_accuracy, r.curve) for r in pooled] == [(r.run_id, r.test_accuracy, r.curve) for r in alone]
