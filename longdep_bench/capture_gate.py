@@ -3,12 +3,15 @@
 Several runs share one GPU as threads of one worker process (:class:`~longdep_bench.executors.GpuPool`).
 On an H100 (torch 2.11, CUDA 13) two to sixteen default-size runs at once, each capturing on its
 own stream with a thread-local capture mode, failed with ``CUDNN_STATUS_INTERNAL_ERROR`` or
-stalled, while one run at a time captured and trained correctly. Which cross-thread call broke the
-captures was not established (candidates: a kernel module loaded on its first launch, a
-``cudaFree``, a pinned-memory allocation in another thread). The gate rules all of them out: a run
-holds it while it uses the GPU (:meth:`CaptureGate.running`), lets waiting captures in between
-steps (:meth:`CaptureGate.let_captures_in`), and captures only when every other run of the process
-has stopped issuing work (:meth:`CaptureGate.capturing`). Work already queued keeps running on the
+stalled, while one run at a time captured and trained correctly. PyTorch explains it: "graphs
+already have the general (explicitly documented) restriction that only one capture may be underway
+at a time in the process" (``torch/cuda/graphs.py``), and ``torch.cuda.graph`` begins every capture
+with a device-wide ``torch.cuda.synchronize()`` and ``torch.cuda.empty_cache()``, which break a
+capture under way in another thread whatever its capture mode. Other cross-thread calls can too
+(a kernel module loaded on its first launch, a ``cudaFree``, a pinned-memory allocation). The
+gate rules all of them out: a run holds it while it uses the GPU (:meth:`CaptureGate.running`),
+lets waiting captures in between steps (:meth:`CaptureGate.let_captures_in`), and captures only
+when every other run of the process has stopped issuing work (:meth:`CaptureGate.capturing`). Work already queued keeps running on the
 device; only new calls wait, at most one training step long. One process, one gate: processes do
 not share CUDA state.
 """

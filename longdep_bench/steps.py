@@ -84,8 +84,9 @@ def capture(body: Callable[[], None]) -> Callable[[], None]:
     """Capture ``body`` (its kernels, not run now) in a CUDA graph; return the graph's replay.
 
     Each capture has its own stream (``torch.cuda.graph`` would otherwise use one default capture
-    stream for every graph of the process) and its capture mode is thread-local, so that runs in
-    other threads of the process keep launching and allocating while this one captures."""
+    stream for every graph of the process) and a thread-local capture mode; the caller holds the
+    capture gate (:mod:`longdep_bench.capture_gate`), so no other run of the process issues work
+    meanwhile."""
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph, stream=torch.cuda.Stream(), capture_error_mode="thread_local"):
         body()
