@@ -109,6 +109,17 @@ for graphs in auto off; do
   section "default-run-graphs-$graphs" 100 python3 -m longdep_bench run --device cuda --jobs 1 \
     --cuda-graphs "$graphs" -o "$out/default-$graphs.jsonl"
 done
+python3 - "$out" <<'EOF' | tee "$out/default-runs.md"
+import json, sys, pathlib
+print("| file | runs | graphed | asked | training s (sum) | solved |\n|---|---|---|---|---|---|")
+for path in sorted(pathlib.Path(sys.argv[1]).glob("default-*.jsonl")):
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    graphed = sum(bool(r["runtime"].get("graphed")) for r in records)
+    asked = sorted({str(r["runtime"].get("cuda_graphs")) for r in records})
+    seconds = sum(r.get("train_seconds") or 0 for r in records)
+    print(f"| {path.name} | {len(records)} | {graphed} | {','.join(asked)} | {seconds:.1f} | "
+          f"{sum(bool(r.get('solved')) for r in records)} |")
+EOF
 
 section forward 60 python3 -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_lstm_forward.py \
   --benchmark-enable --benchmark-only --benchmark-min-rounds=10 --benchmark-json="$out/forward.json"
