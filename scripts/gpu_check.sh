@@ -89,17 +89,21 @@ done
 python3 - "$out" <<'EOF' | tee "$out/concurrency.md"
 import json, sys, pathlib
 out = pathlib.Path(sys.argv[1])
-print("| runs at once | sequences/s in all (sum of the runs' rates) | per run |\n|---|---|---|")
+print("| runs at once | sequences/s in all (sum of the runs' rates) | per run | graphed |\n|---|---|---|---|")
 best = None
 for n in (1, 2, 4, 8, 16):
     path = out / f"concurrent-{n}.jsonl"
-    rates = [json.loads(line)["sequences_per_second"] for line in path.read_text().splitlines()] if path.exists() else []
-    if len(rates) == n:
-        total = sum(rates)
+    records = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    ok = [r for r in records if r["status"] == "ok"]
+    graphed = sum(bool(r["runtime"].get("graphed")) for r in ok)
+    if len(ok) == n:
+        total = sum(r["sequences_per_second"] for r in ok)
         best = max(best or (0, 0), (total, n))
-        print(f"| {n} | {total:,.0f} | {total / n:,.0f} |")
+        print(f"| {n} | {total:,.0f} | {total / n:,.0f} | {graphed} |")
     else:
-        print(f"| {n} | (not finished: {len(rates)} of {n} runs) | |")
+        errors = sorted({r.get("error") or "" for r in records if r["status"] != "ok"})
+        print(f"| {n} | (not finished: {len(ok)} of {n} runs ok, {len(records) - len(ok)} failed: "
+              f"{'; '.join(errors)[:200]}) | | {graphed} |")
 print(f"\nbest: {best[1] if best else '?'} runs at once")
 (out / "best-n.txt").write_text(str(best[1] if best else 4))
 EOF
