@@ -10,7 +10,7 @@ products ``x W_ih^T`` as an embedding lookup into ``W_ih^T`` (a one-hot product 
 it, exactly) and feeds them to a module whose input weights are a frozen identity: the same
 function, parameters (``W_ih`` keeps its initial values) and trainable-parameter count, while a
 step costs the gates' width instead of the vocabulary's per input (long lag with q = p = 1000:
-``tests/benchmarks/test_lookup_inputs.py``, 8x faster for the LSTM and 2.3x for the GRU on a CPU).
+``tests/benchmarks/test_symbol_input_speed.py``, 8x faster for the LSTM and 2.3x for the GRU on a CPU).
 Results differ from ``onehot`` by float rounding in the input-weight gradient (sums in another
 order), as a different kernel's would.
 """

@@ -2,7 +2,7 @@
 forward and backward pass of a batch of 16 long-lag sequences with q = p = 1000 (1,004 symbols,
 1,003 steps) at hidden size 32, one thread:
 
-    pytest tests/benchmarks/test_lookup_inputs.py --benchmark-enable --benchmark-only
+    pytest tests/benchmarks/test_symbol_input_speed.py --benchmark-enable --benchmark-only
 """
 
 from __future__ import annotations
