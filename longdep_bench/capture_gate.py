@@ -11,9 +11,9 @@ capture under way in another thread whatever its capture mode. Other cross-threa
 (a kernel module loaded on its first launch, a ``cudaFree``, a pinned-memory allocation). The
 gate rules all of them out: a run holds it while it uses the GPU (:meth:`CaptureGate.running`),
 lets waiting captures in between steps (:meth:`CaptureGate.let_captures_in`), and captures only
-when every other run of the process has stopped issuing work (:meth:`CaptureGate.capturing`). Work already queued keeps running on the
-device; only new calls wait, at most one training step long. One process, one gate: processes do
-not share CUDA state.
+when every other run of the process has stopped issuing work (:meth:`CaptureGate.capturing`).
+Work already queued keeps running on the device; only new calls wait, at most one training step
+long. One process, one gate: processes do not share CUDA state.
 """
 
 from __future__ import annotations
