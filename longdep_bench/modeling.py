@@ -25,20 +25,23 @@ def encode_inputs(inputs: torch.Tensor, io: ModelIO) -> torch.Tensor:
     return inputs.to(torch.float32)
 
 
-def project_time_major(inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+def project_time_major(inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
+                       ) -> torch.Tensor:
     """Input projections ``x W^T + b`` for all steps at once, time-major: (T, N, G).
 
     ``inputs`` are float features (N, T, I) or integer token ids (N, T); for tokens the product
     with a one-hot vector is an embedding lookup into ``W^T``, and ids >= I (padding) give ``b``.
-    ``weight`` is (G, I), ``bias`` (G,).
+    ``weight`` is (G, I), ``bias`` (G,) or None for none.
     """
     if inputs.dtype.is_floating_point:
         steps, batch = inputs.shape[1], inputs.shape[0]
         flat = inputs.transpose(0, 1).reshape(steps * batch, -1)
-        return torch.addmm(bias, flat, weight.t()).view(steps, batch, -1)
+        product = flat @ weight.t() if bias is None else torch.addmm(bias, flat, weight.t())
+        return product.view(steps, batch, -1)
     table = torch.cat([weight.t(), weight.new_zeros(1, weight.shape[0])])
     ids = inputs.t().to(torch.long).clamp(max=weight.shape[1])
-    return nn.functional.embedding(ids, table) + bias
+    projected = nn.functional.embedding(ids, table)
+    return projected if bias is None else projected + bias
 
 
 def last_step(sequence: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -59,8 +59,8 @@ class LookupInputs(nn.Module):
         self.rnn.weight_ih_l0.requires_grad_(False)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        no_bias = self.weight_ih.new_zeros(self.weight_ih.shape[0])  # b_ih stays in the module
-        return self.rnn(project_time_major(tokens, self.weight_ih, no_bias))[0].transpose(0, 1)
+        projected = project_time_major(tokens, self.weight_ih)  # b_ih stays in the module
+        return self.rnn(projected)[0].transpose(0, 1)
 
     def runtime_info(self) -> dict[str, str]:
         """The input path that ran."""
