@@ -92,8 +92,9 @@ def _heatmap(plt: Any, table: Table, directory: str, stem: str) -> str:
             if cell is None:
                 continue
             rates[i, j] = cell.solved / cell.runs
+            text_colour = "black" if rates[i, j] >= 0.45 else "white"  # dark on viridis' light half
             axes.text(j, i, f"{cell.solved}/{cell.runs}\n{_median(cell)}",
-                      ha="center", va="center", fontsize=7, color="black" if 0.25 < rates[i, j] < 0.85 else "white")
+                      ha="center", va="center", fontsize=7, color=text_colour)
     image = axes.imshow(rates, cmap="viridis", vmin=0, vmax=1, aspect="auto")
     axes.set(xticks=range(len(table.gaps)), xticklabels=[str(g) for g in table.gaps],
              yticks=range(len(table.rows)), yticklabels=[label for label, _ in table.rows],
