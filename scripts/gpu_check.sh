@@ -16,7 +16,7 @@
 #     K steps captured in a CUDA graph = K eager steps (tests/test_models.py);
 #  2. training-step speed, graphed and eager, at B16 H64 L110, B128 H128 L110 and L1100, B128 H256 and
 #     H512 (lstm, fused-lstm with Triton and with its loop, gru, rnn); an Nsight Compute profile of
-#     the Triton kernels when ncu is there;
+#     the Triton kernels when ncu is there; the Triton kernels' launch settings timed one layer at a time;
 #  3. aggregate throughput of 1, 2, 4, 8, 16 default-size LSTM runs at once on one GPU;
 #  4. the default run with --cuda-graphs auto and off (one run at a time);
 #  5. the LSTM forward pass alone;
@@ -81,6 +81,9 @@ for batch, hidden in ((16, 64), (128, 128)):
     layer(x)[0].sum().backward()
 torch.cuda.synchronize()"
 fi
+# Which launch settings of the Triton LSTM are fastest (warps, weights in registers or L2 slices,
+# prefetch), against cuDNN, one layer at B16 H64, B128 H128 and B128 H256 (L110)
+section tune 90 python3 scripts/triton_tune.py --out "$out/triton-tune.json"
 
 for n in 1 2 4 8 16; do  # full budgets (no early success checks), so every run trains as long as the others
   section "concurrent-$n" 45 python3 -m longdep_bench run -a lstm --seeds "$n" --jobs "$n" --device cuda \
