@@ -200,15 +200,29 @@ def _relevant(published: Sequence[Published], params: Mapping[str, Any], ignore:
     return [p for p in published if all(params.get(k) == v for k, v in p.params.items() if k != ignore)]
 
 
+def _experiment(record: RunRecord) -> str:
+    """A row of the paper table: the task and its parameters."""
+    return record.task + "".join(f", {k}={v}" for k, v in record.params.items())
+
+
+def _run_hours(records: Sequence[RunRecord]) -> float:
+    """Hours the runs took, training and evaluation, summed over runs (on a CPU, core hours: one
+    thread per run)."""
+    return sum(r.train_seconds + r.eval_seconds for r in records) / 3600
+
+
 def paper_table(records: Sequence[RunRecord], published: Mapping[str, Sequence[Published]]) -> str:
     """One row per experiment and setting: the published sequences to solve, then for each
-    architecture and protocol the runs solved / runs · median sequences to solve (budget)."""
-    records = longest_runs(records)
+    architecture and protocol the runs solved / runs · median sequences to solve (budget), and the
+    hours that every run of the row took (shorter budgets included)."""
+    hours: dict[str, float] = collections.Counter()
+    for record in records:
+        hours[_experiment(record)] += _run_hours([record])
     rows: dict[str, dict[str, list[RunRecord]]] = {}
     keys: dict[str, tuple[Any, ...]] = {}
     columns: dict[str, None] = {}
-    for record in records:
-        row = record.task + "".join(f", {k}={v}" for k, v in record.params.items())
+    for record in longest_runs(records):
+        row = _experiment(record)
         keys[row] = (PAPER_ORDER.index(record.task) if record.task in PAPER_ORDER else len(PAPER_ORDER),
                      record.task, json.dumps(record.params, sort_keys=True))
         options = ",".join(f"{k}={v}" for k, v in record.hyperparameters.get("arch_options", {}).items()
@@ -233,9 +247,9 @@ def paper_table(records: Sequence[RunRecord], published: Mapping[str, Sequence[P
         paper_runs = [r for runs in rows[row].values() for r in runs if r.hyperparameters.get("optimizer") == "sgd"]
         net = (f"{paper_runs[0].hyperparameters['hidden']} cells, lr {paper_runs[0].hyperparameters['lr']:g}"
                if paper_runs else "")
-        body.append([row, "; ".join(figures) or "not available here", *cells, net])
-    return tabulate(body, headers=["experiment", "paper: sequences to solve", *ordered, "paper protocol: net, lr"],
-                    tablefmt="github")
+        body.append([row, "; ".join(figures) or "not available here", *cells, net, f"{hours[row]:.2f}"])
+    return tabulate(body, headers=["experiment", "paper: sequences to solve", *ordered, "paper protocol: net, lr",
+                                   "run hours"], tablefmt="github", disable_numparse=True)
 
 
 def write_report(records: Sequence[RunRecord], directory: str, source: str,
@@ -263,6 +277,7 @@ def write_report(records: Sequence[RunRecord], directory: str, source: str,
         f"{len(records)} runs ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}).",
         "",
         *_environment_lines(records),
+        f"- {_run_hours(records):.2f} run hours in all (training and evaluation, summed over runs)",
         "",
         "Cells of the overview: solved runs/runs · median sequences to solve (unsolved runs count as never "
         "solving; `>N`: half or more did not solve within the budget N) · mean final test accuracy. An experiment "

@@ -225,6 +225,9 @@ def test_paper_report_puts_each_experiment_beside_the_published_figure(cli, tmp_
     text = (tmp_path / "report" / "README.md").read_text()
     [row] = [line for line in text.splitlines() if line.startswith("| task6a, gap=40 ")]
     assert "31,390 [agreed]" in row and "0/2 · >1.5k · 1.5k" in row and "4 cells, lr 0.5" in row
+    spent = sum(r.train_seconds + r.eval_seconds for r in read_records(str(out))) / 3600
+    assert row.split("|")[-2].strip() == f"{spent:.2f}"  # run hours of the row: all 3 runs
+    assert f"- {spent:.2f} run hours in all" in text
     assert "lstm1997 (sgd, 1/step, sigmoid out)" in text and "gru (adam, 16/step, linear out)" in text
     assert "--paper --out" in text
 
