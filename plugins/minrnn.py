@@ -104,14 +104,14 @@ OPTIONS = (
 )
 MIN_GRU = ArchitectureSpec(
     name="mingru",
-    description="minGRU (Feng et al. 2024, 'Were RNNs All We Needed?'): input-only gates, log-space parallel scan",
+    description="minGRU (Feng et al. 2024, 'Were RNNs All We Needed?'): input-only gates, parallel scan (doubling or log-space)",
     build=_builder("gru"),
     options=OPTIONS,
     recommended={"lr": 3e-3},
 )
 MIN_LSTM = ArchitectureSpec(
     name="minlstm",
-    description="minLSTM (Feng et al. 2024): normalised input-only forget/input gates, log-space parallel scan",
+    description="minLSTM (Feng et al. 2024): normalised input-only forget/input gates, parallel scan",
     build=_builder("lstm"),
     options=OPTIONS,
     recommended={"lr": 3e-3},
