@@ -104,7 +104,7 @@ OPTIONS = (
 )
 MIN_GRU = ArchitectureSpec(
     name="mingru",
-    description="minGRU (Feng et al. 2024, 'Were RNNs All We Needed?'): input-only gates, parallel scan (doubling or log-space)",
+    description="minGRU (Feng et al. 2024, 'Were RNNs All We Needed?'): input-only gates, parallel scan",
     build=_builder("gru"),
     options=OPTIONS,
     recommended={"lr": 3e-3},
