@@ -17,7 +17,8 @@
 #  2. training-step speed, graphed and eager, at B16 H64 L110, B128 H128 L110 and L1100, B128 H256 and
 #     H512 (lstm, fused-lstm with Triton and with its loop, gru, rnn); an Nsight Compute profile of
 #     the Triton kernels when ncu is there; the Triton kernels' launch settings timed one layer at a time;
-#  3. aggregate throughput of 1, 2, 4, 8, 16 default-size LSTM runs at once on one GPU;
+#  3. aggregate throughput of 1, 2, 4, 8, 16 default-size LSTM runs at once on one GPU (threads of one
+#     process), and of 1, 4, 8, 16 separate processes under CUDA MPS where its daemon starts;
 #  4. the default run with --cuda-graphs auto and off (one run at a time);
 #  5. the LSTM forward pass alone;
 #  6. the default run with --jobs auto, configs/quick.toml with the best number of runs at once, and
@@ -89,25 +90,50 @@ for n in 1 2 4 8 16; do  # full budgets (no early success checks), so every run 
   section "concurrent-$n" 45 python3 -m longdep_bench run -a lstm --seeds "$n" --jobs "$n" --device cuda \
     --max-sequences 40000 --check-every 100000000 -q -o "$out/concurrent-$n.jsonl"
 done
+# The same runs as separate processes, one run each, under CUDA MPS where its daemon starts (the
+# GPU time-slices between processes' contexts without it; MPS lets their kernels share the GPU).
+# The daemon is a user process; it is stopped afterwards and changes no device setting.
+if command -v nvidia-cuda-mps-control > /dev/null; then
+  export CUDA_MPS_PIPE_DIRECTORY=$out/mps-pipe CUDA_MPS_LOG_DIRECTORY=$out/mps-log
+  mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+  if nvidia-cuda-mps-control -d; then
+    log "mps: daemon started"
+    for n in 1 4 8 16; do
+      section "mps-$n" 60 bash -c 'for i in $(seq 0 $(($1 - 1))); do
+          python3 -m longdep_bench run -a lstm --seeds 1 --seed "$i" --jobs 1 --device cuda --max-sequences 40000 \
+            --check-every 100000000 -q -o "$2/mps-$1-$i.jsonl" & done; wait' _ "$n" "$out"
+    done
+    echo quit | nvidia-cuda-mps-control
+  else
+    log "mps: the daemon did not start"
+  fi
+  unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+else
+  log "mps: nvidia-cuda-mps-control not found"
+fi
 python3 - "$out" <<'EOF' | tee "$out/concurrency.md"
 import json, sys, pathlib
 out = pathlib.Path(sys.argv[1])
-print("| runs at once | sequences/s in all (sum of the runs' rates) | per run | graphed |\n|---|---|---|---|")
+print("| how | runs at once | sequences/s in all (sum of the runs' rates) | per run | graphed |\n|---|---|---|---|---|")
 best = None
-for n in (1, 2, 4, 8, 16):
-    path = out / f"concurrent-{n}.jsonl"
-    records = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-    ok = [r for r in records if r["status"] == "ok"]
-    graphed = sum(bool(r["runtime"].get("graphed")) for r in ok)
-    if len(ok) == n:
-        total = sum(r["sequences_per_second"] for r in ok)
-        best = max(best or (0, 0), (total, n))
-        print(f"| {n} | {total:,.0f} | {total / n:,.0f} | {graphed} |")
-    else:
-        errors = sorted({r.get("error") or "" for r in records if r["status"] != "ok"})
-        print(f"| {n} | (not finished: {len(ok)} of {n} runs ok, {len(records) - len(ok)} failed: "
-              f"{'; '.join(errors)[:200]}) | | {graphed} |")
-print(f"\nbest: {best[1] if best else '?'} runs at once")
+for how, pattern in (("threads of one process", "concurrent-{n}.jsonl"), ("processes under MPS", "mps-{n}-*.jsonl")):
+    for n in (1, 2, 4, 8, 16):
+        paths = sorted(out.glob(pattern.format(n=n)))
+        if not paths:
+            continue
+        records = [json.loads(line) for path in paths for line in path.read_text().splitlines()]
+        ok = [r for r in records if r["status"] == "ok"]
+        graphed = sum(bool(r["runtime"].get("graphed")) for r in ok)
+        if len(ok) == n:
+            total = sum(r["sequences_per_second"] for r in ok)
+            if how.startswith("threads"):  # what --jobs auto can use
+                best = max(best or (0, 0), (total, n))
+            print(f"| {how} | {n} | {total:,.0f} | {total / n:,.0f} | {graphed} |")
+        else:
+            errors = sorted({r.get("error") or "" for r in records if r["status"] != "ok"})
+            print(f"| {how} | {n} | (not finished: {len(ok)} of {n} runs ok, {len(records) - len(ok)} failed: "
+                  f"{'; '.join(errors)[:200]}) | | {graphed} |")
+print(f"\nbest with threads: {best[1] if best else '?'} runs at once")
 (out / "best-n.txt").write_text(str(best[1] if best else 4))
 EOF
 best=$(cat "$out/best-n.txt" 2>/dev/null || echo 4)
