@@ -47,8 +47,11 @@ def _cpu_model() -> str:
 
 
 def environment(device: torch.device, threads: int) -> dict[str, Any]:
-    """Versions, device and threads, as stored in every result record."""
+    """Versions (this package's too), device and threads, as stored in every result record."""
+    from longdep_bench import __version__
+
     info: dict[str, Any] = {
+        "longdep_bench": __version__,
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numba": numba.__version__,

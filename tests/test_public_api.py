@@ -57,3 +57,10 @@ def test_readme_names_every_hook():
     from longdep_bench.registry import HOOKS
 
     assert all(f"`{hook}(register)`" in README for hook in HOOKS)
+
+
+def test_the_installed_version_is_the_declared_one():
+    """pyproject.toml reads the version from ``longdep_bench.__version__``: one declaration."""
+    from importlib.metadata import version
+
+    assert version("longdep-bench") == longdep_bench.__version__

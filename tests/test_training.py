@@ -6,6 +6,7 @@ import math
 
 import torch
 
+import longdep_bench
 from longdep_bench.config import RunConfig, derive_seeds
 from longdep_bench.records import REQUIRED_KEYS
 from longdep_bench.registry import get_registry
@@ -52,6 +53,7 @@ def test_gru_solves_task6a_and_record_is_complete(device):
     assert REQUIRED_KEYS <= data.keys()
     assert data["params"]["gap"] == 40 and data["env"]["threads"] == 1
     assert data["env"]["torch"] == torch.__version__ and data["env"]["device"] == device.type
+    assert data["env"]["longdep_bench"] == longdep_bench.__version__  # which code produced it
     assert record.curve[-1] == [record.sequences_to_solve, record.test_accuracy]
 
 

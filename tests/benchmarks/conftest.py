@@ -5,6 +5,7 @@ from __future__ import annotations
 import numba
 import torch
 
+from longdep_bench import __version__
 from longdep_bench.environment import device_name
 
 
@@ -12,6 +13,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     """Extend pytest-benchmark's machine_info with what a training step's speed depends on."""
     device = torch.device(config.getoption("--device"))
     machine_info["longdep_bench"] = {
+        "version": __version__,
         "torch": torch.__version__,
         "numba": numba.__version__,
         "cuda": torch.version.cuda,
