@@ -120,7 +120,7 @@ class FusedLSTM(nn.Module):
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         projected = project_time_major(inputs, self.weight_ih_l0, self.bias_ih_l0 + self.bias_hh_l0)
         if self._triton(projected):
-            hs, cs = lstm_triton.TritonLSTMFunction.apply(projected, self.weight_hh_l0, self.precision)
+            hs, cs = lstm_triton.lstm_states(projected, self.weight_hh_l0, self.precision)
             self.ran = f"triton ({self.precision})"
         else:
             zeros = projected.new_zeros(projected.shape[1], self.hidden_size)

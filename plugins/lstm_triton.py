@@ -3,7 +3,7 @@
 Forward (``_forward``): one program per tile of ``BLOCK_B`` sequences keeps that tile's c on chip
 for all T steps; each step adds the recurrent products ``h W_k^T`` (one ``tl.dot`` per gate) to the
 hoisted input projections (loaded one step ahead), applies the gates and stores h, c and the four
-gate activations that the backward pass needs. Up to H=64 the weights and h stay in registers;
+gate activations that the backward pass needs (not in evaluation, under ``torch.no_grad``). Up to H=64 the weights and h stay in registers;
 above, each step reads h_{t-1} back and the weights from L2 in slices of ``BLOCK_K`` rows, one gate
 at a time, so that what is staged in shared memory fits (H up to 512).
 
@@ -115,11 +115,12 @@ if triton is not None:
     @triton.jit
     def _forward(projected, weight_t, hs, cs, acts, steps, batch, hidden, BLOCK_H: tl.constexpr,
                  BLOCK: tl.constexpr, BLOCK_K: tl.constexpr, PRECISION: tl.constexpr, HOIST: tl.constexpr,
-                 PREFETCH: tl.constexpr):
+                 PREFETCH: tl.constexpr, SAVE_GATES: tl.constexpr):
         """projected (T, B, 4H); weight_t = W_hh^T (H, 4H); hs, cs (T, B, H); acts (T, B, 4H).
         HOIST keeps the weights and h in registers for the whole loop (small H); otherwise each
         step reads h_{t-1} back from ``hs`` and the weights from L2 in BLOCK_K-row slices.
-        PREFETCH loads each step's inputs one step ahead (where the registers allow it)."""
+        PREFETCH loads each step's inputs one step ahead (where the registers allow it).
+        SAVE_GATES stores the gate activations for the backward pass (not without gradients)."""
         rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)[:, None]
         cols = tl.arange(0, BLOCK_H)[None, :]
         mask = (rows < batch) & (cols < hidden)
@@ -158,11 +159,12 @@ if triton is not None:
             state = (t * batch + rows) * hidden + cols
             tl.store(hs + state, h, mask=mask)
             tl.store(cs + state, c, mask=mask)
-            act = acts + (t * batch + rows) * 4 * hidden + cols
-            tl.store(act, i, mask=mask)
-            tl.store(act + hidden, f, mask=mask)
-            tl.store(act + 2 * hidden, g, mask=mask)
-            tl.store(act + 3 * hidden, o, mask=mask)
+            if SAVE_GATES:
+                act = acts + (t * batch + rows) * 4 * hidden + cols
+                tl.store(act, i, mask=mask)
+                tl.store(act + hidden, f, mask=mask)
+                tl.store(act + 2 * hidden, g, mask=mask)
+                tl.store(act + 3 * hidden, o, mask=mask)
 
     @triton.jit
     def _backward(grad_hs, grad_cs, weight, cs, acts, grad_gates, steps, batch, hidden, BLOCK_H: tl.constexpr,
@@ -239,22 +241,29 @@ def _launch(batch: int, hidden: int) -> tuple[tuple[int], dict]:
                                                  num_warps=WARPS[block_h], num_stages=1)
 
 
+def lstm_states(projected: torch.Tensor, weight_hh: torch.Tensor, precision: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(hs, cs)`` (T, B, H) of an LSTM layer for time-major input projections (T, B, 4H) with both
+    biases added, ``nn.LSTM``'s gate order (i, f, g, o) and zero initial states. Where no gradient
+    will be asked for (evaluation under ``torch.no_grad``), the forward kernel stores no gates."""
+    backward = torch.is_grad_enabled() and (projected.requires_grad or weight_hh.requires_grad)
+    return TritonLSTMFunction.apply(projected, weight_hh, precision, backward)
+
+
 class TritonLSTMFunction(torch.autograd.Function):
-    """``(hs, cs) = TritonLSTMFunction.apply(projected, weight_hh, precision)`` for time-major input
-    projections (T, B, 4H) with both biases added, ``nn.LSTM``'s gate order (i, f, g, o) and zero
-    initial states; hs and cs are (T, B, H)."""
+    """``(hs, cs) = TritonLSTMFunction.apply(projected, weight_hh, precision, backward)``, see
+    :func:`lstm_states`; ``backward`` False stores no gates (the backward pass then cannot run)."""
 
     @staticmethod
-    def forward(ctx, projected: torch.Tensor, weight_hh: torch.Tensor, precision: str):
+    def forward(ctx, projected: torch.Tensor, weight_hh: torch.Tensor, precision: str, backward: bool):
         steps, batch, gates = projected.shape
         hidden = gates // 4
         projected = projected.contiguous()
         hs = projected.new_empty(steps, batch, hidden)
         cs = torch.empty_like(hs)
-        acts = torch.empty_like(projected)
+        acts = torch.empty_like(projected) if backward else projected  # never written unless stored
         grid, settings = _launch(batch, hidden)
         _forward[grid](projected, weight_hh.t().contiguous(), hs, cs, acts, steps, batch, hidden,
-                       PRECISION=precision, **settings)
+                       PRECISION=precision, SAVE_GATES=backward, **settings)
         ctx.precision = precision
         ctx.save_for_backward(weight_hh, hs, cs, acts)
         return hs, cs
@@ -271,4 +280,4 @@ class TritonLSTMFunction(torch.autograd.Function):
                         PRECISION=ctx.precision, **settings)
         previous = torch.cat([hs.new_zeros(1, batch, hidden), hs[:-1]])
         grad_weight = grad_gates.reshape(-1, 4 * hidden).t() @ previous.reshape(-1, hidden)
-        return grad_gates, grad_weight, None
+        return grad_gates, grad_weight, None, None

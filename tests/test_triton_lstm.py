@@ -74,6 +74,22 @@ def test_outputs_states_and_gradients_equal_nn_lstm(exact_device, precision):
                                        msg=lambda m: f"{name} (B{batch} H{hidden} T{steps}): {m}")
 
 
+def test_without_gradients_the_forward_gives_the_same_outputs(device, monkeypatch):
+    """Evaluation (no gradients) skips storing the gates for the backward pass; nothing else changes."""
+    stored = []
+    apply = lstm_triton.TritonLSTMFunction.apply
+    monkeypatch.setattr(lstm_triton.TritonLSTMFunction, "apply", lambda *args: stored.append(args[3]) or apply(*args))
+    for batch, hidden, steps in _sizes(device)[:3]:
+        _, triton_lstm = _pair(9, hidden, "ieee", device)
+        x = torch.randn(batch, steps, 9, device=device)
+        lengths = torch.randint(1, steps + 1, (batch,), device=device)
+        out, (h, c) = triton_lstm(x, lengths)
+        with torch.no_grad():
+            out_eval, (h_eval, c_eval) = triton_lstm(x, lengths)
+        assert torch.equal(out.detach(), out_eval) and torch.equal(h.detach(), h_eval)
+        assert torch.equal(c.detach(), c_eval) and stored[-2:] == [True, False]
+
+
 def test_padding_does_not_change_the_outputs(device):
     registry = get_registry()
     entry, task = registry.entry("architecture", "fused-lstm"), registry.task("task6a")
@@ -140,7 +156,8 @@ for hidden in json.loads(sys.argv[1]):
         names = inspect.signature(kernel.fn).parameters
         signature = {n: "i32" if n in ("steps", "batch", "hidden") else "constexpr" if n.isupper() else "*fp32"
                      for n in names}
-        source = ASTSource(fn=kernel, signature=signature, constexprs=dict(settings, PRECISION="tf32"))
+        flags = {"SAVE_GATES": True} if "SAVE_GATES" in names else {}
+        source = ASTSource(fn=kernel, signature=signature, constexprs=dict(settings, PRECISION="tf32", **flags))
         compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options=options)
         shared[f"{kernel.fn.__name__} H{hidden}"] = compiled.metadata.shared
 print(json.dumps(shared))
