@@ -84,9 +84,8 @@ def layer_timings(layer: torch.nn.Module, reference: torch.nn.Module, x: torch.T
 def variants(hidden: int) -> Iterator[tuple[int, bool, bool]]:
     """(warps, hoist, prefetch) worth trying at this hidden size."""
     block_h = max(16, 1 << (hidden - 1).bit_length())
-    warps = (4, 8) if block_h <= 64 else (4, 8, 16)
     hoists = (True, False) if block_h <= lstm_triton.HOIST_UP_TO else (False,)
-    for w, hoist, prefetch in itertools.product(warps, hoists, (True, False)):
+    for w, hoist, prefetch in itertools.product((4, 8, 16), hoists, (True, False)):
         yield w, hoist, prefetch
 
 
