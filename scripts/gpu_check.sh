@@ -84,7 +84,7 @@ torch.cuda.synchronize()"
 fi
 # Which launch settings of the Triton LSTM are fastest (warps, weights in registers or L2 slices,
 # prefetch), against cuDNN, one layer at B16 H64, B128 H128 and B128 H256 (L110)
-section tune 90 python3 scripts/triton_tune.py --out "$out/triton-tune.json"
+section tune 120 python3 scripts/triton_tune.py --out "$out/triton-tune.json"
 
 for n in 1 2 4 8 16; do  # full budgets (no early success checks), so every run trains as long as the others
   section "concurrent-$n" 45 python3 -m longdep_bench run -a lstm --seeds "$n" --jobs "$n" --device cuda \
