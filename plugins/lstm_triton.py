@@ -3,9 +3,10 @@
 Forward (``_forward``): one program per tile of ``BLOCK_B`` sequences keeps that tile's c on chip
 for all T steps; each step adds the recurrent products ``h W_k^T`` (one ``tl.dot`` per gate) to the
 hoisted input projections (loaded one step ahead), applies the gates and stores h, c and the four
-gate activations that the backward pass needs (not in evaluation, under ``torch.no_grad``). Up to H=64 the weights and h stay in registers;
-above, each step reads h_{t-1} back and the weights from L2 in slices of ``BLOCK_K`` rows, one gate
-at a time, so that what is staged in shared memory fits (H up to 512).
+gate activations that the backward pass needs (not in evaluation, under ``torch.no_grad``). Up to
+H=64 the weights and h stay in registers; above, each step reads h_{t-1} back and the weights from
+L2 in slices of ``BLOCK_K`` rows, one gate at a time, so that what is staged in shared memory fits
+(H up to 512).
 
 Backward (``_backward``): the same tiles run the time loop in reverse, carrying dh and dc (the
 step's saved tiles loaded one step ahead), and store the gradients of the gates'

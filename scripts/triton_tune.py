@@ -21,6 +21,7 @@ import json
 import statistics
 import time
 from typing import Callable, Iterator
+from unittest import mock
 
 import torch
 
@@ -28,19 +29,18 @@ from longdep_bench_plugins import lstm_triton
 from longdep_bench_plugins.fused_lstm import FusedLSTM
 
 
-@contextlib.contextmanager
-def launch_settings(block_h: int, warps: int, hoist: bool, prefetch: bool) -> Iterator[None]:
-    """Make ``_launch`` use these settings for hidden block ``block_h``, then restore its constants."""
-    saved = dict(lstm_triton.WARPS), lstm_triton.HOIST_UP_TO, lstm_triton.PREFETCH_UP_TO
-    lstm_triton.WARPS[block_h] = warps
-    lstm_triton.HOIST_UP_TO = block_h if hoist else 0
-    lstm_triton.PREFETCH_UP_TO = block_h if prefetch else 0
-    try:
-        yield
-    finally:
-        lstm_triton.WARPS.clear()
-        lstm_triton.WARPS.update(saved[0])
-        lstm_triton.HOIST_UP_TO, lstm_triton.PREFETCH_UP_TO = saved[1], saved[2]
+def block_of(hidden: int) -> int:
+    """The kernels' hidden block (BLOCK_H) at this hidden size, as ``_launch`` chooses it."""
+    return lstm_triton._launch(lstm_triton.BLOCK_B, hidden)[1]["BLOCK_H"]
+
+
+def launch_settings(block_h: int, warps: int, hoist: bool, prefetch: bool) -> contextlib.AbstractContextManager:
+    """Make ``_launch`` use these settings for hidden block ``block_h`` while the context lasts."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(mock.patch.dict(lstm_triton.WARPS, {block_h: warps}))
+    stack.enter_context(mock.patch.multiple(lstm_triton, HOIST_UP_TO=block_h if hoist else 0,
+                                            PREFETCH_UP_TO=block_h if prefetch else 0))
+    return stack
 
 
 def median_ms(call: Callable[[], None], device: torch.device, repeats: int) -> float:
@@ -83,8 +83,7 @@ def layer_timings(layer: torch.nn.Module, reference: torch.nn.Module, x: torch.T
 
 def variants(hidden: int) -> Iterator[tuple[int, bool, bool]]:
     """(warps, hoist, prefetch) worth trying at this hidden size."""
-    block_h = max(16, 1 << (hidden - 1).bit_length())
-    hoists = (True, False) if block_h <= lstm_triton.HOIST_UP_TO else (False,)
+    hoists = (True, False) if block_of(hidden) <= lstm_triton.HOIST_UP_TO else (False,)
     for w, hoist, prefetch in itertools.product((4, 8, 16), hoists, (True, False)):
         yield w, hoist, prefetch
 
@@ -112,7 +111,7 @@ def main() -> None:
         layer = FusedLSTM(hidden, hidden, kernel="triton").to(device)
         layer.load_state_dict(reference.state_dict())
         results += [("triton", w, hoist, prefetch, layer) for w, hoist, prefetch in variants(hidden)]
-        block_h = max(16, 1 << (hidden - 1).bit_length())
+        block_h = block_of(hidden)
         for kernel, warps, hoist, prefetch, module in results:
             row = {"batch": batch, "hidden": hidden, "length": length, "kernel": kernel, "warps": warps,
                    "hoist": hoist, "prefetch": prefetch}
