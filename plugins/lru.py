@@ -11,7 +11,8 @@ read out as ``y_k = Re(C x_k) + D * u_k``, with the paper's choices:
 - B and C complex Glorot-like, D real Gaussian;
 - layers stacked as in the paper: ``x + GLU(GELU(LRU(LayerNorm(x))))``, after a linear encoder.
 
-Training does not loop over time in Python: the recurrence is a doubling scan (log2 T steps).
+Training does not loop over time in Python: the recurrence runs as one compiled pass over time on
+the CPU (``kernel=numba``) and as a doubling scan (log2 T steps) elsewhere (``kernel=torch``).
 Deviations: LayerNorm instead of BatchNorm (BatchNorm would mix statistics across padding and
 time, breaking causality with variable lengths); no dropout; ``layers`` (default 2) and the state
 size (= hidden) are smaller than the paper's long-range-arena models.
@@ -26,14 +27,15 @@ import torch
 from torch import Tensor, nn
 
 from longdep_bench import ArchitectureSpec, ModelIO, Param, SequenceModel, hookimpl
-from longdep_bench_plugins.scans import doubling_scan
+from longdep_bench_plugins.scans import KERNEL_OPTION, linear_scan
 
 
 class LRULayer(nn.Module):
     """One linear recurrent unit: (B, T, H) real inputs to (B, T, H) real outputs."""
 
-    def __init__(self, size: int, r_min: float, r_max: float, max_phase: float):
+    def __init__(self, size: int, r_min: float, r_max: float, max_phase: float, kernel: str = "auto"):
         super().__init__()
+        self.kernel, self.ran = kernel, ""
         u1, u2 = torch.rand(size), torch.rand(size)
         self.nu_log = nn.Parameter(torch.log(-0.5 * torch.log(u1 * (r_max ** 2 - r_min ** 2) + r_min ** 2)))
         self.theta_log = nn.Parameter(torch.log(max_phase * u2))
@@ -59,7 +61,12 @@ class LRULayer(nn.Module):
         return (x @ torch.complex(self.C_re, self.C_im).t()).real + self.D * u
 
     def forward(self, u: Tensor) -> Tensor:
-        return self.read(doubling_scan(self.eigenvalues(), self.driven(u)), u)
+        x, self.ran = linear_scan(self.eigenvalues(), self.driven(u), self.kernel)
+        return self.read(x, u)
+
+    def runtime_info(self) -> dict[str, str]:
+        """Which kernel the last forward pass ran."""
+        return {"kernel": self.ran}
 
 
 class LRUStack(nn.Module):
@@ -69,7 +76,8 @@ class LRUStack(nn.Module):
         super().__init__()
         self.encoder = nn.Linear(input_size, hidden)
         self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(options["layers"]))
-        self.units = nn.ModuleList(LRULayer(hidden, options["r_min"], options["r_max"], options["max_phase"])
+        self.units = nn.ModuleList(LRULayer(hidden, options["r_min"], options["r_max"], options["max_phase"],
+                                            options["kernel"])
                                    for _ in range(options["layers"]))
         self.mixers = nn.ModuleList(nn.Linear(hidden, 2 * hidden) for _ in range(options["layers"]))
 
@@ -100,6 +108,7 @@ LRU = ArchitectureSpec(
         Param("r_min", float, 0.9, "inner radius of the eigenvalue ring", min=0.0, max=0.999999),
         Param("r_max", float, 0.999, "outer radius of the eigenvalue ring", min=0.0, max=0.999999),
         Param("max_phase", float, 2 * math.pi, "largest initial eigenvalue phase", min=0.0, max=2 * math.pi),
+        KERNEL_OPTION,
     ),
     recommended={"lr": 1e-3},
     check=check,

@@ -1,4 +1,5 @@
-"""``input=lookup`` of the torch.nn RNNs: the function, gradients and padding of the one-hot path."""
+"""``input=lookup`` of the torch.nn RNNs and the min-RNNs: the function, gradients and padding of the
+one-hot path."""
 
 from __future__ import annotations
 
@@ -44,13 +45,29 @@ def test_lookup_computes_what_one_hot_inputs_do(name):
     assert lookup.core.rnn.weight_ih_l0.grad is None  # the identity stays frozen
 
 
-def test_lookup_keeps_outputs_independent_of_padding():
+@pytest.mark.parametrize("name", ["mingru", "minlstm"])
+def test_min_rnn_lookup_computes_what_one_hot_inputs_do(name):
+    task = get_registry().task("long-lag")
+    batch = task.generate(LONG_LAG, 6, 1, 0).to_torch(torch.device("cpu"))
+    models = [_model(name, task, LONG_LAG, path)[0] for path in ("onehot", "lookup")]
+    outputs = [m(batch.inputs, batch.lengths) for m in models]
+    torch.testing.assert_close(outputs[1], outputs[0], rtol=1e-5, atol=1e-6)
+    for model, output in zip(models, outputs):
+        output.square().sum().backward()
+    gradients = [{key: p.grad for key, p in m.named_parameters()} for m in models]
+    assert gradients[0].keys() == gradients[1].keys()  # the same parameters, nothing frozen
+    for key in gradients[0]:
+        torch.testing.assert_close(gradients[1][key], gradients[0][key], rtol=1e-4, atol=1e-6, msg=key)
+
+
+@pytest.mark.parametrize("name", ["gru", "mingru"])
+def test_lookup_keeps_outputs_independent_of_padding(name):
     registry = get_registry()
     task = registry.task("reber")  # variable lengths, outputs at every step
     params = {p.name: p.default for p in task.params}
-    model, io = _model("gru", task, params, "lookup")
+    model, io = _model(name, task, params, "lookup")
     batch = task.generate(params, 8, 2, 0).to_torch(torch.device("cpu"))
-    contracts.check_padding(registry.entry("architecture", "gru"), model, batch, io)
+    contracts.check_padding(registry.entry("architecture", name), model, batch, io)
 
 
 def test_a_run_records_the_lookup_path(cli, tmp_path):

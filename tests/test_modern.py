@@ -11,7 +11,10 @@ import torch.nn.functional as F
 from longdep_bench_plugins.indrnn import IndRNNLayer
 from longdep_bench_plugins.lru import LRULayer
 from longdep_bench_plugins.minrnn import MinLayer
-from longdep_bench_plugins.scans import doubling_scan, log_space_scan
+from longdep_bench.config import RunConfig
+from longdep_bench.registry import get_registry
+from longdep_bench.training import train
+from longdep_bench_plugins.scans import doubling_scan, linear_scan, log_space_scan, sequential_scan
 
 TOL = dict(rtol=1e-4, atol=1e-5)
 
@@ -26,12 +29,18 @@ def loop(a_of_t, b):
     return torch.stack(out, 1)
 
 
+def linear_scans(device: torch.device) -> list:
+    """The linear-space scans that run on ``device``: numba's on the CPU only."""
+    return [doubling_scan] + ([sequential_scan] if device.type == "cpu" else [])
+
+
 @pytest.mark.parametrize("steps", [1, 2, 7, 64, 1100])
-def test_doubling_scan_equals_loop_for_complex_eigenvalues(steps, exact_device):
+def test_linear_scans_equal_loop_for_complex_eigenvalues(steps, exact_device):
     torch.manual_seed(0)
     a = torch.polar(torch.rand(6) * 0.2 + 0.79, torch.rand(6) * 6.28).to(exact_device)
     b = torch.complex(torch.randn(3, steps, 6), torch.randn(3, steps, 6)).to(exact_device)
-    torch.testing.assert_close(doubling_scan(a, b), loop(lambda t: a, b), **TOL)
+    for scan in linear_scans(exact_device):
+        torch.testing.assert_close(scan(a, b), loop(lambda t: a, b), **TOL)
 
 
 @pytest.mark.parametrize("steps", [1, 5, 300])
@@ -40,12 +49,58 @@ def test_time_varying_scans_equal_loop(steps, exact_device):
     a, b = (torch.rand(2, steps, 4) * 0.5 + 0.5).to(exact_device), (torch.rand(2, steps, 4) + 0.1).to(exact_device)
     expected = loop(lambda t: a[:, t], b)
     torch.testing.assert_close(log_space_scan(a.log(), b.log()), expected, **TOL)
-    torch.testing.assert_close(doubling_scan(a, b), expected, **TOL)
+    for scan in linear_scans(exact_device):
+        torch.testing.assert_close(scan(a, b), expected, **TOL)
 
 
-def test_lru_layer_equals_its_recurrence_step_by_step(exact_device):
+@pytest.mark.parametrize("invariant", [False, True], ids=["time-varying real", "time-invariant complex"])
+def test_the_numba_scan_has_the_exact_gradient(invariant):
     torch.manual_seed(0)
-    layer = LRULayer(8, r_min=0.9, r_max=0.999, max_phase=2 * math.pi).to(exact_device)
+    if invariant:  # the LRU's case: complex eigenvalues, one per channel
+        a = torch.polar(torch.rand(3, dtype=torch.float64) * 0.5 + 0.4, torch.rand(3, dtype=torch.float64) * 6.28)
+        b = torch.randn(2, 9, 3, dtype=torch.complex128)
+    else:
+        a, b = torch.rand(2, 9, 3, dtype=torch.float64), torch.randn(2, 9, 3, dtype=torch.float64)
+    assert torch.autograd.gradcheck(sequential_scan, (a.requires_grad_(), b.requires_grad_()))
+
+
+def test_the_numba_scan_and_the_doubling_scan_give_the_same_gradients():
+    torch.manual_seed(0)
+    a, b, weight = torch.rand(4, 150, 8), torch.randn(4, 150, 8), torch.randn(4, 150, 8)
+    gradients = []
+    for scan in (doubling_scan, sequential_scan):
+        a_, b_ = a.clone().requires_grad_(), b.clone().requires_grad_()
+        (scan(a_, b_) * weight).sum().backward()
+        gradients.append((a_.grad, b_.grad))
+    torch.testing.assert_close(gradients[0], gradients[1], **TOL)
+
+
+def test_the_scan_kernel_runs_where_it_can(device):
+    a, b = torch.rand(1, 3, 2, device=device), torch.rand(1, 3, 2, device=device)
+    assert linear_scan(a, b, "auto")[1] == ("numba" if device.type == "cpu" else "torch")
+    assert linear_scan(a, b, "torch")[1] == "torch"
+    if device.type != "cpu":
+        with pytest.raises(ValueError, match="kernel=numba runs on the CPU only"):
+            linear_scan(a, b, "numba")
+    with pytest.raises(ValueError, match="kernel=numba runs the linear-space scan"):
+        MinLayer(2, 3, "gru", scan="log", kernel="numba")
+
+
+@pytest.mark.parametrize("arch", ["mingru", "lru"])
+def test_a_run_records_which_scan_kernel_ran(arch, device):
+    options = {p.name: p.default for p in get_registry().architecture(arch).options if not p.runtime}
+    config = RunConfig(arch=arch, task="task6a", arch_options=options, params={"gap": 11}, seed=0, master_seed=0,
+                       hidden=8, batch_size=8, threshold=0.99, max_sequences=16, test_size=16, check_every=16,
+                       device=device.type)
+    record = train(config)
+    assert record.status.value == "ok", record.error
+    assert record.runtime["kernel"] == ("numba" if device.type == "cpu" else "torch")
+
+
+@pytest.mark.parametrize("kernel", ["auto", "torch"])
+def test_lru_layer_equals_its_recurrence_step_by_step(kernel, exact_device):
+    torch.manual_seed(0)
+    layer = LRULayer(8, r_min=0.9, r_max=0.999, max_phase=2 * math.pi, kernel=kernel).to(exact_device)
     u = torch.randn(2, 50, 8).to(exact_device)
     lam = layer.eigenvalues()
     assert torch.all(lam.abs() < 1) and lam.abs().min() >= 0.9 - 1e-6  # the ring
@@ -60,11 +115,11 @@ def test_lru_layer_equals_its_recurrence_step_by_step(exact_device):
     torch.testing.assert_close(gamma, torch.sqrt(1 - lam.abs() ** 2), **TOL)  # normalised at init
 
 
-@pytest.mark.parametrize("scan", ["doubling", "log"])
+@pytest.mark.parametrize("scan,kernel", [("doubling", "auto"), ("doubling", "torch"), ("log", "auto")])
 @pytest.mark.parametrize("kind", ["gru", "lstm"])
-def test_min_layers_equal_their_recurrence_step_by_step(kind, scan, exact_device):
+def test_min_layers_equal_their_recurrence_step_by_step(kind, scan, kernel, exact_device):
     torch.manual_seed(0)
-    layer = MinLayer(5, 6, kind, scan).to(exact_device)
+    layer = MinLayer(5, 6, kind, scan, kernel).to(exact_device)
     x = torch.randn(3, 40, 5).to(exact_device)
     g = lambda v: torch.where(v >= 0, v + 0.5, torch.sigmoid(v))  # noqa: E731
     if kind == "gru":

@@ -1,4 +1,4 @@
-"""Speed of symbol inputs to the torch.nn RNNs: one-hot vectors against ``input=lookup``, one
+"""Speed of symbol inputs to the torch.nn RNNs and minGRU: one-hot vectors against ``input=lookup``, one
 forward and backward pass of a batch of 16 long-lag sequences with q = p = 1000 (1,004 symbols,
 1,003 steps) at hidden size 32, one thread:
 
@@ -16,7 +16,7 @@ from longdep_bench.registry import get_registry
 PARAMS = {"q": 1000, "p": 1000}
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru"])
+@pytest.mark.parametrize("name", ["lstm", "gru", "mingru"])
 @pytest.mark.parametrize("input_path", ["onehot", "lookup"])
 def test_symbol_inputs(benchmark, name, input_path):
     configure_threads(1)
