@@ -2,11 +2,13 @@
 
 ``log_space_scan`` and ``doubling_scan`` replace a Python loop over time by a few whole-sequence
 tensor operations (parallel scans, any device). ``sequential_scan`` runs the loop itself in numba,
-forward and backward, on CPU tensors. Measured on this project's CPU (B=16, N=64, forward +
-backward, one thread): ``log_space_scan`` about 17 ms at T=110, most of it in
-``torch.logcumsumexp``; ``doubling_scan`` 5.4 ms at T=110 and 51 ms at T=1070; ``sequential_scan``
-0.12 ms and 2.0 ms (complex: 0.8 ms and 6.2 ms, against 2.9 ms and 62 ms). A parallel scan's
-extra work pays only where many cores run it at once. ``linear_scan`` picks one by ``kernel``.
+forward and backward, on CPU tensors: a parallel scan's extra work pays only where many cores run
+it at once. Forward and backward at B=16, N=64, one thread, fastest rounds of
+``tests/benchmarks/test_scan_kernels.py`` on a 2-core AMD EPYC (the other core busy):
+``doubling_scan`` 1.7 ms at T=110 and 31 ms at T=1070, ``sequential_scan`` 0.11 ms and 1.2 ms;
+with the LRU's time-invariant complex coefficients 2.4 ms and 37 ms against 0.19 ms and 3.7 ms.
+``log_space_scan`` took about 17 ms at T=110 on an earlier Intel machine, most of it in
+``torch.logcumsumexp``. ``linear_scan`` picks the linear-space kernel by the ``kernel`` option.
 """
 
 from __future__ import annotations
@@ -98,8 +100,11 @@ def _scan_backward(a, h, grad_h, grad_a, grad_b):
             for n in range(width):
                 error = grad_h[i, t, n] + carry[n]
                 grad_b[i, t, n] = error
-                grad_a[i, t, n] = error * np.conj(h[i, t - 1, n]) if t > 0 else 0
                 carry[n] = np.conj(row[n]) * error
+        grad_a[i, 0] = 0  # h_0 = 0; a separate loop without branches or negative indices vectorises
+        for t in range(1, steps):
+            for n in range(width):
+                grad_a[i, t, n] = grad_b[i, t, n] * np.conj(h[i, t - 1, n])
 
 
 CHUNK = 64  # steps per block of the blocked scan: small blocks keep its working set in cache
