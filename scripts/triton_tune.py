@@ -88,11 +88,19 @@ def variants(hidden: int) -> Iterator[tuple[int, bool, bool]]:
         yield w, hoist, prefetch
 
 
+def _size(text: str) -> tuple[int, int, int]:
+    """``BxHxL`` as three positive integers (argparse reports anything else in one line)."""
+    parts = text.split("x")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not BxHxL with positive integers, e.g. 16x64x110")
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
 def main() -> None:
     """Time every size and variant; print a Markdown table and write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", nargs="+", default=["16x64x110", "128x128x110", "128x256x110"],
-                        help="BxHxL sizes")
+    parser.add_argument("--sizes", nargs="+", type=_size, default=[(16, 64, 110), (128, 128, 110), (128, 256, 110)],
+                        help="BxHxL sizes, e.g. 16x64x110")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--out", default="triton-tune.json")
@@ -102,8 +110,7 @@ def main() -> None:
     rows = []
     print("| size | kernel | warps | weights | prefetch | forward ms | forward+backward ms | max error vs cuDNN |\n"
           "|---|---|---|---|---|---|---|---|")
-    for size in args.sizes:
-        batch, hidden, length = (int(v) for v in size.split("x"))
+    for batch, hidden, length in args.sizes:
         torch.manual_seed(0)
         reference = torch.nn.LSTM(hidden, hidden, batch_first=True).to(device)
         x = torch.randn(batch, length, hidden, device=device)
