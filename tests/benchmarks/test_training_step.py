@@ -28,18 +28,21 @@ from longdep_bench.sweep import plan
 from longdep_bench.timing import synchronize
 
 BASELINE = "lstm"
-# The same LSTM with its time loop in eager Python, and minGRU with the paper's log-space scan.
+# The same LSTM with its time loop in eager Python, and minGRU with the paper's log-space scan; on the
+# CPU also minGRU with the doubling scan (its default there is the numba loop; on CUDA the doubling scan).
 EXTRA_REFS = ("fused-lstm:kernel=script", "fused-lstm:loop=eager", "mingru:scan=log")
+CPU_REFS = ("mingru:kernel=torch",)
 BENCH_WARMUP = WARMUP_STEPS + 2  # eager warm-up, the capture, one replay; TorchScript optimises meanwhile
 SIZES = [(b, h, t) for b in (32, 128) for h in (32, 128) for t in (110, 550, 1100)]
 # On CUDA also the default run's size, and hidden sizes whose weights no longer fit on one multiprocessor.
 CUDA_SIZES = SIZES + [(16, 64, 110), (128, 256, 110), (128, 512, 110)]
 
 
-def _refs():
+def _refs(cuda: bool) -> list[str]:
     registry = get_registry()
     available = [name for name, entry in sorted(registry.architectures.items()) if not entry.spec.unavailable]
-    return available + [ref for ref in EXTRA_REFS if ref.split(":")[0] in available]
+    extra = EXTRA_REFS if cuda else EXTRA_REFS + CPU_REFS
+    return available + [ref for ref in extra if ref.split(":")[0] in available]
 
 
 def pytest_generate_tests(metafunc):
@@ -48,11 +51,11 @@ def pytest_generate_tests(metafunc):
     if "mode" in metafunc.fixturenames:
         cuda = metafunc.config.getoption("--device") == "cuda"
         sizes = CUDA_SIZES if cuda else SIZES
+        metafunc.parametrize("arch", _refs(cuda))
         metafunc.parametrize("batch,hidden,length", sizes, ids=[f"B{b}-H{h}-L{t}" for b, h, t in sizes])
         metafunc.parametrize("mode", ["graphed", "eager"] if cuda else ["eager"])
 
 
-@pytest.mark.parametrize("arch", _refs())
 def test_training_step(benchmark, device, arch, batch, hidden, length, mode):
     configure_threads(1)
     registry = get_registry()
