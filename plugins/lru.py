@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from longdep_bench import ArchitectureSpec, ModelIO, Param, SequenceModel, hookimpl
-from longdep_bench_plugins.scans import KERNEL_OPTION, linear_scan
+from longdep_bench_plugins.scans import KERNEL_OPTION, check_kernel, linear_scan
 
 
 class LRULayer(nn.Module):
@@ -89,9 +89,10 @@ class LRUStack(nn.Module):
 
 
 def check(hidden: int, options: Mapping[str, Any]) -> None:
-    """The ring must be a ring: 0 <= r_min < r_max < 1."""
+    """The ring must be a ring: 0 <= r_min < r_max < 1; ``kernel=triton`` needs Triton."""
     if not options["r_min"] < options["r_max"]:
         raise ValueError(f"r_min ({options['r_min']}) must be below r_max ({options['r_max']})")
+    check_kernel(options)
 
 
 def build(io: ModelIO, hidden: int, options: Mapping[str, Any]) -> nn.Module:

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from longdep_bench import ArchitectureSpec, ModelIO, Param, SequenceModel, hookimpl, project_time_major
-from longdep_bench_plugins.scans import KERNEL_OPTION, linear_scan, log_space_scan
+from longdep_bench_plugins.scans import KERNEL_OPTION, check_kernel, linear_scan, log_space_scan
 from longdep_bench_plugins.torch_rnns import INPUT_OPTION
 
 
@@ -130,9 +130,10 @@ OPTIONS = (
 
 
 def check(hidden: int, options: Mapping[str, Any]) -> None:
-    """The numba kernel runs the linear-space scan only."""
-    if options["scan"] == "log" and options["kernel"] == "numba":
-        raise ValueError("kernel=numba runs the linear-space scan (scan=doubling), not scan=log")
+    """The numba and Triton kernels run the linear-space scan only, Triton where it is installed."""
+    if options["scan"] == "log" and options["kernel"] in ("numba", "triton"):
+        raise ValueError(f"kernel={options['kernel']} runs the linear-space scan (scan=doubling), not scan=log")
+    check_kernel(options)
 
 
 MIN_GRU = ArchitectureSpec(

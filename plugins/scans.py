@@ -13,23 +13,38 @@ with the LRU's time-invariant complex coefficients 2.4 ms and 37 ms against 0.19
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import numpy as np
 import torch
 from numba import njit, prange
 from torch import Tensor
 
 from longdep_bench import Param
+from longdep_bench_plugins import scan_triton
 
 KERNEL_OPTION = Param(
     "kernel", str, "auto",
     "how the linear-space scan runs: numba (one compiled pass over time, CPU only), torch (the "
-    "doubling scan in tensor operations, any device), or auto (numba on the CPU, torch elsewhere)",
-    choices=("auto", "numba", "torch"), runtime=True)
+    "doubling scan in tensor operations, any device), triton (one Triton kernel each way, CUDA; "
+    "unmeasured), or auto (numba on the CPU, torch elsewhere)",
+    choices=("auto", "numba", "torch", "triton"), runtime=True)
+
+
+def check_kernel(options: Mapping[str, Any]) -> None:
+    """``kernel=triton`` needs Triton installed."""
+    if options["kernel"] == "triton" and scan_triton.UNAVAILABLE:
+        raise ValueError(f"kernel=triton is unavailable here: {scan_triton.UNAVAILABLE}")
 
 
 def linear_scan(a: Tensor, b: Tensor, kernel: str) -> tuple[Tensor, str]:
     """h_t = a_t h_{t-1} + b_t by ``kernel`` (a ``KERNEL_OPTION`` value); returns h and the kernel that ran."""
     on_cpu = b.device.type == "cpu"
+    if kernel == "triton":
+        reason = scan_triton.usable(b)
+        if reason:
+            raise ValueError(f"kernel=triton: {reason}")
+        return scan_triton.triton_scan(a, b), "triton"
     if kernel == "numba" and not on_cpu:
         raise ValueError("kernel=numba runs on the CPU only (use kernel=torch or auto here)")
     if kernel == "numba" or (kernel == "auto" and on_cpu):

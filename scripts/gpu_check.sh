@@ -20,7 +20,7 @@
 #  3. aggregate throughput of 1, 2, 4, 8, 16 default-size LSTM runs at once on one GPU (threads of one
 #     process), and of 1, 4, 8, 16 separate processes under CUDA MPS where its daemon starts;
 #  4. the default run with --cuda-graphs auto and off (one run at a time);
-#  5. the LSTM forward pass alone;
+#  5. the LSTM forward pass alone; the scan models with the Triton recurrence (kernel=triton);
 #  6. the default run with --jobs auto, configs/quick.toml with the best number of runs at once, and
 #     one slice of the reference sweep; indrnn's contract checks on CUDA (slow TorchScript compiles).
 set -uo pipefail
@@ -61,7 +61,7 @@ EOF
 # Correctness first, spread over 6 pytest-xdist workers (Triton and TorchScript compile on the CPU),
 # each test cut at 150 s so that one slow compile (indrnn's TorchScript on CUDA) cannot eat the section.
 section tests 200 python3 -m pytest -q -p no:cacheprovider -n 6 --timeout 150 --device cuda \
-  tests/test_triton_lstm.py tests/test_fused_lstm.py tests/test_graphs_and_pools.py \
+  tests/test_triton_lstm.py tests/test_scan_triton.py tests/test_fused_lstm.py tests/test_graphs_and_pools.py \
   "tests/test_training.py::test_gru_solves_task6a_and_record_is_complete" tests/test_models.py \
   --deselect "tests/test_models.py::test_every_architecture_keeps_its_contract[indrnn]"
 
@@ -157,6 +157,14 @@ EOF
 section forward 60 python3 -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_lstm_forward.py \
   --benchmark-enable --benchmark-only --benchmark-min-rounds=10 --benchmark-json="$out/forward.json"
 python3 -m longdep_bench speed "$out/forward.json" --stat min > "$out/forward.md" 2>&1 && cat "$out/forward.md"
+
+# The scan models' recurrence as Triton kernels (kernel=triton) against the doubling scan (the CUDA
+# default) and minGRU's log-space scan; cuDNN's LSTM as the baseline
+section scans 90 python3 -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_training_step.py \
+  --benchmark-enable --benchmark-only --benchmark-min-rounds=10 --benchmark-max-time=0.2 \
+  --arch lstm --arch mingru --arch mingru:kernel=triton --arch mingru:scan=log --arch lru --arch lru:kernel=triton \
+  --size B16-H64-L110 --size B128-H128-L110 --size B128-H128-L1100 --benchmark-json="$out/scans.json"
+python3 -m longdep_bench speed "$out/scans.json" --stat min > "$out/scans.md" 2>&1 && cat "$out/scans.md"
 
 section default-run-jobs-auto 45 python3 -m longdep_bench run --device cuda -o "$out/default-jobs-auto.jsonl"
 section quick-toml 60 python3 -m longdep_bench run --config configs/quick.toml --device cuda --jobs "$best" \

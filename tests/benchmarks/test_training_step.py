@@ -26,12 +26,15 @@ from longdep_bench.settings import SweepOptions
 from longdep_bench.steps import WARMUP_STEPS, prepare_step
 from longdep_bench.sweep import plan
 from longdep_bench.timing import synchronize
+from longdep_bench_plugins import scan_triton
 
 BASELINE = "lstm"
 # The same LSTM with its time loop in eager Python, and minGRU with the paper's log-space scan; on the
-# CPU also minGRU with the doubling scan (its default there is the numba loop; on CUDA the doubling scan).
+# CPU also minGRU with the doubling scan (its default there is the numba loop; on CUDA the doubling
+# scan), on CUDA the scan models with the Triton kernels.
 EXTRA_REFS = ("fused-lstm:kernel=script", "fused-lstm:loop=eager", "mingru:scan=log")
 CPU_REFS = ("mingru:kernel=torch",)
+CUDA_REFS = ("mingru:kernel=triton", "lru:kernel=triton")
 BENCH_WARMUP = WARMUP_STEPS + 2  # eager warm-up, the capture, one replay; TorchScript optimises meanwhile
 SIZES = [(b, h, t) for b in (32, 128) for h in (32, 128) for t in (110, 550, 1100)]
 # On CUDA also the default run's size, and hidden sizes whose weights no longer fit on one multiprocessor.
@@ -41,7 +44,10 @@ CUDA_SIZES = SIZES + [(16, 64, 110), (128, 256, 110), (128, 512, 110)]
 def _refs(cuda: bool) -> list[str]:
     registry = get_registry()
     available = [name for name, entry in sorted(registry.architectures.items()) if not entry.spec.unavailable]
-    extra = EXTRA_REFS if cuda else EXTRA_REFS + CPU_REFS
+    if cuda:
+        extra = EXTRA_REFS + (() if scan_triton.UNAVAILABLE else CUDA_REFS)
+    else:
+        extra = EXTRA_REFS + CPU_REFS
     return available + [ref for ref in extra if ref.split(":")[0] in available]
 
 
