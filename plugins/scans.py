@@ -8,7 +8,8 @@ it at once. Forward and backward at B=16, N=64, one thread, fastest rounds of
 ``doubling_scan`` 1.7 ms at T=110 and 31 ms at T=1070, ``sequential_scan`` 0.11 ms and 1.2 ms;
 with the LRU's time-invariant complex coefficients 2.4 ms and 37 ms against 0.19 ms and 3.7 ms.
 ``log_space_scan`` took about 17 ms at T=110 on an earlier Intel machine, most of it in
-``torch.logcumsumexp``. ``linear_scan`` picks the linear-space kernel by the ``kernel`` option.
+``torch.logcumsumexp``. ``linear_scan`` picks the linear-space kernel by the ``kernel`` option,
+among them the Triton kernels of ``scan_triton``.
 """
 
 from __future__ import annotations
