@@ -45,7 +45,7 @@ def log_g(x: Tensor) -> Tensor:
 
 
 class MinLayer(nn.Module):
-    """One minGRU or minLSTM layer: (B, T, input) to (B, T, hidden) through a parallel scan.
+    """One minGRU or minLSTM layer: (B, T, input) to (B, T, hidden) through a linear-recurrence scan.
 
     ``scan='log'`` is the paper's log-space scan; ``scan='doubling'`` computes the same recurrence
     in linear space, by the kernel that ``kernel`` picks (see ``scans.linear_scan``).
