@@ -6,7 +6,6 @@ Plots need matplotlib (``pip install 'longdep-bench[plots]'``); without it the r
 from __future__ import annotations
 
 import collections
-import json
 import os
 import re
 from typing import Any, Mapping, Sequence
@@ -224,7 +223,7 @@ def paper_table(records: Sequence[RunRecord], published: Mapping[str, Sequence[P
     for record in longest_runs(records):
         row = _experiment(record)
         keys[row] = (PAPER_ORDER.index(record.task) if record.task in PAPER_ORDER else len(PAPER_ORDER),
-                     record.task, json.dumps(record.params, sort_keys=True))
+                     record.task, tuple(sorted(record.params.items())))  # T=100 before T=1000
         options = ",".join(f"{k}={v}" for k, v in record.hyperparameters.get("arch_options", {}).items()
                            if k == "block_size" and v != 2)
         column = f"{record.arch}{f'[{options}]' if options else ''} ({protocol(record)})"

@@ -232,6 +232,15 @@ def test_paper_report_puts_each_experiment_beside_the_published_figure(cli, tmp_
     assert "--paper --out" in text
 
 
+def test_paper_report_orders_the_settings_of_an_experiment_by_value(cli, tmp_path):
+    out = tmp_path / "r.jsonl"
+    assert cli("run", "-a", "gru", "-t", "adding", "--gap", "100,30", "--seeds", "1", "--max-sequences", "16",
+               "--test-size", "16", "--hidden", "4", "-o", str(out)).code == 0
+    assert cli("report", str(out), "--paper", "--out", str(tmp_path / "report")).code == 0
+    text = (tmp_path / "report" / "README.md").read_text()
+    assert text.index("| adding, T=30 ") < text.index("| adding, T=100 ")  # not as strings
+
+
 def test_every_runtime_setting_reaches_every_run():
     """A runtime setting given once (command line or sweep file) is in each run's configuration
     (a setting dropped on the way silently ran every run with its default)."""
