@@ -104,7 +104,7 @@ class FusedLSTM(nn.Module):
         """Whether this call runs the Triton kernels."""
         if self.kernel == "script":
             return False
-        usable = not lstm_triton.UNAVAILABLE and (projected.is_cuda or lstm_triton.interpreted())
+        usable = not lstm_triton.UNAVAILABLE and lstm_triton.launchable(projected)
         if self.kernel == "triton" and not usable:
             raise ValueError("fused-lstm: kernel=triton needs CUDA tensors (or TRITON_INTERPRET=1 on the CPU)")
         if self.hidden_size > lstm_triton.MAX_HIDDEN:

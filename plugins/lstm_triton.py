@@ -49,6 +49,11 @@ def interpreted() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
+def launchable(x: torch.Tensor) -> bool:
+    """Whether Triton kernels can run on ``x``: a CUDA tensor, or a CPU tensor under the interpreter."""
+    return x.is_cuda or (interpreted() and x.device.type == "cpu")
+
+
 if triton is not None:
 
     @triton.jit

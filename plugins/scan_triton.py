@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from longdep_bench_plugins.lstm_triton import UNAVAILABLE, interpreted, triton
+from longdep_bench_plugins.lstm_triton import UNAVAILABLE, launchable, triton
 
 if triton is not None:
     import triton.language as tl
@@ -33,7 +33,7 @@ def usable(x: torch.Tensor) -> str | None:
     """None where the kernels can run on ``x``; otherwise why not, in a few words."""
     if UNAVAILABLE:
         return UNAVAILABLE
-    if not (x.is_cuda or (interpreted() and x.device.type == "cpu")):
+    if not launchable(x):
         return "the Triton scan needs CUDA tensors (or TRITON_INTERPRET=1 on the CPU)"
     if x.dtype not in (torch.float32, torch.complex64):
         return f"the Triton scan computes in float32 and complex64, not {x.dtype}"
@@ -53,7 +53,7 @@ class TritonScan(torch.autograd.Function):
     def forward(ctx, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         batch, steps, width = b.shape
         h = torch.empty_like(b)
-        _forward[_grid(batch, width)](_parts(a), _parts(b.contiguous()), _parts(h), steps, width,
+        _forward[_grid(batch, width)](_parts(a), _parts(b), _parts(h), steps, width,
                                       *_a_strides(a, steps, width), BLOCK=BLOCK, CHUNK=CHUNK,
                                       COMPLEX=b.is_complex(), num_warps=WARPS)
         ctx.save_for_backward(a, h)
@@ -66,7 +66,7 @@ class TritonScan(torch.autograd.Function):
         varying = a.dim() == 3
         grad_b = torch.empty_like(h)
         grad_a = torch.empty_like(h) if varying else h.new_empty(batch, width)
-        _backward[_grid(batch, width)](_parts(a), _parts(h), _parts(grad_h.contiguous()), _parts(grad_a),
+        _backward[_grid(batch, width)](_parts(a), _parts(h), _parts(grad_h), _parts(grad_a),
                                        _parts(grad_b), steps, width, *_a_strides(a, steps, width), BLOCK=BLOCK,
                                        CHUNK=CHUNK, COMPLEX=h.is_complex(), VARYING=varying, num_warps=WARPS)
         return (grad_a if varying else grad_a.sum(0)), grad_b

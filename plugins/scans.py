@@ -66,28 +66,22 @@ class SequentialScan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, a: Tensor, b: Tensor) -> Tensor:
-        h = np.empty(b.shape, dtype=_numpy_dtype(b))
-        _scan_forward(_as_steps(a), b.detach().contiguous().numpy(), h)
-        h = torch.from_numpy(h)
+        h = torch.empty(b.shape, dtype=b.dtype)
+        _scan_forward(_as_steps(a), b.detach().contiguous().numpy(), h.numpy())
         ctx.save_for_backward(a, h)
         return h
 
     @staticmethod
     def backward(ctx, grad_h: Tensor) -> tuple[Tensor, Tensor]:
         a, h = ctx.saved_tensors
-        grad_a, grad_b = np.empty(h.shape, dtype=_numpy_dtype(h)), np.empty(h.shape, dtype=_numpy_dtype(h))
-        _scan_backward(_as_steps(a), h.numpy(), grad_h.contiguous().numpy(), grad_a, grad_b)
-        grad_a = torch.from_numpy(grad_a)
-        return (grad_a.sum((0, 1)) if a.dim() == 1 else grad_a), torch.from_numpy(grad_b)
+        grad_a, grad_b = torch.empty_like(h), torch.empty_like(h)
+        _scan_backward(_as_steps(a), h.numpy(), grad_h.contiguous().numpy(), grad_a.numpy(), grad_b.numpy())
+        return (grad_a.sum((0, 1)) if a.dim() == 1 else grad_a), grad_b
 
 
 def _as_steps(a: Tensor) -> np.ndarray:
     """``a`` as a (B, T, N) or (1, 1, N) array for the kernels."""
     return (a.detach().reshape(1, 1, -1) if a.dim() == 1 else a.detach()).contiguous().numpy()
-
-
-def _numpy_dtype(x: Tensor) -> np.dtype:
-    return torch.empty(0, dtype=x.dtype).numpy().dtype
 
 
 @njit(cache=True, nogil=True, parallel=True)
