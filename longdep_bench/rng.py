@@ -68,7 +68,9 @@ PARALLEL_FROM = 4096  # rows; below this one thread is faster than waking numba'
 class RowFiller:
     """Calls a numba row kernel ``fill_row(r, first + r, key, args)`` for rows r = 0 .. n - 1:
     serially below ``parallel_from`` rows, with ``prange`` from there. Both loops are compiled with
-    ``nogil`` (threads generating batches do not hold each other up) and cached on disk.
+    ``nogil`` (threads generating batches do not hold each other up), once per process: they are
+    closures over ``fill_row``, whose on-disk cache key numba derives from the closure's contents
+    anew in every process, so ``cache=True`` never hit and added a cache file per process instead.
 
     ``fill_row`` is an ``@njit(inline="always", cache=True)`` function that takes the arguments as
     one tuple and unpacks it (numba cannot inline a function called with ``*args``, and the row
@@ -79,16 +81,16 @@ class RowFiller:
     """
 
     def __init__(self, fill_row, parallel_from: int = PARALLEL_FROM):
-        @njit(cache=True, nogil=True)
+        @njit(nogil=True)
         def serial(key, first, n, args):
             for r in range(n):
                 fill_row(r, first + r, key, args)
 
-        @njit(cache=True, nogil=True)
+        @njit(nogil=True)
         def one_row(r, i, key, args):
             fill_row(r, i, key, args)
 
-        @njit(cache=True, nogil=True, parallel=True)
+        @njit(nogil=True, parallel=True)
         def parallel(key, first, n, args):
             for r in prange(n):
                 one_row(r, first + r, key, args)

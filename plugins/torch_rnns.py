@@ -13,6 +13,14 @@ step costs the gates' width instead of the vocabulary's per input (long lag with
 ``tests/benchmarks/test_symbol_input_speed.py``: 6.8x faster for the LSTM, 2.4x for the GRU on a CPU).
 Results differ from ``onehot`` by float rounding in the input-weight gradient (sums in another
 order), as a different kernel's would.
+
+``gru`` takes the runtime option ``kernel=auto|torch|numba``: ``torch`` runs ``nn.GRU`` (cuDNN on
+CUDA, ATen on the CPU), ``numba`` the same GRU's time loop in compiled code on the CPU (see
+``numba_cells``: 2-3x faster than ``nn.GRU`` on one CPU thread at hidden sizes up to 64, slower at
+batch 128 and hidden 128, where large matrix products dominate), ``auto`` (the default) numba on the
+CPU and torch elsewhere. The parameters are ``nn.GRU``'s in both; the kernels differ by float
+rounding. The record's ``runtime.arch_runtime.kernel`` says which ran. With the numba kernel symbol
+inputs always enter by lookup (``input`` only changes which tensor holds the input weights).
 """
 
 from __future__ import annotations
@@ -25,13 +33,14 @@ from torch import nn
 from longdep_bench import (
     ArchitectureSpec,
     ModelIO,
-    OutputsOnly,
     Param,
     SequenceModel,
+    encode_inputs,
     hookimpl,
     project_time_major,
 )
 from longdep_bench_plugins.gate_init import INIT_OPTIONS, apply_gate_init
+from longdep_bench_plugins.numba_cells import GRU_CELL, Cell, cell_recurrence
 
 # Gate order in torch.nn: LSTM (i, f, g, o); GRU (r, z, n), where z = 1 keeps the state.
 LSTM_INPUT_GATE, LSTM_FORGET_GATE, GRU_UPDATE_GATE = 0, 1, 1
@@ -40,13 +49,27 @@ INPUT_OPTION = Param("input", str, "onehot", "symbol inputs as one-hot vectors, 
                      choices=("onehot", "lookup"), runtime=True)
 
 
-class LookupInputs(nn.Module):
-    """A torch.nn recurrent module fed token ids: ``x W_ih^T`` by embedding lookup
-    (``project_time_major``), then the module with identity input weights (frozen). Ids >= the
-    vocabulary (padding) give zero inputs."""
+KERNEL_OPTION = Param("kernel", str, "auto", "how the GRU runs: torch (nn.GRU: cuDNN on CUDA), numba (its time "
+                      "loop compiled, CPU only), or auto (numba on the CPU, torch elsewhere)",
+                      choices=("auto", "torch", "numba"), runtime=True)
 
-    def __init__(self, rnn: nn.RNNBase):
+
+class TorchRNN(nn.Module):
+    """A torch.nn recurrent module fed raw inputs (token ids or features), returning (B, T, hidden).
+
+    ``lookup``: for token ids, ``x W_ih^T`` by embedding lookup (``project_time_major``) into a
+    trainable copy of ``W_ih^T``, then the module with identity input weights (frozen); ids >= the
+    vocabulary (padding) give zero inputs. Otherwise the ids are one-hot encoded. ``cell`` (the
+    module's numba cell, or None) and ``kernel`` choose the numba time loop on CPU tensors.
+    """
+
+    def __init__(self, rnn: nn.RNNBase, io: ModelIO, lookup: bool, cell: Cell | None = None, kernel: str = "torch"):
         super().__init__()
+        self.io, self.lookup, self.cell, self.kernel = io, lookup and bool(io.n_symbols), cell, kernel
+        self.ran = ""
+        if not self.lookup:
+            self.rnn = rnn
+            return
         width = rnn.weight_ih_l0.shape[0]
         self.weight_ih = nn.Parameter(rnn.weight_ih_l0.detach().clone())
         extra = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
@@ -58,25 +81,40 @@ class LookupInputs(nn.Module):
             self.rnn.weight_ih_l0.copy_(torch.eye(width))
         self.rnn.weight_ih_l0.requires_grad_(False)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        projected = project_time_major(tokens, self.weight_ih)  # b_ih stays in the module
-        return self.rnn(projected)[0].transpose(0, 1)
+    def _numba(self, inputs: torch.Tensor) -> bool:
+        """Whether this call runs the numba kernels."""
+        on_cpu = inputs.device.type == "cpu"
+        if self.kernel == "numba" and not on_cpu:
+            raise ValueError("kernel=numba runs on the CPU only (use kernel=torch or auto here)")
+        return self.cell is not None and on_cpu and self.kernel in ("auto", "numba")
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        weight_ih = self.weight_ih if self.lookup else self.rnn.weight_ih_l0
+        if self._numba(inputs):
+            self.ran = "numba"
+            projected = project_time_major(inputs, weight_ih, self.rnn.bias_ih_l0)
+            states = cell_recurrence(self.cell, projected, self.rnn.weight_hh_l0, self.rnn.bias_hh_l0)
+            return states[..., :self.rnn.hidden_size].transpose(0, 1)
+        self.ran = "torch"
+        if self.lookup:
+            return self.rnn(project_time_major(inputs, weight_ih))[0].transpose(0, 1)  # b_ih stays in the module
+        return self.rnn(encode_inputs(inputs, self.io))[0]
 
     def runtime_info(self) -> dict[str, str]:
-        """The input path that ran."""
-        return {"input": "lookup"}
+        """The input path, and the kernel that ran where there is a choice."""
+        info = {"input": "lookup"} if self.lookup else {}
+        return info | ({"kernel": self.ran} if self.cell is not None else {})
 
 
-def _builder(rnn_class: type, memory_gate: int | None, input_gate: int | None):
+def _builder(rnn_class: type, memory_gate: int | None, input_gate: int | None, cell: Cell | None = None):
     """A build function for a torch.nn recurrent class; ``memory_gate`` is the gate ``init`` sets."""
 
     def build(io: ModelIO, hidden: int, options: Mapping[str, Any]) -> nn.Module:
         rnn = rnn_class(io.input_size, hidden, batch_first=True)
         if memory_gate is not None:
             apply_gate_init(rnn, options, io.max_length, memory_gate, input_gate)
-        if options["input"] == "lookup" and io.n_symbols:
-            return SequenceModel(LookupInputs(rnn), io, hidden, encode=False)
-        return SequenceModel(OutputsOnly(rnn), io, hidden)
+        core = TorchRNN(rnn, io, options["input"] == "lookup", cell, options.get("kernel", "torch"))
+        return SequenceModel(core, io, hidden, encode=False)
 
     return build
 
@@ -98,8 +136,8 @@ LSTM = ArchitectureSpec(
 GRU = ArchitectureSpec(
     name="gru",
     description="GRU (torch.nn.GRU); update-gate bias +3",
-    build=_builder(nn.GRU, GRU_UPDATE_GATE, None),
-    options=(*INIT_OPTIONS, INPUT_OPTION),
+    build=_builder(nn.GRU, GRU_UPDATE_GATE, None, GRU_CELL),
+    options=(*INIT_OPTIONS, INPUT_OPTION, KERNEL_OPTION),
     recommended={"lr": 3e-3},
 )
 
