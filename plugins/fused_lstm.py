@@ -2,10 +2,11 @@
 Triton kernel (the whole sequence in one launch forward and one backward; see ``lstm_triton``) or a
 TorchScript loop in the style of PyTorch's ``benchmarks/fastrnns``.
 
-``kernel=auto`` (the default) runs the Triton kernels on CUDA when Triton is importable and the
+``kernel=auto`` (the default) runs the Triton kernels on CUDA when Triton is importable, the numba
+kernels of ``numba_cells`` on the CPU (the whole time loop compiled, forward and backward) and the
 TorchScript loop otherwise; ``kernel=triton`` asks for Triton (an error with the reason where it
-cannot run: Triton not installed, or CPU tensors without ``TRITON_INTERPRET=1``); ``kernel=script``
-the loop. ``precision=tf32|tf32x3|ieee`` sets the Triton kernels' recurrent products (default tf32,
+cannot run: Triton not installed, or CPU tensors without ``TRITON_INTERPRET=1``); ``kernel=numba``
+for numba (CPU only); ``kernel=script`` the loop. ``precision=tf32|tf32x3|ieee`` sets the Triton kernels' recurrent products (default tf32,
 as PyTorch's cuDNN RNNs use on Ampere and Hopper). Both are runtime options: not part of a run's id;
 the record's ``runtime.kernel`` says which kernel ran.
 
@@ -45,6 +46,7 @@ from longdep_bench import (
     script,
 )
 from longdep_bench_plugins import lstm_triton
+from longdep_bench_plugins.numba_cells import LSTM_CELL, cell_recurrence
 from longdep_bench_plugins.gate_init import INIT_OPTIONS, apply_gate_init
 
 INPUT_GATE, FORGET_GATE = 0, 1
@@ -102,7 +104,7 @@ class FusedLSTM(nn.Module):
 
     def _triton(self, projected: Tensor) -> bool:
         """Whether this call runs the Triton kernels."""
-        if self.kernel == "script":
+        if self.kernel in ("script", "numba"):
             return False
         usable = not lstm_triton.UNAVAILABLE and lstm_triton.launchable(projected)
         if self.kernel == "triton" and not usable:
@@ -113,11 +115,23 @@ class FusedLSTM(nn.Module):
             return False
         return usable and (self.kernel == "triton" or projected.is_cuda)
 
+    def _numba(self, inputs: Tensor) -> bool:
+        """Whether this call runs the numba kernels (kernel=numba, or auto on the CPU)."""
+        on_cpu = inputs.device.type == "cpu"
+        if self.kernel == "numba" and not on_cpu:
+            raise ValueError("fused-lstm: kernel=numba runs on the CPU only")
+        return self.kernel == "numba" or (self.kernel == "auto" and on_cpu)
+
     def runtime_info(self) -> dict[str, str]:
         """Which kernel the last forward pass ran."""
         return {"kernel": self.ran}
 
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        if self._numba(inputs):
+            projected = project_time_major(inputs, self.weight_ih_l0, self.bias_ih_l0)
+            hs, cs = cell_recurrence(LSTM_CELL, projected, self.weight_hh_l0, self.bias_hh_l0).chunk(2, -1)
+            self.ran = "numba"
+            return self._outputs(hs, cs, lengths)
         projected = project_time_major(inputs, self.weight_ih_l0, self.bias_ih_l0 + self.bias_hh_l0)
         if self._triton(projected):
             hs, cs = lstm_triton.lstm_states(projected, self.weight_hh_l0, self.precision)
@@ -126,6 +140,11 @@ class FusedLSTM(nn.Module):
             zeros = projected.new_zeros(projected.shape[1], self.hidden_size)
             hs, cs = self.recurrence(projected, self.weight_hh_l0, zeros, zeros)
             self.ran = self.loop
+        return self._outputs(hs, cs, lengths)
+
+    @staticmethod
+    def _outputs(hs: Tensor, cs: Tensor, lengths: Tensor | None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Batch-first outputs and the final states from time-major h and c (T, B, H)."""
         last = (lengths.to(torch.long) - 1) if lengths is not None else torch.full(
             (hs.shape[1],), hs.shape[0] - 1, dtype=torch.long, device=hs.device)
         batch = torch.arange(hs.shape[1], device=hs.device)
@@ -157,10 +176,10 @@ FUSED_LSTM = ArchitectureSpec(
     options=INIT_OPTIONS + (
         Param("loop", str, "script", "time loop in TorchScript, or the same code in eager Python (a baseline)",
               choices=("script", "eager")),
-        Param("kernel", str, "auto", "Triton kernels (the whole sequence per launch), the time loop of 'loop', "
-              "or auto: Triton on CUDA when importable" + (f" [triton unavailable here: {lstm_triton.UNAVAILABLE}]"
-                                                          if lstm_triton.UNAVAILABLE else ""),
-              choices=("auto", "triton", "script"), runtime=True),
+        Param("kernel", str, "auto", "Triton kernels (the whole sequence per launch), numba kernels (the whole "
+              "sequence per call, CPU), the time loop of 'loop', or auto: Triton on CUDA when importable, numba on "
+              "the CPU" + (f" [triton unavailable here: {lstm_triton.UNAVAILABLE}]" if lstm_triton.UNAVAILABLE else ""),
+              choices=("auto", "triton", "numba", "script"), runtime=True),
         Param("precision", str, "tf32", "precision of the Triton kernels' recurrent products",
               choices=lstm_triton.PRECISIONS, runtime=True),
     ),

@@ -14,18 +14,21 @@ from longdep_bench_plugins.fused_lstm import FusedLSTM
 TOL = dict(rtol=1e-5, atol=1e-5)
 
 
-def _pair(input_size, hidden, seed=0):
+def _pair(input_size, hidden, seed=0, kernel="script"):
     torch.manual_seed(seed)
     reference = torch.nn.LSTM(input_size, hidden, batch_first=True)
-    fused = FusedLSTM(input_size, hidden)
+    fused = FusedLSTM(input_size, hidden, kernel=kernel)
     fused.load_state_dict(reference.state_dict())
     return reference, fused
 
 
+@pytest.mark.parametrize("kernel", ["script", "numba"])
 @pytest.mark.parametrize("batch,steps,input_size,hidden", [(1, 1, 3, 4), (5, 17, 9, 8), (16, 110, 9, 64), (3, 40, 1, 128)])
-def test_outputs_states_and_gradients_equal_nn_lstm(batch, steps, input_size, hidden, exact_device):
+def test_outputs_states_and_gradients_equal_nn_lstm(batch, steps, input_size, hidden, kernel, exact_device):
     device = exact_device
-    reference, fused = _pair(input_size, hidden)
+    if kernel == "numba" and device.type != "cpu":
+        pytest.skip("the numba kernels run on the CPU")
+    reference, fused = _pair(input_size, hidden, kernel=kernel)
     reference, fused = reference.to(device), fused.to(device)
     torch.manual_seed(1)
     x = torch.randn(batch, steps, input_size, device=device)
@@ -37,6 +40,7 @@ def test_outputs_states_and_gradients_equal_nn_lstm(batch, steps, input_size, hi
     ref_out, _ = pad_packed_sequence(ref_out, batch_first=True, total_length=steps)
     x_fused = x.clone().requires_grad_(True)
     out, (h, c) = fused(x_fused, lengths.to(device))
+    assert fused.runtime_info() == {"kernel": kernel}
     torch.testing.assert_close(out * mask, ref_out, **TOL)
     torch.testing.assert_close(h, ref_h, **TOL)
     torch.testing.assert_close(c, ref_c, **TOL)
@@ -58,8 +62,9 @@ def test_weights_copy_back_to_nn_lstm():
     torch.testing.assert_close(copy(x)[0], fused(x)[0], **TOL)
 
 
-def test_token_ids_are_an_embedding_lookup_of_one_hot_inputs():
-    _, fused = _pair(9, 8)
+@pytest.mark.parametrize("kernel", ["script", "numba"])
+def test_token_ids_are_an_embedding_lookup_of_one_hot_inputs(kernel):
+    _, fused = _pair(9, 8, kernel=kernel)
     tokens = torch.randint(0, 10, (4, 20), dtype=torch.int8)  # id 9 is padding
     one_hot = (tokens.unsqueeze(-1) == torch.arange(9, dtype=torch.int8)).float()
     torch.testing.assert_close(fused(tokens)[0], fused(one_hot)[0], **TOL)
