@@ -81,115 +81,155 @@ def fast_tanh_array(x, out):
         out[i] = fast_tanh(x[i])
 
 
+# The cells' element-wise loops name each gate's block as its own view and write few arrays per
+# loop: the compiler then vectorises them (4x faster than one loop writing every block by offset).
+
+
 @njit(inline="always", **FAST)
 def _gru_step(gi, gh, prev, state, saved):
     """r, z = sigmoid(gi + gh), n = tanh(gi_n + r gh_n), h = (1 - z) n + z h_prev (torch.nn.GRU)."""
     hidden = state.shape[0]
+    r, z, n, hn = saved[:hidden], saved[hidden:2 * hidden], saved[2 * hidden:3 * hidden], saved[3 * hidden:]
     one = np.float32(1.0)
     for j in range(hidden):
-        r = fast_sigmoid(gi[j] + gh[j])
-        z = fast_sigmoid(gi[hidden + j] + gh[hidden + j])
-        hn = gh[2 * hidden + j]
-        n = fast_tanh(gi[2 * hidden + j] + r * hn)
-        state[j] = (one - z) * n + z * prev[j]
-        saved[j] = r
-        saved[hidden + j] = z
-        saved[2 * hidden + j] = n
-        saved[3 * hidden + j] = hn
+        r[j] = fast_sigmoid(gi[j] + gh[j])
+        z[j] = fast_sigmoid(gi[hidden + j] + gh[hidden + j])
+        hn[j] = gh[2 * hidden + j]
+    for j in range(hidden):
+        n[j] = fast_tanh(gi[2 * hidden + j] + r[j] * hn[j])
+        state[j] = (one - z[j]) * n[j] + z[j] * prev[j]
 
 
 @njit(inline="always", **FAST)
 def _gru_step_grad(error, prev, saved, grad_gi, grad_gh, grad_prev):
     """The GRU step's gradients: ``error`` reaches h; fill the gate pre-activations' and h_prev's."""
     hidden = error.shape[0]
+    r, z, n, hn = saved[:hidden], saved[hidden:2 * hidden], saved[2 * hidden:3 * hidden], saved[3 * hidden:]
+    dr, dz, dn = grad_gi[:hidden], grad_gi[hidden:2 * hidden], grad_gi[2 * hidden:]
     one = np.float32(1.0)
     for j in range(hidden):
-        r, z, n, hn = saved[j], saved[hidden + j], saved[2 * hidden + j], saved[3 * hidden + j]
-        e = error[j]
-        dn = e * (one - z) * (one - n * n)
-        dz = e * (prev[j] - n) * z * (one - z)
-        dr = dn * hn * r * (one - r)
-        grad_prev[j] = e * z
-        grad_gi[j] = dr
-        grad_gi[hidden + j] = dz
-        grad_gi[2 * hidden + j] = dn
-        grad_gh[j] = dr
-        grad_gh[hidden + j] = dz
-        grad_gh[2 * hidden + j] = dn * r
+        dn[j] = error[j] * (one - z[j]) * (one - n[j] * n[j])
+        dz[j] = error[j] * (prev[j] - n[j]) * z[j] * (one - z[j])
+        grad_prev[j] = error[j] * z[j]
+    for j in range(hidden):
+        dr[j] = dn[j] * hn[j] * r[j] * (one - r[j])
+    grad_gh[:2 * hidden] = grad_gi[:2 * hidden]
+    for j in range(hidden):
+        grad_gh[2 * hidden + j] = dn[j] * r[j]
 
 
 @njit(inline="always", **FAST)
 def _lstm_step(gi, gh, prev, state, saved):
     """c = sigmoid(f) c_prev + sigmoid(i) tanh(g), h = sigmoid(o) tanh(c) (torch.nn.LSTM); state = (h, c)."""
     hidden = state.shape[0] // 2
+    i, f, g, o, tc = (saved[:hidden], saved[hidden:2 * hidden], saved[2 * hidden:3 * hidden],
+                      saved[3 * hidden:4 * hidden], saved[4 * hidden:])
+    h, c, c_prev = state[:hidden], state[hidden:], prev[hidden:]
     for j in range(hidden):
-        i = fast_sigmoid(gi[j] + gh[j])
-        f = fast_sigmoid(gi[hidden + j] + gh[hidden + j])
-        g = fast_tanh(gi[2 * hidden + j] + gh[2 * hidden + j])
-        o = fast_sigmoid(gi[3 * hidden + j] + gh[3 * hidden + j])
-        c = f * prev[hidden + j] + i * g
-        tc = fast_tanh(c)
-        state[j] = o * tc
-        state[hidden + j] = c
-        saved[j] = i
-        saved[hidden + j] = f
-        saved[2 * hidden + j] = g
-        saved[3 * hidden + j] = o
-        saved[4 * hidden + j] = tc
+        i[j] = fast_sigmoid(gi[j] + gh[j])
+        f[j] = fast_sigmoid(gi[hidden + j] + gh[hidden + j])
+    for j in range(hidden):
+        g[j] = fast_tanh(gi[2 * hidden + j] + gh[2 * hidden + j])
+        o[j] = fast_sigmoid(gi[3 * hidden + j] + gh[3 * hidden + j])
+    for j in range(hidden):
+        c[j] = f[j] * c_prev[j] + i[j] * g[j]
+    for j in range(hidden):
+        tc[j] = fast_tanh(c[j])
+        h[j] = o[j] * tc[j]
 
 
 @njit(inline="always", **FAST)
 def _lstm_step_grad(error, prev, saved, grad_gi, grad_gh, grad_prev):
     """The LSTM step's gradients: ``error`` reaches (h, c); fill the gates' and (h_prev, c_prev)'s."""
     hidden = error.shape[0] // 2
+    i, f, g, o, tc = (saved[:hidden], saved[hidden:2 * hidden], saved[2 * hidden:3 * hidden],
+                      saved[3 * hidden:4 * hidden], saved[4 * hidden:])
+    di, df, dg, do = grad_gi[:hidden], grad_gi[hidden:2 * hidden], grad_gi[2 * hidden:3 * hidden], grad_gi[3 * hidden:]
+    dh, c_prev, dc = error[:hidden], prev[hidden:], grad_prev[hidden:]
     one = np.float32(1.0)
     for j in range(hidden):
-        i, f, g = saved[j], saved[hidden + j], saved[2 * hidden + j]
-        o, tc = saved[3 * hidden + j], saved[4 * hidden + j]
-        dh = error[j]
-        dc = error[hidden + j] + dh * o * (one - tc * tc)
-        di = dc * g * i * (one - i)
-        df = dc * prev[hidden + j] * f * (one - f)
-        dg = dc * i * (one - g * g)
-        do = dh * tc * o * (one - o)
-        grad_prev[j] = np.float32(0.0)
-        grad_prev[hidden + j] = dc * f
-        grad_gi[j] = grad_gh[j] = di
-        grad_gi[hidden + j] = grad_gh[hidden + j] = df
-        grad_gi[2 * hidden + j] = grad_gh[2 * hidden + j] = dg
-        grad_gi[3 * hidden + j] = grad_gh[3 * hidden + j] = do
+        dc[j] = error[hidden + j] + dh[j] * o[j] * (one - tc[j] * tc[j])  # the error at c, for now
+        do[j] = dh[j] * tc[j] * o[j] * (one - o[j])
+    for j in range(hidden):
+        di[j] = dc[j] * g[j] * i[j] * (one - i[j])
+        df[j] = dc[j] * c_prev[j] * f[j] * (one - f[j])
+        dg[j] = dc[j] * i[j] * (one - g[j] * g[j])
+    for j in range(hidden):
+        dc[j] *= f[j]  # ... and at c_prev
+    grad_prev[:hidden] = 0.0
+    grad_gh[:] = grad_gi
 
 
 @njit(**FAST)
-def _forward_kernel(kind, projected, weight_t, bias, states, saved):
+def _add_products(a, m, out):
+    """out[b, n] += sum_j a[b, j] m[n, j], in register blocks of 4 rows of ``a`` by 2 rows of ``m``
+    (each sum vectorised along the contiguous j): 3-6x the speed of a row-by-row product here, and
+    above one-thread BLAS from hidden size 64 (``tests/benchmarks/test_training_step.py``)."""
+    rows, inner = a.shape
+    cols = m.shape[0]
+    full_rows, full_cols = rows - rows % 4, cols - cols % 2
+    zero = np.float32(0.0)
+    for b in range(0, full_rows, 4):
+        for n in range(0, full_cols, 2):
+            s0 = s1 = s2 = s3 = t0 = t1 = t2 = t3 = zero
+            for j in range(inner):
+                w, x = m[n, j], m[n + 1, j]
+                a0, a1, a2, a3 = a[b, j], a[b + 1, j], a[b + 2, j], a[b + 3, j]
+                s0 += a0 * w
+                s1 += a1 * w
+                s2 += a2 * w
+                s3 += a3 * w
+                t0 += a0 * x
+                t1 += a1 * x
+                t2 += a2 * x
+                t3 += a3 * x
+            out[b, n] += s0
+            out[b + 1, n] += s1
+            out[b + 2, n] += s2
+            out[b + 3, n] += s3
+            out[b, n + 1] += t0
+            out[b + 1, n + 1] += t1
+            out[b + 2, n + 1] += t2
+            out[b + 3, n + 1] += t3
+    for b in range(rows):  # what the blocks left: the last rows % 4 rows, the last column if odd
+        for n in range(cols):
+            if b >= full_rows or n >= full_cols:
+                total = zero
+                for j in range(inner):
+                    total += a[b, j] * m[n, j]
+                out[b, n] += total
+
+
+@njit(**FAST)
+def _forward_kernel(kind, projected, weight, bias, states, saved):
     """Fill ``states`` (T + 1, B, S; step 0 holds the zero start) and ``saved`` (T, B, K) from the
-    input products (T, B, G) and ``W_hh^T`` (H, G), ``b_hh`` (G,)."""
+    input products (T, B, G), ``W_hh`` (G, H) and ``b_hh`` (G,)."""
     steps, batch, width = projected.shape
-    hidden = weight_t.shape[0]
-    recurrent = np.empty(width, dtype=projected.dtype)
+    hidden = weight.shape[1]
+    recurrent = np.empty((batch, width), dtype=projected.dtype)
+    h = np.empty((batch, hidden), dtype=projected.dtype)  # contiguous, so that the products vectorise
     for t in range(steps):
         for b in range(batch):
-            for k in range(width):
-                recurrent[k] = bias[k]
-            for j in range(hidden):
-                h = states[t, b, j]
-                for k in range(width):
-                    recurrent[k] += h * weight_t[j, k]
+            recurrent[b] = bias
+            h[b] = states[t, b, :hidden]
+        _add_products(h, weight, recurrent)
+        for b in range(batch):
             if kind == 0:
-                _gru_step(projected[t, b], recurrent, states[t, b], states[t + 1, b], saved[t, b])
+                _gru_step(projected[t, b], recurrent[b], states[t, b], states[t + 1, b], saved[t, b])
             else:
-                _lstm_step(projected[t, b], recurrent, states[t, b], states[t + 1, b], saved[t, b])
+                _lstm_step(projected[t, b], recurrent[b], states[t, b], states[t + 1, b], saved[t, b])
 
 
 @njit(**FAST)
-def _backward_kernel(kind, grad_states, weight, states, saved, grad_projected, grad_recurrent):
+def _backward_kernel(kind, grad_states, weight_t, states, saved, grad_projected, grad_recurrent):
     """Fill the gradients of the input products and of the recurrent products (both (T, B, G)) from
-    the gradients of the states (T, B, S), running the time loop in reverse; ``weight`` is W_hh (G, H)."""
-    steps, batch, width = grad_projected.shape
-    hidden = weight.shape[1]
+    the gradients of the states (T, B, S), running the time loop in reverse; ``weight_t`` is W_hh^T (H, G)."""
+    steps, batch, _ = grad_projected.shape
+    hidden = weight_t.shape[0]
     size = states.shape[2]
     carry = np.zeros((batch, size), dtype=states.dtype)  # the error reaching each state from later steps
     error = np.empty(size, dtype=states.dtype)
+    through_weights = np.empty((batch, hidden), dtype=states.dtype)  # contiguous, as in the forward kernel
     for t in range(steps - 1, -1, -1):
         for b in range(batch):
             for j in range(size):
@@ -200,10 +240,9 @@ def _backward_kernel(kind, grad_states, weight, states, saved, grad_projected, g
             else:
                 _lstm_step_grad(error, states[t, b], saved[t, b], grad_projected[t, b], grad_recurrent[t, b],
                                 carry[b])
-            for k in range(width):
-                d = grad_recurrent[t, b, k]
-                for j in range(hidden):
-                    carry[b, j] += d * weight[k, j]
+        through_weights[:] = 0.0
+        _add_products(grad_recurrent[t], weight_t, through_weights)
+        carry[:, :hidden] += through_weights
 
 
 class CellRecurrence(torch.autograd.Function):
@@ -215,9 +254,8 @@ class CellRecurrence(torch.autograd.Function):
         hidden = weight_hh.shape[1]
         states = torch.zeros(steps + 1, batch, cell.states * hidden)
         saved = torch.empty(steps, batch, cell.saved * hidden)
-        _forward_kernel(cell.kind, projected.detach().contiguous().numpy(),
-                        weight_hh.detach().t().contiguous().numpy(), bias_hh.detach().contiguous().numpy(),
-                        states.numpy(), saved.numpy())
+        _forward_kernel(cell.kind, projected.detach().contiguous().numpy(), weight_hh.detach().contiguous().numpy(),
+                        bias_hh.detach().contiguous().numpy(), states.numpy(), saved.numpy())
         ctx.cell = cell
         ctx.save_for_backward(weight_hh, states, saved)
         return states[1:]
@@ -229,7 +267,7 @@ class CellRecurrence(torch.autograd.Function):
         width, hidden = weight_hh.shape
         grad_projected = torch.empty(steps, batch, width)
         grad_recurrent = torch.empty(steps, batch, width)
-        _backward_kernel(ctx.cell.kind, grad_states.contiguous().numpy(), weight_hh.detach().contiguous().numpy(),
+        _backward_kernel(ctx.cell.kind, grad_states.contiguous().numpy(), weight_hh.detach().t().contiguous().numpy(),
                          states.numpy(), saved.numpy(), grad_projected.numpy(), grad_recurrent.numpy())
         flat = grad_recurrent.view(steps * batch, width)
         grad_weight = flat.t() @ states[:-1, :, :hidden].reshape(steps * batch, hidden)
