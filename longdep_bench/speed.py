@@ -124,6 +124,8 @@ def step_tables(cases: list[dict[str, Any]], baseline: str, stat: str = "median"
         short, long = lengths[0], lengths[-1]
         scaling = []
         for batch, hidden in sorted({(b, h) for b, h, _ in sizes}):
+            if not {(batch, hidden, short), (batch, hidden, long)} <= set(sizes):
+                continue  # a size timed at one length only has no growth to show
             row = [f"B{batch} H{hidden}"]
             for arch in archs:
                 a, b = by_case.get((arch, batch, hidden, short)), by_case.get((arch, batch, hidden, long))

@@ -154,6 +154,7 @@ def test_speed_tables_from_benchmark_json(cli, tmp_path):
                 bench({"arch": "lstm", "batch": 32, "hidden": 32, "length": 1100}, 0.02),
                 bench({"arch": "gru", "batch": 32, "hidden": 32, "length": 110}, 0.008),
                 bench({"arch": "gru", "batch": 32, "hidden": 32, "length": 1100}, 0.1),
+                bench({"arch": "gru", "batch": 128, "hidden": 32, "length": 110}, 0.01),  # one length only
                 bench({"kind": "generation", "case": "batch of 16: x", "sequences": 16}, 0.00001),
                 bench({"kind": "generation", "case": "default LSTM training step", "sequences": 16}, 0.004)]}
     path = tmp_path / "bench.json"
@@ -161,6 +162,7 @@ def test_speed_tables_from_benchmark_json(cli, tmp_path):
     result = cli("speed", str(path))
     assert result.code == 0, result.err
     assert "8 ms (4.00x)" in result.out and "| B32 H32 |     10 |  12.5 |" in result.out
+    assert "| B128 H32 L110 " in result.out and "| B128 H32 |" not in result.out  # no growth row without L1100
     assert "costs 0.25% of the step" in result.out
     fastest = cli("speed", str(path), "--stat", "min")  # gru's fastest round is 4x faster than its median
     assert fastest.code == 0 and "Fastest-round training-step time" in fastest.out and "2 ms (2.00x)" in fastest.out
