@@ -278,10 +278,16 @@ def run_command(config: str | None, resume: bool, quiet: bool, fmt: str, **value
     blocks, execution = _sweep(config, _given_settings(values))
     registry = _registry()
     output_format = registry.format(fmt)
-    configs = {}
+    configs: dict[str, Any] = {}
     for options in blocks:
         for run_config in plan(options, registry):
-            configs.setdefault(run_config.run_id(), run_config)
+            first = configs.setdefault(run_config.run_id(), run_config)
+            if first.runtime() != run_config.runtime():
+                one, other = (_runtime_label(c, first.runtime(), run_config.runtime()) for c in (first, run_config))
+                raise BenchError(
+                    f"{one} and {other} ask for the same runs (runtime settings and options, such as kernel, "
+                    "change how a run executes, not what it computes, and not its id): one results file holds one "
+                    "of them; run the other with another -o to compare")
     defaults = {name: {p.name: p.default for p in entry.spec.options} for name, entry in registry.architectures.items()}
     started = time.perf_counter()
     try:
@@ -301,6 +307,14 @@ def run_command(config: str | None, resume: bool, quiet: bool, fmt: str, **value
                    err=True)
     if errors:
         sys.exit(1)
+
+
+def _runtime_label(config: Any, one: dict[str, Any], other: dict[str, Any]) -> str:
+    """``arch:name=value,..`` with the runtime settings in which ``one`` and ``other`` differ, as ``config`` has them."""
+    flat = [{**r["arch_runtime"], **{k: v for k, v in r.items() if k != "arch_runtime"}} for r in (one, other)]
+    mine = {**config.arch_runtime, **{k: v for k, v in config.runtime().items() if k != "arch_runtime"}}
+    differing = sorted(k for k in flat[0].keys() | flat[1].keys() if flat[0].get(k) != flat[1].get(k))
+    return f"{config.arch}:" + ",".join(f"{k}={mine.get(k)}" for k in differing)
 
 
 def _runs(count: int) -> str:

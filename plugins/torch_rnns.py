@@ -19,7 +19,7 @@ CUDA, ATen on the CPU), ``numba`` the same GRU's time loop in compiled code on t
 ``numba_cells``: 2-3x faster than ``nn.GRU`` on one CPU thread at hidden sizes up to 64, slower at
 batch 128 and hidden 128, where large matrix products dominate), ``auto`` (the default) numba on the
 CPU and torch elsewhere. The parameters are ``nn.GRU``'s in both; the kernels differ by float
-rounding. The record's ``runtime.arch_runtime.kernel`` says which ran. With the numba kernel symbol
+rounding. The record's ``runtime.kernel`` says which ran. With the numba kernel symbol
 inputs always enter by lookup (``input`` only changes which tensor holds the input weights).
 """
 

@@ -215,3 +215,11 @@ def test_list_settings_take_commas_or_repetition(cli, tmp_path):
     assert result.code == 0, result.err
     assert sorted(r.params["gap"] for r in read_records(str(out))) == [20, 30, 40]
     assert cli("run", "--gap", "20,x", "-o", str(out)).err.strip() == "longdep-bench: error: --gap: 'x' is not an integer"
+
+
+def test_two_kernels_of_the_same_runs_in_one_file_are_refused(cli, tmp_path):
+    path = tmp_path / "r.jsonl"
+    result = cli("run", "-a", "gru", "-a", "gru:kernel=torch", *SMALL, "-o", str(path))
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "gru:kernel=auto and gru:kernel=torch ask for the same runs" in result.err
+    assert not path.exists()
