@@ -46,7 +46,7 @@ from longdep_bench import (
     script,
 )
 from longdep_bench_plugins import lstm_triton
-from longdep_bench_plugins.numba_cells import LSTM_CELL, cell_recurrence
+from longdep_bench_plugins.numba_cells import LSTM_CELL, cell_recurrence, use_numba
 from longdep_bench_plugins.gate_init import INIT_OPTIONS, apply_gate_init
 
 INPUT_GATE, FORGET_GATE = 0, 1
@@ -115,19 +115,12 @@ class FusedLSTM(nn.Module):
             return False
         return usable and (self.kernel == "triton" or projected.is_cuda)
 
-    def _numba(self, inputs: Tensor) -> bool:
-        """Whether this call runs the numba kernels (kernel=numba, or auto on the CPU)."""
-        on_cpu = inputs.device.type == "cpu"
-        if self.kernel == "numba" and not on_cpu:
-            raise ValueError("fused-lstm: kernel=numba runs on the CPU only")
-        return self.kernel == "numba" or (self.kernel == "auto" and on_cpu)
-
     def runtime_info(self) -> dict[str, str]:
         """Which kernel the last forward pass ran."""
         return {"kernel": self.ran}
 
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        if self._numba(inputs):
+        if use_numba(self.kernel, inputs):
             projected = project_time_major(inputs, self.weight_ih_l0, self.bias_ih_l0)
             hs, cs = cell_recurrence(LSTM_CELL, projected, self.weight_hh_l0, self.bias_hh_l0).chunk(2, -1)
             self.ran = "numba"

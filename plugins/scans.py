@@ -23,6 +23,7 @@ from torch import Tensor
 
 from longdep_bench import Param
 from longdep_bench_plugins import scan_triton
+from longdep_bench_plugins.numba_cells import use_numba
 
 KERNEL_OPTION = Param(
     "kernel", str, "auto",
@@ -40,15 +41,12 @@ def check_kernel(options: Mapping[str, Any]) -> None:
 
 def linear_scan(a: Tensor, b: Tensor, kernel: str) -> tuple[Tensor, str]:
     """h_t = a_t h_{t-1} + b_t by ``kernel`` (a ``KERNEL_OPTION`` value); returns h and the kernel that ran."""
-    on_cpu = b.device.type == "cpu"
     if kernel == "triton":
         reason = scan_triton.usable(b)
         if reason:
             raise ValueError(f"kernel=triton: {reason}")
         return scan_triton.triton_scan(a, b), "triton"
-    if kernel == "numba" and not on_cpu:
-        raise ValueError("kernel=numba runs on the CPU only (use kernel=torch or auto here)")
-    if kernel == "numba" or (kernel == "auto" and on_cpu):
+    if use_numba(kernel, b):
         return sequential_scan(a, b), "numba"
     return doubling_scan(a, b), "torch"
 

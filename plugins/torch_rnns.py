@@ -40,7 +40,7 @@ from longdep_bench import (
     project_time_major,
 )
 from longdep_bench_plugins.gate_init import INIT_OPTIONS, apply_gate_init
-from longdep_bench_plugins.numba_cells import GRU_CELL, Cell, cell_recurrence
+from longdep_bench_plugins.numba_cells import GRU_CELL, Cell, cell_recurrence, use_numba
 
 # Gate order in torch.nn: LSTM (i, f, g, o); GRU (r, z, n), where z = 1 keeps the state.
 LSTM_INPUT_GATE, LSTM_FORGET_GATE, GRU_UPDATE_GATE = 0, 1, 1
@@ -81,16 +81,9 @@ class TorchRNN(nn.Module):
             self.rnn.weight_ih_l0.copy_(torch.eye(width))
         self.rnn.weight_ih_l0.requires_grad_(False)
 
-    def _numba(self, inputs: torch.Tensor) -> bool:
-        """Whether this call runs the numba kernels."""
-        on_cpu = inputs.device.type == "cpu"
-        if self.kernel == "numba" and not on_cpu:
-            raise ValueError("kernel=numba runs on the CPU only (use kernel=torch or auto here)")
-        return self.cell is not None and on_cpu and self.kernel in ("auto", "numba")
-
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         weight_ih = self.weight_ih if self.lookup else self.rnn.weight_ih_l0
-        if self._numba(inputs):
+        if self.cell is not None and use_numba(self.kernel, inputs):
             self.ran = "numba"
             projected = project_time_major(inputs, weight_ih, self.rnn.bias_ih_l0)
             states = cell_recurrence(self.cell, projected, self.rnn.weight_hh_l0, self.rnn.bias_hh_l0)
