@@ -12,8 +12,11 @@ starts out keeping information over the whole sequence; input weights PyTorch's 
 
 Deviations: the paper clips ``u`` after every update; here the forward pass uses
 ``clamp(u, -u_max, u_max)``, which gives the same network values (a weight past the bound acts as
-the bound). No batch normalisation between layers. The time loop is TorchScript (ReLU makes the
-recurrence nonlinear, so there is no parallel scan).
+the bound). No batch normalisation between layers. ReLU makes the recurrence nonlinear, so there
+is no parallel scan: the time loop runs, by the runtime option ``kernel``, in numba (``numba``: one
+compiled pass over time forward and one in reverse, CPU only; ``auto``, the default, picks it on the
+CPU) or in TorchScript (``script``, any device; what every run recorded before 0.4.0 ran). The
+record's ``runtime.kernel`` says which ran.
 """
 
 from __future__ import annotations
@@ -23,7 +26,11 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor, nn
 
+import numpy as np
+from numba import njit
+
 from longdep_bench import ArchitectureSpec, ModelIO, Param, SequenceModel, hookimpl, script
+from longdep_bench_plugins.numba_cells import FAST, use_numba
 
 
 def indrnn_recurrence(projected: Tensor, u: Tensor) -> Tensor:
@@ -39,11 +46,65 @@ def indrnn_recurrence(projected: Tensor, u: Tensor) -> Tensor:
 SCRIPTED_RECURRENCE = script(indrnn_recurrence)
 
 
+@njit(**FAST)
+def _forward_kernel(projected, u, h):
+    """Fill ``h`` (T, B, H) with relu(projected_t + u * h_{t-1}), h_0 = 0; time outermost, so that
+    memory streams through one contiguous (B, H) slice per step."""
+    steps, batch, hidden = projected.shape
+    zero = np.float32(0.0)
+    for b in range(batch):
+        for n in range(hidden):
+            h[0, b, n] = max(projected[0, b, n], zero)
+    for t in range(1, steps):
+        for b in range(batch):
+            for n in range(hidden):
+                h[t, b, n] = max(projected[t, b, n] + u[n] * h[t - 1, b, n], zero)
+
+
+@njit(**FAST)
+def _backward_kernel(u, h, grad_h, grad_projected):
+    """Fill ``grad_projected`` (T, B, H) and return u's gradient (H,), running the loop in reverse."""
+    steps, batch, hidden = h.shape
+    zero = np.float32(0.0)
+    grad_u = np.zeros(hidden, dtype=h.dtype)
+    carry = np.zeros((batch, hidden), dtype=h.dtype)  # the error reaching h_t from h_{t+1}
+    for t in range(steps - 1, -1, -1):
+        for b in range(batch):
+            for n in range(hidden):
+                error = grad_h[t, b, n] + carry[b, n]
+                error = error if h[t, b, n] > zero else zero
+                grad_projected[t, b, n] = error
+                carry[b, n] = error * u[n]
+                if t > 0:
+                    grad_u[n] += error * h[t - 1, b, n]
+    return grad_u
+
+
+class NumbaRecurrence(torch.autograd.Function):
+    """``indrnn_recurrence`` on CPU float32 tensors through the numba kernels."""
+
+    @staticmethod
+    def forward(ctx, projected: Tensor, u: Tensor) -> Tensor:
+        h = torch.empty(projected.shape)
+        _forward_kernel(projected.detach().contiguous().numpy(), u.detach().contiguous().numpy(), h.numpy())
+        ctx.save_for_backward(u, h)
+        return h
+
+    @staticmethod
+    def backward(ctx, grad_h: Tensor) -> tuple[Tensor, Tensor]:
+        u, h = ctx.saved_tensors
+        grad_projected = torch.empty_like(h)
+        grad_u = _backward_kernel(u.detach().contiguous().numpy(), h.numpy(), grad_h.contiguous().numpy(),
+                                  grad_projected.numpy())
+        return grad_projected, torch.from_numpy(grad_u)
+
+
 class IndRNNLayer(nn.Module):
     """One IndRNN layer: (B, T, input) to (B, T, hidden)."""
 
-    def __init__(self, input_size: int, hidden: int, max_length: int, last: bool):
+    def __init__(self, input_size: int, hidden: int, max_length: int, last: bool, kernel: str = "auto"):
         super().__init__()
+        self.kernel, self.ran = kernel, ""
         self.input = nn.Linear(input_size, hidden)
         self.u_max = 2.0 ** (1.0 / max_length)
         low = 2.0 ** (-10.0 / max_length) if last else 0.0
@@ -52,27 +113,37 @@ class IndRNNLayer(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         projected = self.input(x).transpose(0, 1)
         u = self.u.clamp(-self.u_max, self.u_max)
-        return SCRIPTED_RECURRENCE(projected, u).transpose(0, 1)
+        numba = use_numba(self.kernel, projected)
+        self.ran = "numba" if numba else "script"
+        return (NumbaRecurrence.apply(projected, u) if numba else SCRIPTED_RECURRENCE(projected, u)).transpose(0, 1)
+
+    def runtime_info(self) -> dict[str, str]:
+        """Which time loop the last forward pass ran."""
+        return {"kernel": self.ran}
 
 
 class IndRNNStack(nn.Sequential):
     """Stacked IndRNN layers."""
 
-    def __init__(self, input_size: int, hidden: int, layers: int, max_length: int):
-        super().__init__(*(IndRNNLayer(input_size if i == 0 else hidden, hidden, max_length, i == layers - 1)
+    def __init__(self, input_size: int, hidden: int, layers: int, max_length: int, kernel: str = "auto"):
+        super().__init__(*(IndRNNLayer(input_size if i == 0 else hidden, hidden, max_length, i == layers - 1, kernel)
                            for i in range(layers)))
 
 
 def build(io: ModelIO, hidden: int, options: Mapping[str, Any]) -> nn.Module:
     """Stacked IndRNN layers with the suite's readout."""
-    return SequenceModel(IndRNNStack(io.input_size, hidden, options["layers"], io.max_length), io, hidden)
+    stack = IndRNNStack(io.input_size, hidden, options["layers"], io.max_length, options["kernel"])
+    return SequenceModel(stack, io, hidden)
 
 
 INDRNN = ArchitectureSpec(
     name="indrnn",
     description="IndRNN (Li et al., CVPR 2018): element-wise ReLU recurrence, |u| <= 2^(1/T), stacked",
     build=build,
-    options=(Param("layers", int, 2, "stacked IndRNN layers", min=1, max=64),),
+    options=(Param("layers", int, 2, "stacked IndRNN layers", min=1, max=64),
+             Param("kernel", str, "auto", "the time loop: numba (compiled, CPU only), script (TorchScript, any "
+                   "device), or auto (numba on the CPU, script elsewhere)", choices=("auto", "numba", "script"),
+                   runtime=True)),
     recommended={"lr": 2e-4},
 )
 

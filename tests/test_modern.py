@@ -142,11 +142,17 @@ def test_min_layers_equal_their_recurrence_step_by_step(kind, scan, kernel, exac
     torch.testing.assert_close(layer(x), expected, **TOL)
 
 
-def test_indrnn_layer_equals_eager_recurrence_and_respects_the_bound(exact_device):
+@pytest.mark.parametrize("kernel", ["script", "numba"])
+def test_indrnn_layer_equals_eager_recurrence_and_respects_the_bound(kernel, exact_device):
+    if kernel == "numba" and exact_device.type != "cpu":
+        pytest.skip("the numba kernels run on the CPU")
     torch.manual_seed(0)
-    layer = IndRNNLayer(5, 7, max_length=100, last=True).to(exact_device)
+    layer = IndRNNLayer(5, 7, max_length=100, last=True, kernel=kernel).to(exact_device)
+    assert layer.u_max == pytest.approx(2 ** (1 / 100))
+    assert layer.u.min() >= 2 ** (-10 / 100) - 1e-6  # the last layer starts out keeping information
     with torch.no_grad():
         layer.u[0] = 5.0  # beyond the bound: acts as the bound
+        layer.u[1] = -0.5  # a negative weight: its unit's sign alternates, and ReLU cuts
     x = torch.randn(2, 30, 5).to(exact_device)
     u = layer.u.clamp(-layer.u_max, layer.u_max)
     projected = layer.input(x)
@@ -155,6 +161,12 @@ def test_indrnn_layer_equals_eager_recurrence_and_respects_the_bound(exact_devic
     for t in range(30):
         h = F.relu(projected[:, t] + u * h)
         outputs.append(h)
-    torch.testing.assert_close(layer(x), torch.stack(outputs, 1), **TOL)
-    assert layer.u_max == pytest.approx(2 ** (1 / 100))
-    assert layer.u[1:].min() >= 2 ** (-10 / 100) - 1e-6
+    expected = torch.stack(outputs, 1)
+    got = layer(x)
+    assert layer.runtime_info() == {"kernel": kernel}
+    torch.testing.assert_close(got, expected, **TOL)
+    weights = torch.randn_like(expected)
+    want = torch.autograd.grad((expected * weights).sum(), list(layer.parameters()))
+    have = torch.autograd.grad((got * weights).sum(), list(layer.parameters()))
+    for (name, _), a, b in zip(layer.named_parameters(), have, want):
+        torch.testing.assert_close(a, b, **TOL, msg=name)
