@@ -164,7 +164,7 @@ def build(io: ModelIO, hidden: int, options: Mapping[str, Any]) -> nn.Module:
 
 FUSED_LSTM = ArchitectureSpec(
     name="fused-lstm",
-    description="LSTM with nn.LSTM's maths: Triton kernels (one launch per sequence) or a TorchScript loop",
+    description="LSTM with nn.LSTM's maths: Triton kernels (one launch per sequence), a numba loop (CPU), or TorchScript",
     build=build,
     options=INIT_OPTIONS + (
         Param("loop", str, "script", "time loop in TorchScript, or the same code in eager Python (a baseline)",

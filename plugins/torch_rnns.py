@@ -128,7 +128,7 @@ LSTM = ArchitectureSpec(
 )
 GRU = ArchitectureSpec(
     name="gru",
-    description="GRU (torch.nn.GRU); update-gate bias +3",
+    description="GRU (torch.nn.GRU; a numba time loop on the CPU); update-gate bias +3",
     build=_builder(nn.GRU, GRU_UPDATE_GATE, None, GRU_CELL),
     options=(*INIT_OPTIONS, INPUT_OPTION, KERNEL_OPTION),
     recommended={"lr": 3e-3},
