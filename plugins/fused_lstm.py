@@ -6,9 +6,9 @@ TorchScript loop in the style of PyTorch's ``benchmarks/fastrnns``.
 kernels of ``numba_cells`` on the CPU (the whole time loop compiled, forward and backward) and the
 TorchScript loop otherwise; ``kernel=triton`` asks for Triton (an error with the reason where it
 cannot run: Triton not installed, or CPU tensors without ``TRITON_INTERPRET=1``); ``kernel=numba``
-for numba (CPU only); ``kernel=script`` the loop. ``precision=tf32|tf32x3|ieee`` sets the Triton kernels' recurrent products (default tf32,
-as PyTorch's cuDNN RNNs use on Ampere and Hopper). Both are runtime options: not part of a run's id;
-the record's ``runtime.kernel`` says which kernel ran.
+for numba (CPU only); ``kernel=script`` the loop. ``precision=tf32|tf32x3|ieee`` sets the Triton
+kernels' recurrent products (default tf32, as PyTorch's cuDNN RNNs use on Ampere and Hopper). Both
+are runtime options: not part of a run's id; the record's ``runtime.kernel`` says which kernel ran.
 
 The TorchScript loop:
 
@@ -164,7 +164,8 @@ def build(io: ModelIO, hidden: int, options: Mapping[str, Any]) -> nn.Module:
 
 FUSED_LSTM = ArchitectureSpec(
     name="fused-lstm",
-    description="LSTM with nn.LSTM's maths: Triton kernels (one launch per sequence), a numba loop (CPU), or TorchScript",
+    description="LSTM with nn.LSTM's maths: Triton kernels (one launch per sequence), a numba loop (CPU) "
+                "or TorchScript",
     build=build,
     options=INIT_OPTIONS + (
         Param("loop", str, "script", "time loop in TorchScript, or the same code in eager Python (a baseline)",
