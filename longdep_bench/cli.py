@@ -310,7 +310,7 @@ def run_command(config: str | None, resume: bool, quiet: bool, fmt: str, **value
 
 
 def _runtime_label(config: Any, one: dict[str, Any], other: dict[str, Any]) -> str:
-    """``arch:name=value,..`` with the runtime settings in which ``one`` and ``other`` differ, as ``config`` has them."""
+    """``arch:name=value,..``: the runtime settings in which ``one`` and ``other`` differ, as ``config`` has them."""
     flat = [{**r["arch_runtime"], **{k: v for k, v in r.items() if k != "arch_runtime"}} for r in (one, other)]
     mine = {**config.arch_runtime, **{k: v for k, v in config.runtime().items() if k != "arch_runtime"}}
     differing = sorted(k for k in flat[0].keys() | flat[1].keys() if flat[0].get(k) != flat[1].get(k))

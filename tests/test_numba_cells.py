@@ -33,7 +33,8 @@ def _reference(kind, batch, steps, input_size, hidden):
 
 
 @pytest.mark.parametrize("kind", ["gru", "lstm"])
-@pytest.mark.parametrize("batch,steps,input_size,hidden", [(1, 1, 3, 4), (5, 17, 9, 5), (16, 110, 8, 64), (3, 40, 1, 33)])
+@pytest.mark.parametrize("batch,steps,input_size,hidden",
+                         [(1, 1, 3, 4), (5, 17, 9, 5), (16, 110, 8, 64), (3, 40, 1, 33)])
 def test_kernels_equal_torch_nn_in_float64(kind, batch, steps, input_size, hidden):
     module, x = _reference(kind, batch, steps, input_size, hidden)
     cell = GRU_CELL if kind == "gru" else LSTM_CELL
