@@ -1,4 +1,4 @@
-"""Gated recurrent cells (GRU, LSTM) with ``torch.nn``'s maths, their whole time loop in numba on the CPU.
+"""Recurrent cells (tanh RNN, GRU, LSTM) with ``torch.nn``'s maths, their whole time loop in numba on the CPU.
 
 On a CPU a small ``nn.GRU`` spends most of a step on per-time-step operator overhead: its backward
 is autograd over a dozen small kernels per step. These kernels run the loop in compiled code, one
@@ -15,8 +15,8 @@ libm, and the reason the kernels are fast (libm's scalar exp and tanh took most 
 Outputs and gradients agree with ``torch.nn`` within float32 rounding (tested against float64).
 
 A cell is described by ``Cell``: how many gate blocks of width H the recurrent product has, how many
-state blocks it carries (the GRU: h; the LSTM: h and c, h first) and how many per-step values it
-keeps for the backward pass. Arrays are float32 and time-major; ``cell_recurrence`` is the entry
+state blocks it carries (the RNN and GRU: h; the LSTM: h and c, h first) and how many per-step
+values it keeps for the backward pass. Arrays are float32 and time-major; ``cell_recurrence`` is the entry
 point, an autograd function over CPU tensors.
 """
 
@@ -39,13 +39,14 @@ class Cell:
 
     name: str
     kind: int    # the kernels' branch for this cell
-    gates: int   # rows of W_hh: 3 for the GRU (r, z, n), 4 for the LSTM (i, f, g, o)
-    states: int  # carried state: 1 for the GRU (h), 2 for the LSTM (h, c)
+    gates: int   # rows of W_hh: 1 for the RNN, 3 for the GRU (r, z, n), 4 for the LSTM (i, f, g, o)
+    states: int  # carried state: 1 for the RNN and GRU (h), 2 for the LSTM (h, c)
     saved: int   # per-step values kept for the backward pass
 
 
 GRU_CELL = Cell("gru", 0, gates=3, states=1, saved=4)
 LSTM_CELL = Cell("lstm", 1, gates=4, states=2, saved=5)
+RNN_CELL = Cell("rnn", 2, gates=1, states=1, saved=1)
 
 
 @njit(inline="always", **FAST)
@@ -116,6 +117,23 @@ def _gru_step_grad(error, prev, saved, grad_gi, grad_gh, grad_prev):
     grad_gh[:2 * hidden] = grad_gi[:2 * hidden]
     for j in range(hidden):
         grad_gh[2 * hidden + j] = dn[j] * r[j]
+
+
+@njit(inline="always", **FAST)
+def _rnn_step(gi, gh, prev, state, saved):
+    """h = tanh(gi + gh) (torch.nn.RNN with tanh); h is also kept for the backward pass."""
+    for j in range(state.shape[0]):
+        state[j] = saved[j] = fast_tanh(gi[j] + gh[j])
+
+
+@njit(inline="always", **FAST)
+def _rnn_step_grad(error, prev, saved, grad_gi, grad_gh, grad_prev):
+    """The tanh RNN step's gradients: h_prev's arrive only through the recurrent product."""
+    one = np.float32(1.0)
+    for j in range(error.shape[0]):
+        grad_gi[j] = error[j] * (one - saved[j] * saved[j])
+    grad_gh[:] = grad_gi
+    grad_prev[:] = 0.0
 
 
 @njit(inline="always", **FAST)
@@ -216,8 +234,10 @@ def _forward_kernel(kind, projected, weight, bias, states, saved):
         for b in range(batch):
             if kind == 0:
                 _gru_step(projected[t, b], recurrent[b], states[t, b], states[t + 1, b], saved[t, b])
-            else:
+            elif kind == 1:
                 _lstm_step(projected[t, b], recurrent[b], states[t, b], states[t + 1, b], saved[t, b])
+            else:
+                _rnn_step(projected[t, b], recurrent[b], states[t, b], states[t + 1, b], saved[t, b])
 
 
 @njit(**FAST)
@@ -237,9 +257,12 @@ def _backward_kernel(kind, grad_states, weight_t, states, saved, grad_projected,
             if kind == 0:
                 _gru_step_grad(error, states[t, b], saved[t, b], grad_projected[t, b], grad_recurrent[t, b],
                                carry[b])
-            else:
+            elif kind == 1:
                 _lstm_step_grad(error, states[t, b], saved[t, b], grad_projected[t, b], grad_recurrent[t, b],
                                 carry[b])
+            else:
+                _rnn_step_grad(error, states[t, b], saved[t, b], grad_projected[t, b], grad_recurrent[t, b],
+                               carry[b])
         through_weights[:] = 0.0
         _add_products(grad_recurrent[t], weight_t, through_weights)
         carry[:, :hidden] += through_weights

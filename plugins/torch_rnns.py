@@ -14,12 +14,12 @@ step costs the gates' width instead of the vocabulary's per input (long lag with
 Results differ from ``onehot`` by float rounding in the input-weight gradient (sums in another
 order), as a different kernel's would.
 
-``gru`` takes the runtime option ``kernel=auto|torch|numba``: ``torch`` runs ``nn.GRU`` (cuDNN on
-CUDA, ATen on the CPU), ``numba`` the same GRU's time loop in compiled code on the CPU (see
-``numba_cells``: 2-3x faster than ``nn.GRU`` on one CPU thread at hidden sizes up to 64, slower at
-batch 128 and hidden 128, where large matrix products dominate), ``auto`` (the default) numba on the
-CPU and torch elsewhere. The parameters are ``nn.GRU``'s in both; the kernels differ by float
-rounding. The record's ``runtime.kernel`` says which ran. With the numba kernel symbol
+``rnn`` and ``gru`` take the runtime option ``kernel=auto|torch|numba``: ``torch`` runs the torch.nn
+module (cuDNN on CUDA, ATen on the CPU), ``numba`` the same network's time loop in compiled code on
+the CPU (see ``numba_cells``: 3-4x faster than ``nn.GRU`` on one CPU thread at hidden size 32,
+1.2-1.3x at batch 128 and hidden 128, where large matrix products dominate), ``auto`` (the default)
+numba on the CPU and torch elsewhere. The parameters are torch.nn's in both; the kernels differ by
+float rounding. The record's ``runtime.kernel`` says which ran. With the numba kernel symbol
 inputs always enter by lookup (``input`` only changes which tensor holds the input weights).
 """
 
@@ -40,7 +40,7 @@ from longdep_bench import (
     project_time_major,
 )
 from longdep_bench_plugins.gate_init import INIT_OPTIONS, apply_gate_init
-from longdep_bench_plugins.numba_cells import GRU_CELL, Cell, cell_recurrence, use_numba
+from longdep_bench_plugins.numba_cells import GRU_CELL, RNN_CELL, Cell, cell_recurrence, use_numba
 
 # Gate order in torch.nn: LSTM (i, f, g, o); GRU (r, z, n), where z = 1 keeps the state.
 LSTM_INPUT_GATE, LSTM_FORGET_GATE, GRU_UPDATE_GATE = 0, 1, 1
@@ -49,8 +49,8 @@ INPUT_OPTION = Param("input", str, "onehot", "symbol inputs as one-hot vectors, 
                      choices=("onehot", "lookup"), runtime=True)
 
 
-KERNEL_OPTION = Param("kernel", str, "auto", "how the GRU runs: torch (nn.GRU: cuDNN on CUDA), numba (its time "
-                      "loop compiled, CPU only), or auto (numba on the CPU, torch elsewhere)",
+KERNEL_OPTION = Param("kernel", str, "auto", "how the time loop runs: torch (the torch.nn module: cuDNN on CUDA), "
+                      "numba (compiled, CPU only), or auto (numba on the CPU, torch elsewhere)",
                       choices=("auto", "torch", "numba"), runtime=True)
 
 
@@ -114,9 +114,9 @@ def _builder(rnn_class: type, memory_gate: int | None, input_gate: int | None, c
 
 RNN = ArchitectureSpec(
     name="rnn",
-    description="Vanilla RNN with tanh (torch.nn.RNN), trained with full BPTT",
-    build=_builder(nn.RNN, None, None),
-    options=(INPUT_OPTION,),
+    description="Vanilla RNN with tanh (torch.nn.RNN; a numba time loop on the CPU), trained with full BPTT",
+    build=_builder(nn.RNN, None, None, RNN_CELL),
+    options=(INPUT_OPTION, KERNEL_OPTION),
     recommended={"lr": 1e-3},
 )
 LSTM = ArchitectureSpec(

@@ -30,11 +30,11 @@ from longdep_bench_plugins import scan_triton
 
 BASELINE = "lstm"
 # The same LSTM with its time loop in eager Python, and minGRU with the paper's log-space scan; on the
-# CPU also nn.GRU, IndRNN's TorchScript loop and minGRU with the doubling scan (their default there is
-# a numba loop; on CUDA cuDNN, TorchScript and the doubling scan), on CUDA the scan models with the
-# Triton kernels.
+# CPU also nn.GRU, IndRNN's TorchScript loop, minGRU with the doubling scan and nn.RNN (their default
+# there is a numba loop; on CUDA cuDNN, TorchScript and the doubling scan), on CUDA the scan models
+# with the Triton kernels.
 EXTRA_REFS = ("fused-lstm:kernel=script", "fused-lstm:loop=eager", "mingru:scan=log")
-CPU_REFS = ("gru:kernel=torch", "indrnn:kernel=script", "mingru:kernel=torch")
+CPU_REFS = ("gru:kernel=torch", "indrnn:kernel=script", "mingru:kernel=torch", "rnn:kernel=torch")
 CUDA_REFS = ("mingru:kernel=triton", "lru:kernel=triton")
 BENCH_WARMUP = WARMUP_STEPS + 2  # eager warm-up, the capture, one replay; TorchScript optimises meanwhile
 SIZES = [(b, h, t) for b in (32, 128) for h in (32, 128) for t in (110, 550, 1100)]
