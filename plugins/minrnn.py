@@ -11,9 +11,11 @@ with ``g(x) = x + 0.5`` for x >= 0 and ``sigmoid(x)`` otherwise, which keeps h~ 
 its logarithm exists. ``scan=log`` runs the paper's log-space scan (``logcumsumexp``);
 ``scan=doubling`` (the default) runs the same recurrence in linear space, which never divides and
 is equally safe from overflow. How it runs is the runtime option ``kernel``: on the CPU by default
-one compiled pass over time (``numba``; the scan alone 26x faster than the doubling scan at
-T = 1070, see ``scans``), elsewhere the doubling scan in tensor operations (``torch``, after which
-the value ``doubling`` is named; it predates the numba kernel). Layers are stacked (``layers``,
+one compiled pass over time each way that computes the gates, the recurrence and their gradients
+together (``numba``, see ``minrnn_kernels``: a training step 2-3.5x faster than with the doubling
+scan at T = 110-1000), elsewhere the gates in tensor operations and the doubling scan (``torch``,
+after which the value ``doubling`` is named; it predates the numba kernels), or the Triton scan
+(``triton``). Layers are stacked (``layers``,
 default 2): the first maps the input to the hidden size, later ones add their output to their
 input (residual), as the paper stacks layers for its tasks. ``input=lookup`` feeds symbol ids to
 the first layer, whose gate pre-activations are then an embedding lookup into its weights (as for
@@ -30,6 +32,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from longdep_bench import ArchitectureSpec, ModelIO, Param, SequenceModel, hookimpl, project_time_major
+from longdep_bench_plugins.minrnn_kernels import min_layer
+from longdep_bench_plugins.numba_cells import use_numba
 from longdep_bench_plugins.scans import KERNEL_OPTION, check_kernel, linear_scan, log_space_scan
 from longdep_bench_plugins.torch_rnns import INPUT_OPTION
 
@@ -89,6 +93,9 @@ class MinLayer(nn.Module):
         if self.scan == "log":
             self.ran = "torch"
             return log_space_scan(*self.log_coefficients(x))
+        if use_numba(self.kernel, x):
+            self.ran = "numba"
+            return min_layer(self.project(x), self.kind)
         h, self.ran = linear_scan(*self.coefficients(x), self.kernel)
         return h
 

@@ -142,6 +142,24 @@ def test_min_layers_equal_their_recurrence_step_by_step(kind, scan, kernel, exac
     torch.testing.assert_close(layer(x), expected, **TOL)
 
 
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_the_fused_numba_min_layer_gives_the_doubling_scans_values_and_gradients(kind):
+    torch.manual_seed(0)
+    fused, reference = MinLayer(5, 6, kind, "doubling", "numba"), MinLayer(5, 6, kind, "doubling", "torch")
+    reference.load_state_dict(fused.state_dict())
+    x = (3 * torch.randn(3, 300, 5)).requires_grad_()  # pre-activations of both signs, some saturated
+    x_reference = x.detach().clone().requires_grad_()
+    weights = torch.randn(3, 300, 6)
+    out, expected = fused(x), reference(x_reference)
+    assert fused.runtime_info() == {"kernel": "numba"} and reference.runtime_info() == {"kernel": "torch"}
+    torch.testing.assert_close(out, expected, **TOL)
+    (out * weights).sum().backward()
+    (expected * weights).sum().backward()
+    torch.testing.assert_close(x.grad, x_reference.grad, rtol=1e-4, atol=1e-5)
+    for (name, parameter), (_, want) in zip(fused.named_parameters(), reference.named_parameters()):
+        torch.testing.assert_close(parameter.grad, want.grad, rtol=1e-4, atol=1e-5, msg=name)
+
+
 @pytest.mark.parametrize("kernel", ["script", "numba"])
 def test_indrnn_layer_equals_eager_recurrence_and_respects_the_bound(kernel, exact_device):
     if kernel == "numba" and exact_device.type != "cpu":
