@@ -2,9 +2,9 @@
 
 On a CPU a small ``nn.GRU`` spends most of a step on per-time-step operator overhead: its backward
 is autograd over a dozen small kernels per step. These kernels run the loop in compiled code, one
-call forward and one backward per sequence batch: per step the recurrent product ``h W_hh^T + b_hh``
-and the cell's element-wise update, row by row, and in reverse the element-wise gradients and the
-error's product with ``W_hh``. The input products ``x W_ih^T + b_ih`` of all steps come in as one
+call forward and one backward per batch: per step the recurrent products ``h W_hh^T + b_hh`` of
+the whole batch (in register blocks, ``_add_products``) and the cell's element-wise update per
+sequence, and in reverse the element-wise gradients and the error's product with ``W_hh``. The input products ``x W_ih^T + b_ih`` of all steps come in as one
 tensor (one large matmul, or an embedding lookup for symbol inputs), and the recurrent weights'
 gradient leaves as one large matmul after the loop.
 
@@ -16,13 +16,12 @@ Outputs and gradients agree with ``torch.nn`` within float32 rounding (tested ag
 
 A cell is described by ``Cell``: how many gate blocks of width H the recurrent product has, how many
 state blocks it carries (the RNN and GRU: h; the LSTM: h and c, h first) and how many per-step
-values it keeps for the backward pass. Arrays are float32 and time-major; ``cell_recurrence`` is the entry
-point, an autograd function over CPU tensors.
+values it keeps for the backward pass. Arrays are float32 and time-major; ``cell_recurrence`` is
+the entry point, an autograd function over CPU tensors.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np

@@ -8,7 +8,6 @@ replays with eager steps for every architecture.
 
 from __future__ import annotations
 
-import concurrent.futures
 from concurrent.futures.process import BrokenProcessPool
 import os
 

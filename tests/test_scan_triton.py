@@ -17,7 +17,7 @@ pytest.importorskip("triton")
 from longdep_bench_plugins import scan_triton  # noqa: E402
 from longdep_bench_plugins.lru import LRULayer  # noqa: E402
 from longdep_bench_plugins.minrnn import MinLayer  # noqa: E402
-from longdep_bench_plugins.scans import doubling_scan, linear_scan  # noqa: E402
+from longdep_bench_plugins.scans import linear_scan  # noqa: E402
 
 if scan_triton.UNAVAILABLE:
     pytest.skip(scan_triton.UNAVAILABLE, allow_module_level=True)

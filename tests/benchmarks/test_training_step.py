@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 
-import pytest
 import torch
 
 from longdep_bench.config import derive_seeds
