@@ -28,11 +28,12 @@ from longdep_bench.timing import synchronize
 from longdep_bench_plugins import scan_triton
 
 BASELINE = "lstm"
-# The same LSTM with its time loop in eager Python, and minGRU with the paper's log-space scan; on the
+# fused-lstm's TorchScript loop and the same loop in eager Python (its default is a compiled kernel:
+# numba on the CPU, Triton on CUDA), minGRU with the paper's log-space scan; on the
 # CPU also nn.GRU, IndRNN's TorchScript loop, minGRU with the doubling scan and nn.RNN (their default
 # there is a numba loop; on CUDA cuDNN, TorchScript and the doubling scan), on CUDA the scan models
 # with the Triton kernels.
-EXTRA_REFS = ("fused-lstm:kernel=script", "fused-lstm:loop=eager", "mingru:scan=log")
+EXTRA_REFS = ("fused-lstm:kernel=script", "fused-lstm:kernel=script,loop=eager", "mingru:scan=log")
 CPU_REFS = ("gru:kernel=torch", "indrnn:kernel=script", "mingru:kernel=torch", "rnn:kernel=torch")
 CUDA_REFS = ("mingru:kernel=triton", "lru:kernel=triton")
 BENCH_WARMUP = WARMUP_STEPS + 2  # eager warm-up, the capture, one replay; TorchScript optimises meanwhile
