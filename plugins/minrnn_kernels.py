@@ -56,25 +56,21 @@ def _decays(lstm, row, hidden, out):
 
 
 @njit(inline="always", **FAST)
-def _gru_grads(row, grad_row, error, previous, hidden):
-    """One step's pre-activation gradients of minGRU (k, h~') from the error at h_t."""
+def _gru_gate_grads(row, grad_row, error, previous, decay, hidden):
+    """One step's gradient of minGRU's gate pre-activation k from the error at h_t (z = 1 - a)."""
     one = np.float32(1.0)
-    k, candidate = row[:hidden], row[hidden:]
-    grad_k, grad_candidate = grad_row[:hidden], grad_row[hidden:]
+    candidate, grad_k = row[hidden:], grad_row[:hidden]
     for n in range(hidden):
-        z = fast_sigmoid(k[n])
-        grad_candidate[n] = error[n] * z * _g_slope(candidate[n])
+        z = one - decay[n]
         grad_k[n] = error[n] * (_g(candidate[n]) - previous[n]) * z * (one - z)  # h_t = (1 - z) h_{t-1} + z g
 
 
 @njit(inline="always", **FAST)
-def _lstm_grads(row, grad_row, error, previous, decay, hidden):
-    """One step's pre-activation gradients of minLSTM (f', i', h~') from the error at h_t."""
+def _lstm_gate_grads(row, grad_row, error, previous, hidden):
+    """One step's gradients of minLSTM's gate pre-activations (f', i') from the error at h_t."""
     one = np.float32(1.0)
     forget, inputs, candidate = row[:hidden], row[hidden:2 * hidden], row[2 * hidden:]
-    grad_f, grad_i, grad_candidate = grad_row[:hidden], grad_row[hidden:2 * hidden], grad_row[2 * hidden:]
-    for n in range(hidden):
-        grad_candidate[n] = error[n] * (one - decay[n]) * _g_slope(candidate[n])
+    grad_f, grad_i = grad_row[:hidden], grad_row[hidden:2 * hidden]
     for n in range(hidden):
         f, i = fast_sigmoid(forget[n]), fast_sigmoid(inputs[n])
         grad_a = error[n] * (previous[n] - _g(candidate[n])) / ((f + i) * (f + i))  # a = f / (f + i)
@@ -103,9 +99,11 @@ def _forward_kernel(lstm, pre, h):
 @njit(**FAST)
 def _backward_kernel(lstm, pre, h, grad_h, grad_pre):
     """Fill ``grad_pre`` (B, T, G) from h's gradient (B, T, H), running the time loop in reverse. Per
-    step one loop carries the error back through time and one, free of that dependence, turns it
-    into the pre-activations' gradients (each loop reads and writes few arrays, so both vectorise)."""
+    step one loop carries the error back through time and others, free of that dependence, turn it
+    into the pre-activations' gradients (each loop reads and writes few arrays, so all vectorise):
+    the candidate's, b = (1 - a) g, the same for both kinds, then the gates'."""
     batch, steps, hidden = h.shape
+    one = np.float32(1.0)
     carry = np.zeros(hidden, dtype=h.dtype)  # the error reaching h_t from h_{t+1}
     error = np.empty(hidden, dtype=h.dtype)
     decay = np.empty(hidden, dtype=h.dtype)
@@ -118,11 +116,15 @@ def _backward_kernel(lstm, pre, h, grad_h, grad_pre):
             for n in range(hidden):
                 error[n] = incoming[n] + carry[n]
                 carry[n] = error[n] * decay[n]
+            candidate = row[(2 if lstm else 1) * hidden:]
+            grad_candidate = grad_row[(2 if lstm else 1) * hidden:]
+            for n in range(hidden):
+                grad_candidate[n] = error[n] * (one - decay[n]) * _g_slope(candidate[n])
             previous = h[b, t - 1] if t > 0 else zeros
             if lstm:
-                _lstm_grads(row, grad_row, error, previous, decay, hidden)
+                _lstm_gate_grads(row, grad_row, error, previous, hidden)
             else:
-                _gru_grads(row, grad_row, error, previous, hidden)
+                _gru_gate_grads(row, grad_row, error, previous, decay, hidden)
 
 
 class MinLayerFunction(torch.autograd.Function):
