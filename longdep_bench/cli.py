@@ -283,7 +283,7 @@ def run_command(config: str | None, resume: bool, quiet: bool, fmt: str, **value
         for run_config in plan(options, registry):
             first = configs.setdefault(run_config.run_id(), run_config)
             if first.runtime() != run_config.runtime():
-                one, other = (_runtime_label(c, first.runtime(), run_config.runtime()) for c in (first, run_config))
+                one, other = _runtime_labels(first, run_config)
                 raise BenchError(
                     f"{one} and {other} ask for the same runs (runtime settings and options, such as kernel, "
                     "change how a run executes, not what it computes, and not its id): one results file holds one "
@@ -309,12 +309,12 @@ def run_command(config: str | None, resume: bool, quiet: bool, fmt: str, **value
         sys.exit(1)
 
 
-def _runtime_label(config: Any, one: dict[str, Any], other: dict[str, Any]) -> str:
-    """``arch:name=value,..``: the runtime settings in which ``one`` and ``other`` differ, as ``config`` has them."""
-    flat = [{**r["arch_runtime"], **{k: v for k, v in r.items() if k != "arch_runtime"}} for r in (one, other)]
-    mine = {**config.arch_runtime, **{k: v for k, v in config.runtime().items() if k != "arch_runtime"}}
+def _runtime_labels(one: Any, other: Any) -> tuple[str, str]:
+    """``arch:name=value,..`` for two run configs: the runtime settings in which they differ."""
+    flat = [{**c.arch_runtime, **{k: v for k, v in c.runtime().items() if k != "arch_runtime"}} for c in (one, other)]
     differing = sorted(k for k in flat[0].keys() | flat[1].keys() if flat[0].get(k) != flat[1].get(k))
-    return f"{config.arch}:" + ",".join(f"{k}={mine.get(k)}" for k in differing)
+    first, second = (f"{c.arch}:" + ",".join(f"{k}={f.get(k)}" for k in differing) for c, f in zip((one, other), flat))
+    return first, second
 
 
 def _runs(count: int) -> str:
