@@ -205,3 +205,10 @@ def test_impossible_parameters_are_rejected(ref, message):
 def test_gap_on_a_task_without_lag_is_rejected():
     with pytest.raises(BenchError, match="no lag parameter"):
         plan(SweepOptions(archs=("lstm",), tasks=("reber",), gaps=(40,)), get_registry())
+
+
+def test_row_filler_loops_are_compiled_per_process_not_cached_on_disk():
+    """numba keys a closure's disk cache anew in every process: cached, RowFiller's loops never
+    loaded from it and left one more cache file behind per process."""
+    for loop in (long_lag.FILL.serial, long_lag.FILL.parallel):
+        assert type(loop._cache).__name__ == "NullCache"
