@@ -12,10 +12,10 @@ its logarithm exists. ``scan=log`` runs the paper's log-space scan (``logcumsume
 ``scan=doubling`` (the default) runs the same recurrence in linear space, which never divides and
 is equally safe from overflow. How it runs is the runtime option ``kernel``: on the CPU by default
 one compiled pass over time each way that computes the gates, the recurrence and their gradients
-together (``numba``, see ``minrnn_kernels``: a training step 2-3.5x faster than with the doubling
-scan at T = 110-1000), elsewhere the gates in tensor operations and the doubling scan (``torch``,
-after which the value ``doubling`` is named; it predates the numba kernels), or the Triton scan
-(``triton``). Layers are stacked (``layers``,
+together (``numba``, see ``minrnn_kernels``: a training step 2.2-5.0x faster than with the
+doubling scan, ``reports/speed-cpu.md``), elsewhere the gates in tensor operations and the
+doubling scan (``torch``, after which the value ``doubling`` is named; it predates the numba
+kernels), or the Triton scan (``triton``). Layers are stacked (``layers``,
 default 2): the first maps the input to the hidden size, later ones add their output to their
 input (residual), as the paper stacks layers for its tasks. ``input=lookup`` feeds symbol ids to
 the first layer, whose gate pre-activations are then an embedding lookup into its weights (as for

@@ -16,11 +16,12 @@ order), as a different kernel's would.
 
 ``rnn`` and ``gru`` take the runtime option ``kernel=auto|torch|numba``: ``torch`` runs the torch.nn
 module (cuDNN on CUDA, ATen on the CPU), ``numba`` the same network's time loop in compiled code on
-the CPU (see ``numba_cells``: 3-4x faster than ``nn.GRU`` on one CPU thread at hidden size 32,
-1.2-1.3x at batch 128 and hidden 128, where large matrix products dominate), ``auto`` (the default)
-numba on the CPU and torch elsewhere. The parameters are torch.nn's in both; the kernels differ by
-float rounding. The record's ``runtime.kernel`` says which ran. With the numba kernel symbol
-inputs always enter by lookup (``input`` only changes which tensor holds the input weights).
+the CPU (see ``numba_cells``; training steps of ``gru`` 2.7-3.6x faster than ``nn.GRU`` on one CPU
+thread at batch 32 and hidden 32, level at batch 128 and hidden 128, ``reports/speed-cpu.md``),
+``auto`` (the default) numba on the CPU and torch elsewhere. The parameters are torch.nn's in both;
+the kernels differ by float rounding. The record's ``runtime.kernel`` says which ran. With the numba
+kernel symbol inputs always enter by lookup (``input`` only changes which tensor holds the input
+weights).
 """
 
 from __future__ import annotations
