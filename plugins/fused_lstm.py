@@ -1,5 +1,5 @@
 """``fused-lstm``: an LSTM with ``nn.LSTM``'s maths and parameters, whose time loop is either a
-Triton kernel (the whole sequence in one launch forward and one backward; see ``lstm_triton``) or a
+Triton kernel (the whole sequence in one launch forward and one backward; see ``triton_cells``) or a
 TorchScript loop in the style of PyTorch's ``benchmarks/fastrnns``.
 
 ``kernel=auto`` (the default) runs the Triton kernels on CUDA when Triton is importable, the numba
@@ -45,7 +45,7 @@ from longdep_bench import (
     project_time_major,
     script,
 )
-from longdep_bench_plugins import lstm_triton
+from longdep_bench_plugins import triton_cells
 from longdep_bench_plugins.numba_cells import LSTM_CELL, cell_recurrence, use_numba
 from longdep_bench_plugins.gate_init import INIT_OPTIONS, apply_gate_init
 
@@ -86,8 +86,8 @@ class FusedLSTM(nn.Module):
     def __init__(self, input_size: int, hidden_size: int, scripted: bool = True, kernel: str = "script",
                  precision: str = "tf32"):
         super().__init__()
-        if kernel == "triton" and lstm_triton.UNAVAILABLE:
-            raise ValueError(f"fused-lstm: kernel=triton is unavailable here: {lstm_triton.UNAVAILABLE}")
+        if kernel == "triton" and triton_cells.UNAVAILABLE:
+            raise ValueError(f"fused-lstm: kernel=triton is unavailable here: {triton_cells.UNAVAILABLE}")
         self.recurrence = SCRIPTED_RECURRENCE if scripted else lstm_recurrence
         self.loop = "script" if scripted else "eager"
         self.kernel, self.precision = kernel, precision
@@ -106,12 +106,12 @@ class FusedLSTM(nn.Module):
         """Whether this call runs the Triton kernels."""
         if self.kernel in ("script", "numba"):
             return False
-        usable = not lstm_triton.UNAVAILABLE and lstm_triton.launchable(projected)
+        usable = not triton_cells.UNAVAILABLE and triton_cells.launchable(projected)
         if self.kernel == "triton" and not usable:
             raise ValueError("fused-lstm: kernel=triton needs CUDA tensors (or TRITON_INTERPRET=1 on the CPU)")
-        if self.hidden_size > lstm_triton.MAX_HIDDEN:
+        if self.hidden_size > triton_cells.MAX_HIDDEN:
             if self.kernel == "triton":
-                raise ValueError(f"fused-lstm: kernel=triton supports hidden sizes up to {lstm_triton.MAX_HIDDEN}")
+                raise ValueError(f"fused-lstm: kernel=triton supports hidden sizes up to {triton_cells.MAX_HIDDEN}")
             return False
         return usable and (self.kernel == "triton" or projected.is_cuda)
 
@@ -127,7 +127,8 @@ class FusedLSTM(nn.Module):
             return self._outputs(hs, cs, lengths)
         projected = project_time_major(inputs, self.weight_ih_l0, self.bias_ih_l0 + self.bias_hh_l0)
         if self._triton(projected):
-            hs, cs = lstm_triton.lstm_states(projected, self.weight_hh_l0, self.precision)
+            hs, cs = triton_cells.cell_states(triton_cells.LSTM_CELL, projected, self.weight_hh_l0, None,
+                                              self.precision)
             self.ran = f"triton ({self.precision})"
         else:
             zeros = projected.new_zeros(projected.shape[1], self.hidden_size)
@@ -143,15 +144,6 @@ class FusedLSTM(nn.Module):
         batch = torch.arange(hs.shape[1], device=hs.device)
         final = (hs[last, batch].unsqueeze(0), cs[last, batch].unsqueeze(0))
         return hs.transpose(0, 1), final
-
-
-def check(hidden: int, options: Mapping[str, Any]) -> None:
-    """kernel=triton needs Triton, and a hidden size its kernels support (auto falls back to the loop)."""
-    if options["kernel"] == "triton" and lstm_triton.UNAVAILABLE:
-        raise ValueError(f"kernel=triton is unavailable here: {lstm_triton.UNAVAILABLE}")
-    if options["kernel"] == "triton" and hidden > lstm_triton.MAX_HIDDEN:
-        raise ValueError(f"kernel=triton supports hidden sizes up to {lstm_triton.MAX_HIDDEN}, not {hidden} "
-                         "(kernel=auto runs the TorchScript loop there)")
 
 
 def build(io: ModelIO, hidden: int, options: Mapping[str, Any]) -> nn.Module:
@@ -172,13 +164,12 @@ FUSED_LSTM = ArchitectureSpec(
               choices=("script", "eager")),
         Param("kernel", str, "auto", "Triton kernels (the whole sequence per launch), numba kernels (the whole "
               "sequence per call, CPU), the time loop of 'loop', or auto: Triton on CUDA when importable, numba on "
-              "the CPU" + (f" [triton unavailable here: {lstm_triton.UNAVAILABLE}]" if lstm_triton.UNAVAILABLE else ""),
+              "the CPU" + (f" [triton unavailable here: {triton_cells.UNAVAILABLE}]" if triton_cells.UNAVAILABLE else ""),
               choices=("auto", "triton", "numba", "script"), runtime=True),
-        Param("precision", str, "tf32", "precision of the Triton kernels' recurrent products",
-              choices=lstm_triton.PRECISIONS, runtime=True),
+        triton_cells.PRECISION_OPTION,
     ),
     recommended={"lr": 3e-3},
-    check=check,
+    check=triton_cells.check_option,
 )
 
 

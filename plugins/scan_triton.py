@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from longdep_bench_plugins.lstm_triton import UNAVAILABLE, launchable, triton
+from longdep_bench_plugins.triton_cells import UNAVAILABLE, launchable, triton
 
 if triton is not None:
     import triton.language as tl

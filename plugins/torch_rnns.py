@@ -14,14 +14,17 @@ step costs the gates' width instead of the vocabulary's per input (long lag with
 Results differ from ``onehot`` by float rounding in the input-weight gradient (sums in another
 order), as a different kernel's would.
 
-``rnn`` and ``gru`` take the runtime option ``kernel=auto|torch|numba``: ``torch`` runs the torch.nn
-module (cuDNN on CUDA, ATen on the CPU), ``numba`` the same network's time loop in compiled code on
-the CPU (see ``numba_cells``; training steps of ``gru`` 2.7-3.6x faster than ``nn.GRU`` on one CPU
-thread at batch 32 and hidden 32, level at batch 128 and hidden 128, ``reports/speed-cpu.md``),
-``auto`` (the default) numba on the CPU and torch elsewhere. The parameters are torch.nn's in both;
-the kernels differ by float rounding. The record's ``runtime.kernel`` says which ran. With the numba
-kernel symbol inputs always enter by lookup (``input`` only changes which tensor holds the input
-weights).
+``rnn`` and ``gru`` take the runtime option ``kernel=auto|torch|numba|triton``: ``torch`` runs the
+torch.nn module (cuDNN on CUDA, ATen on the CPU), ``numba`` the same network's time loop in compiled
+code on the CPU (see ``numba_cells``; training steps of ``gru`` 2.7-3.6x faster than ``nn.GRU`` on
+one CPU thread at batch 32 and hidden 32, level at batch 128 and hidden 128,
+``reports/speed-cpu.md``), ``triton`` the whole time loop in one Triton kernel forward and one
+backward (see ``triton_cells``; CUDA, or CPU tensors under ``TRITON_INTERPRET=1``; its speed is
+unmeasured, so ``auto`` never picks it; ``precision`` as for ``fused-lstm``), ``auto`` (the
+default) numba on the CPU and torch elsewhere. The parameters are torch.nn's in all; the kernels
+differ by float rounding. The record's ``runtime.kernel`` says which ran. With the numba and
+Triton kernels symbol inputs always enter by lookup (``input`` only changes which tensor holds the
+input weights).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from longdep_bench import (
     project_time_major,
 )
 from longdep_bench_plugins.gate_init import INIT_OPTIONS, apply_gate_init
+from longdep_bench_plugins import triton_cells
 from longdep_bench_plugins.numba_cells import GRU_CELL, RNN_CELL, Cell, cell_recurrence, use_numba
 
 # Gate order in torch.nn: LSTM (i, f, g, o); GRU (r, z, n), where z = 1 keeps the state.
@@ -51,8 +55,8 @@ INPUT_OPTION = Param("input", str, "onehot", "symbol inputs as one-hot vectors, 
 
 
 KERNEL_OPTION = Param("kernel", str, "auto", "how the time loop runs: torch (the torch.nn module: cuDNN on CUDA), "
-                      "numba (compiled, CPU only), or auto (numba on the CPU, torch elsewhere)",
-                      choices=("auto", "torch", "numba"), runtime=True)
+                      "numba (compiled, CPU only), triton (one kernel per sequence, CUDA), or auto (numba on the "
+                      "CPU, torch elsewhere)", choices=("auto", "torch", "numba", "triton"), runtime=True)
 
 
 class TorchRNN(nn.Module):
@@ -61,12 +65,15 @@ class TorchRNN(nn.Module):
     ``lookup``: for token ids, ``x W_ih^T`` by embedding lookup (``project_time_major``) into a
     trainable copy of ``W_ih^T``, then the module with identity input weights (frozen); ids >= the
     vocabulary (padding) give zero inputs. Otherwise the ids are one-hot encoded. ``cell`` (the
-    module's numba cell, or None) and ``kernel`` choose the numba time loop on CPU tensors.
+    module's numba cell, or None) and ``kernel`` choose the numba time loop on CPU tensors, or the
+    Triton kernels of the cell of the same name (``precision``: of their recurrent products).
     """
 
-    def __init__(self, rnn: nn.RNNBase, io: ModelIO, lookup: bool, cell: Cell | None = None, kernel: str = "torch"):
+    def __init__(self, rnn: nn.RNNBase, io: ModelIO, lookup: bool, cell: Cell | None = None, kernel: str = "torch",
+                 precision: str = "tf32"):
         super().__init__()
         self.io, self.lookup, self.cell, self.kernel = io, lookup and bool(io.n_symbols), cell, kernel
+        self.precision = precision
         self.ran = ""
         if not self.lookup:
             self.rnn = rnn
@@ -84,6 +91,14 @@ class TorchRNN(nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         weight_ih = self.weight_ih if self.lookup else self.rnn.weight_ih_l0
+        if self.cell is not None and self.kernel == "triton":
+            projected = project_time_major(inputs, weight_ih, self.rnn.bias_ih_l0)
+            if not triton_cells.launchable(projected):
+                raise ValueError("kernel=triton needs CUDA tensors (or TRITON_INTERPRET=1 on the CPU)")
+            hs, _ = triton_cells.cell_states(triton_cells.CELLS[self.cell.name], projected, self.rnn.weight_hh_l0,
+                                             self.rnn.bias_hh_l0, self.precision)
+            self.ran = f"triton ({self.precision})"
+            return hs.transpose(0, 1)
         if self.cell is not None and use_numba(self.kernel, inputs):
             self.ran = "numba"
             projected = project_time_major(inputs, weight_ih, self.rnn.bias_ih_l0)
@@ -107,7 +122,8 @@ def _builder(rnn_class: type, memory_gate: int | None, input_gate: int | None, c
         rnn = rnn_class(io.input_size, hidden, batch_first=True)
         if memory_gate is not None:
             apply_gate_init(rnn, options, io.max_length, memory_gate, input_gate)
-        core = TorchRNN(rnn, io, options["input"] == "lookup", cell, options.get("kernel", "torch"))
+        core = TorchRNN(rnn, io, options["input"] == "lookup", cell, options.get("kernel", "torch"),
+                        options.get("precision", "tf32"))
         return SequenceModel(core, io, hidden, encode=False)
 
     return build
@@ -117,8 +133,9 @@ RNN = ArchitectureSpec(
     name="rnn",
     description="Vanilla RNN with tanh (torch.nn.RNN; a numba time loop on the CPU), trained with full BPTT",
     build=_builder(nn.RNN, None, None, RNN_CELL),
-    options=(INPUT_OPTION, KERNEL_OPTION),
+    options=(INPUT_OPTION, KERNEL_OPTION, triton_cells.PRECISION_OPTION),
     recommended={"lr": 1e-3},
+    check=triton_cells.check_option,
 )
 LSTM = ArchitectureSpec(
     name="lstm",
@@ -131,8 +148,9 @@ GRU = ArchitectureSpec(
     name="gru",
     description="GRU (torch.nn.GRU; a numba time loop on the CPU); update-gate bias +3",
     build=_builder(nn.GRU, GRU_UPDATE_GATE, None, GRU_CELL),
-    options=(*INIT_OPTIONS, INPUT_OPTION, KERNEL_OPTION),
+    options=(*INIT_OPTIONS, INPUT_OPTION, KERNEL_OPTION, triton_cells.PRECISION_OPTION),
     recommended={"lr": 3e-3},
+    check=triton_cells.check_option,
 )
 
 

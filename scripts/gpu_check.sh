@@ -10,12 +10,12 @@
 # A section whose limit no longer fits in BUDGET seconds (default 420) is skipped and says so;
 # SECTIONS="tests speed ..." runs only those. With 15 minutes of device time, one call with
 # BUDGET=535 (timeout 590 s) leaves room for a short second call on the still-warm machine only.
-#  1. correctness on CUDA (6 pytest-xdist workers): fused-lstm's Triton kernels = cuDNN in every
-#     precision at B16 H64 to B32 H512, and its TorchScript loop; the graph/pool tests; a GRU and the
+#  1. correctness on CUDA (6 pytest-xdist workers): the Triton kernels of fused-lstm, gru and rnn =
+#     cuDNN in every precision at B16 H64 to B32 H512, and fused-lstm's TorchScript loop; the graph/pool tests; a GRU and the
 #     Triton LSTM that solve Task 6a with graphs on; every architecture's contract checks, including
 #     K steps captured in a CUDA graph = K eager steps (tests/test_models.py);
 #  2. training-step speed, graphed and eager, at B16 H64 L110, B128 H128 L110 and L1100, B128 H256 and
-#     H512 (lstm, fused-lstm with Triton and with its loop, gru, rnn); an Nsight Compute profile of
+#     H512 (lstm, fused-lstm with Triton and with its loop, gru with cuDNN and Triton, rnn); an Nsight Compute profile of
 #     the Triton kernels when ncu is there; the Triton kernels' launch settings timed one layer at a time;
 #  3. aggregate throughput of 1, 2, 4, 8, 16 default-size LSTM runs at once on one GPU (threads of one
 #     process), and of 1, 4, 8, 16 separate processes under CUDA MPS where its daemon starts;
@@ -61,13 +61,13 @@ EOF
 # Correctness first, spread over 6 pytest-xdist workers (Triton and TorchScript compile on the CPU),
 # each test cut at 150 s so that one slow compile (indrnn's TorchScript on CUDA) cannot eat the section.
 section tests 200 python3 -m pytest -q -p no:cacheprovider -n 6 --timeout 150 --device cuda \
-  tests/test_triton_lstm.py tests/test_scan_triton.py tests/test_fused_lstm.py tests/test_graphs_and_pools.py \
+  tests/test_triton_cells.py tests/test_scan_triton.py tests/test_fused_lstm.py tests/test_graphs_and_pools.py \
   "tests/test_training.py::test_gru_solves_task6a_and_record_is_complete" tests/test_models.py \
   --deselect "tests/test_models.py::test_every_architecture_keeps_its_contract[indrnn]"
 
 section speed 240 python3 -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_training_step.py \
   --benchmark-enable --benchmark-only --benchmark-min-rounds=10 --benchmark-max-time=0.2 \
-  --arch lstm --arch fused-lstm --arch fused-lstm:kernel=script --arch gru --arch rnn \
+  --arch lstm --arch fused-lstm --arch fused-lstm:kernel=script --arch gru --arch gru:kernel=triton --arch rnn \
   --size B16-H64-L110 --size B128-H128-L110 --size B128-H128-L1100 --size B128-H256-L110 --size B128-H512-L110 \
   --benchmark-json="$out/speed.json"
 python3 -m longdep_bench speed "$out/speed.json" --stat min > "$out/speed.md" 2>&1 && cat "$out/speed.md"

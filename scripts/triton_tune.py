@@ -3,7 +3,7 @@
     python3 scripts/triton_tune.py --out tune.json            # prints a Markdown table
 
 For each size (B, H, L), cuDNN's forward and forward+backward, then ``fused-lstm``'s Triton kernels
-(tf32) with each variant of the settings that ``lstm_triton._launch`` takes from module constants:
+(tf32) with each variant of the settings that ``triton_cells._launch`` takes from module constants:
 warps per program, weights held in registers (HOIST) or read from L2 in slices, and the next
 step's tiles loaded one step ahead (PREFETCH). Each figure is the median of ``--repeats`` timings
 with CUDA events after three warm-up calls, with the largest difference of its outputs from
@@ -25,20 +25,20 @@ from unittest import mock
 
 import torch
 
-from longdep_bench_plugins import lstm_triton
+from longdep_bench_plugins import triton_cells
 from longdep_bench_plugins.fused_lstm import FusedLSTM
 
 
 def block_of(hidden: int) -> int:
     """The kernels' hidden block (BLOCK_H) at this hidden size, as ``_launch`` chooses it."""
-    return lstm_triton._launch(lstm_triton.BLOCK_B, hidden)[1]["BLOCK_H"]
+    return triton_cells._launch(triton_cells.BLOCK_B, hidden)[1]["BLOCK_H"]
 
 
 def launch_settings(block_h: int, warps: int, hoist: bool, prefetch: bool) -> contextlib.AbstractContextManager:
     """Make ``_launch`` use these settings for hidden block ``block_h`` while the context lasts."""
     stack = contextlib.ExitStack()
-    stack.enter_context(mock.patch.dict(lstm_triton.WARPS, {block_h: warps}))
-    stack.enter_context(mock.patch.multiple(lstm_triton, HOIST_UP_TO=block_h if hoist else 0,
+    stack.enter_context(mock.patch.dict(triton_cells.WARPS, {block_h: warps}))
+    stack.enter_context(mock.patch.multiple(triton_cells, HOIST_UP_TO=block_h if hoist else 0,
                                             PREFETCH_UP_TO=block_h if prefetch else 0))
     return stack
 
@@ -83,7 +83,7 @@ def layer_timings(layer: torch.nn.Module, reference: torch.nn.Module, x: torch.T
 
 def variants(hidden: int) -> Iterator[tuple[int, bool, bool]]:
     """(warps, hoist, prefetch) worth trying at this hidden size."""
-    hoists = (True, False) if block_of(hidden) <= lstm_triton.HOIST_UP_TO else (False,)
+    hoists = (True, False) if block_of(hidden) <= triton_cells.HOIST_UP_TO else (False,)
     for w, hoist, prefetch in itertools.product((4, 8, 16), hoists, (True, False)):
         yield w, hoist, prefetch
 

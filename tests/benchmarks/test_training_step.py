@@ -31,11 +31,11 @@ BASELINE = "lstm"
 # fused-lstm's TorchScript loop and the same loop in eager Python (its default is a compiled kernel:
 # numba on the CPU, Triton on CUDA), minGRU with the paper's log-space scan; on the
 # CPU also nn.GRU, IndRNN's TorchScript loop, minGRU with the doubling scan and nn.RNN (their default
-# there is a numba loop; on CUDA cuDNN, TorchScript and the doubling scan), on CUDA the scan models
-# with the Triton kernels.
+# there is a numba loop; on CUDA cuDNN, TorchScript and the doubling scan), on CUDA the scan models,
+# the GRU and the RNN with the Triton kernels.
 EXTRA_REFS = ("fused-lstm:kernel=script", "fused-lstm:kernel=script,loop=eager", "mingru:scan=log")
 CPU_REFS = ("gru:kernel=torch", "indrnn:kernel=script", "mingru:kernel=torch", "rnn:kernel=torch")
-CUDA_REFS = ("mingru:kernel=triton", "lru:kernel=triton")
+CUDA_REFS = ("mingru:kernel=triton", "lru:kernel=triton", "gru:kernel=triton", "rnn:kernel=triton")
 BENCH_WARMUP = WARMUP_STEPS + 2  # eager warm-up, the capture, one replay; TorchScript optimises meanwhile
 SIZES = [(b, h, t) for b in (32, 128) for h in (32, 128) for t in (110, 550, 1100)]
 # On CUDA also the default run's size, and hidden sizes whose weights no longer fit on one multiprocessor.
