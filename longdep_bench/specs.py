@@ -176,7 +176,9 @@ class ArchitectureSpec:
     (N, T, C) when ``io.per_step``. Padding after a sequence's end must not change its outputs.
     ``recommended`` holds run hyperparameters (``lr``, ``batch_size``, ``clip``) that ``run`` uses
     unless the user sets them. ``check(hidden, options)`` rejects impossible combinations by
-    raising ValueError before any training starts. ``unavailable`` says why the architecture
+    raising ValueError before any training starts; ``check_device(device, options)`` likewise
+    rejects options that cannot run on the runs' device ('cpu' or 'cuda'), such as a CPU-only
+    kernel on CUDA. ``unavailable`` says why the architecture
     cannot be built here. ``cuda_graphs=False`` declares that its training step must not be
     captured in a CUDA graph (it syncs with the host, changes shapes, or keeps Python state
     that changes from step to step); it then trains eagerly on CUDA.
@@ -190,6 +192,7 @@ class ArchitectureSpec:
     check: Callable[[int, Mapping[str, Any]], None] | None = None
     unavailable: str | None = None
     cuda_graphs: bool = True
+    check_device: Callable[[str, Mapping[str, Any]], None] | None = None
 
     def __post_init__(self) -> None:
         _check_name("architecture", self.name)

@@ -118,6 +118,12 @@ def plan(options: SweepOptions, registry: Registry) -> list[RunConfig]:
         for (t, (task, params)), (a, (arch, arch_options)) in itertools.product(enumerate(tasks), enumerate(archs)):
             hidden[t, a] = matched_hidden(arch, arch_options, task, params, options.match_params)
     device = resolve_device(options.device)
+    for arch, arch_options in archs:
+        if arch.check_device is not None:
+            try:
+                arch.check_device(device, arch_options)
+            except ValueError as exc:
+                raise BenchError(f"architecture {arch.name!r} on {device}: {exc}") from None
     if options.cuda_graphs == "on":
         if device != "cuda":
             raise BenchError("--cuda-graphs on needs CUDA, and these runs train on the CPU (--device cuda, or "

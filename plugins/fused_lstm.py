@@ -45,6 +45,7 @@ from longdep_bench import (
     project_time_major,
     script,
 )
+from longdep_bench_plugins.kernel_devices import check_kernel_device
 from longdep_bench_plugins import triton_cells
 from longdep_bench_plugins.numba_cells import LSTM_CELL, cell_recurrence, use_numba
 from longdep_bench_plugins.gate_init import INIT_OPTIONS, apply_gate_init
@@ -164,11 +165,13 @@ FUSED_LSTM = ArchitectureSpec(
               choices=("script", "eager")),
         Param("kernel", str, "auto", "Triton kernels (the whole sequence per launch), numba kernels (the whole "
               "sequence per call, CPU), the time loop of 'loop', or auto: Triton on CUDA when importable, numba on "
-              "the CPU" + (f" [triton unavailable here: {triton_cells.UNAVAILABLE}]" if triton_cells.UNAVAILABLE else ""),
+              "the CPU" + (f" [triton unavailable here: {triton_cells.UNAVAILABLE}]"
+                           if triton_cells.UNAVAILABLE else ""),
               choices=("auto", "triton", "numba", "script"), runtime=True),
         triton_cells.PRECISION_OPTION,
     ),
     recommended={"lr": 3e-3},
+    check_device=check_kernel_device,
     check=triton_cells.check_option,
 )
 

@@ -30,6 +30,7 @@ import numpy as np
 from numba import njit
 
 from longdep_bench import ArchitectureSpec, ModelIO, Param, SequenceModel, hookimpl, script
+from longdep_bench_plugins.kernel_devices import check_kernel_device
 from longdep_bench_plugins.numba_cells import FAST, use_numba
 
 
@@ -145,6 +146,7 @@ INDRNN = ArchitectureSpec(
                    "device), or auto (numba on the CPU, script elsewhere)", choices=("auto", "numba", "script"),
                    runtime=True)),
     recommended={"lr": 2e-4},
+    check_device=check_kernel_device,
 )
 
 

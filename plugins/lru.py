@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from longdep_bench import ArchitectureSpec, ModelIO, Param, SequenceModel, hookimpl
+from longdep_bench_plugins.kernel_devices import check_kernel_device
 from longdep_bench_plugins.scans import KERNEL_OPTION, check_kernel, linear_scan
 
 
@@ -112,6 +113,7 @@ LRU = ArchitectureSpec(
         KERNEL_OPTION,
     ),
     recommended={"lr": 1e-3},
+    check_device=check_kernel_device,
     check=check,
 )
 

@@ -42,6 +42,7 @@ from longdep_bench import (
     project_time_major,
     script,
 )
+from longdep_bench_plugins.kernel_devices import check_kernel_device
 from longdep_bench_plugins.lstm1997_kernels import NumbaRecurrence
 
 INIT_RANGE = 0.1
@@ -139,6 +140,7 @@ LSTM_1997 = ArchitectureSpec(
               choices=("auto", "numba", "script"), runtime=True),
     ),
     recommended={"lr": 3e-3},
+    check_device=check_kernel_device,
     check=check,
 )
 

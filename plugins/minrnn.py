@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from longdep_bench import ArchitectureSpec, ModelIO, Param, SequenceModel, hookimpl, project_time_major
+from longdep_bench_plugins.kernel_devices import check_kernel_device
 from longdep_bench_plugins.minrnn_kernels import min_layer
 from longdep_bench_plugins.numba_cells import use_numba
 from longdep_bench_plugins.scans import KERNEL_OPTION, check_kernel, linear_scan, log_space_scan
@@ -150,6 +151,7 @@ MIN_GRU = ArchitectureSpec(
     options=OPTIONS,
     recommended={"lr": 3e-3},
     check=check,
+    check_device=check_kernel_device,
 )
 MIN_LSTM = ArchitectureSpec(
     name="minlstm",
@@ -158,6 +160,7 @@ MIN_LSTM = ArchitectureSpec(
     options=OPTIONS,
     recommended={"lr": 3e-3},
     check=check,
+    check_device=check_kernel_device,
 )
 
 

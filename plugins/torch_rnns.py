@@ -43,6 +43,7 @@ from longdep_bench import (
     hookimpl,
     project_time_major,
 )
+from longdep_bench_plugins.kernel_devices import check_kernel_device
 from longdep_bench_plugins.gate_init import INIT_OPTIONS, apply_gate_init
 from longdep_bench_plugins import triton_cells
 from longdep_bench_plugins.numba_cells import GRU_CELL, RNN_CELL, Cell, cell_recurrence, use_numba
@@ -135,6 +136,7 @@ RNN = ArchitectureSpec(
     build=_builder(nn.RNN, None, None, RNN_CELL),
     options=(INPUT_OPTION, KERNEL_OPTION, triton_cells.PRECISION_OPTION),
     recommended={"lr": 1e-3},
+    check_device=check_kernel_device,
     check=triton_cells.check_option,
 )
 LSTM = ArchitectureSpec(
@@ -150,6 +152,7 @@ GRU = ArchitectureSpec(
     build=_builder(nn.GRU, GRU_UPDATE_GATE, None, GRU_CELL),
     options=(*INIT_OPTIONS, INPUT_OPTION, KERNEL_OPTION, triton_cells.PRECISION_OPTION),
     recommended={"lr": 3e-3},
+    check_device=check_kernel_device,
     check=triton_cells.check_option,
 )
 

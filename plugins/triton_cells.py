@@ -459,7 +459,8 @@ class TritonCellFunction(torch.autograd.Function):
         projected = projected.contiguous()
         hs = projected.new_empty(steps, batch, hidden)
         cs = torch.empty_like(hs) if cell.carries_c else hs.new_empty(0)
-        saved = projected.new_empty(steps, batch, cell.saved * hidden) if backward else hs  # never written unless stored
+        # without a backward pass nothing is saved: ``hs`` stands in for the buffer, never written
+        saved = projected.new_empty(steps, batch, cell.saved * hidden) if backward else hs
         grid, settings = _launch(batch, hidden)
         _forward[grid](projected, weight_hh.t().contiguous(), projected if bias_hh is None else bias_hh.contiguous(),
                        hs, cs if cell.carries_c else hs, saved, steps, batch, hidden, HAS_BIAS=bias_hh is not None,

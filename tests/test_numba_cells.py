@@ -94,3 +94,15 @@ def test_gru_kernel_auto_is_numba_on_the_cpu_and_numba_refuses_other_devices():
     numba_only, _ = _model("gru", {"kernel": "numba"}, "task6a", {"gap": 40})
     with pytest.raises(ValueError, match="CPU only"):
         numba_only.core(torch.zeros(2, 5, dtype=torch.long, device="meta"))
+
+
+@pytest.mark.parametrize("arch", ["rnn", "gru", "fused-lstm", "lstm1997", "indrnn", "lru", "mingru", "minlstm"])
+def test_kernel_numba_on_cuda_is_refused_before_training(monkeypatch, cli, tmp_path, arch):
+    """Every architecture with a numba kernel says before training that it cannot run on CUDA
+    (CUDA faked: the check comes before anything touches the device)."""
+    monkeypatch.setattr("longdep_bench.sweep.resolve_device", lambda name: "cuda")
+    output = tmp_path / "r.jsonl"
+    result = cli("run", "-a", f"{arch}:kernel=numba", "--seeds", "1", "--device", "cuda", "--jobs", "1",
+                 "-o", str(output))
+    assert result.code == 2 and f"architecture '{arch}' on cuda: kernel=numba runs on the CPU only" in result.err
+    assert not output.exists()

@@ -292,3 +292,13 @@ def test_the_kernels_fit_on_an_h100():
     assert done.returncode == 0, done.stderr[-2000:]
     shared = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(shared) == 3 * 9 and all(0 < size <= 232_448 for size in shared.values()), shared
+
+
+def test_kernel_triton_on_the_cpu_is_refused_before_training(monkeypatch, cli, tmp_path):
+    """Without the interpreter, kernel=triton cannot run on CPU tensors: one line, exit 2, no records."""
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    for arch in ("gru", "rnn", "fused-lstm", "mingru"):
+        output = tmp_path / f"{arch}.jsonl"
+        result = cli("run", "-a", f"{arch}:kernel=triton", "--seeds", "1", "--device", "cpu", "-o", str(output))
+        assert result.code == 2 and f"architecture '{arch}' on cpu: kernel=triton runs on CUDA" in result.err
+        assert len(result.err.strip().splitlines()) == 1 and not output.exists()

@@ -1,0 +1,18 @@
+"""Which devices the compiled kernels that architectures offer through their ``kernel`` option run on."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from longdep_bench_plugins.triton_cells import interpreted
+
+
+def check_kernel_device(device: str, options: Mapping[str, Any]) -> None:
+    """An architecture's ``check_device``: ``kernel=numba`` runs on the CPU only, ``kernel=triton``
+    on CUDA (or on the CPU under Triton's interpreter, ``TRITON_INTERPRET=1``)."""
+    kernel = options.get("kernel")
+    if kernel == "numba" and device != "cpu":
+        raise ValueError(f"kernel=numba runs on the CPU only, not on {device} (kernel=auto picks a kernel that does)")
+    if kernel == "triton" and device != "cuda" and not interpreted():
+        raise ValueError(f"kernel=triton runs on CUDA, not on {device} (or on the CPU with TRITON_INTERPRET=1, "
+                         "slowly; kernel=auto picks a kernel that does)")
