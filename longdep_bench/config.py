@@ -44,9 +44,12 @@ class _RunConfigMethods:
         """The fields that identify the experiment: everything but the runtime settings.
 
         Run settings added after the first release are left out at their default, so that runs
-        recorded before they existed keep their ids (and a sweep resumes across the upgrade).
+        recorded before they existed keep their ids (and a sweep resumes across the upgrade); the
+        task's revision likewise at 0.
         """
         data = {field: getattr(self, field) for field in _EXPERIMENT}
+        if self.task_revision:  # a corrected task definition: other runs than those of the original
+            data["task_revision"] = self.task_revision
         for setting in RUN_SETTINGS:
             value = getattr(self, setting.name)
             if setting.since == FIRST_RELEASE or value != setting.default:
@@ -70,7 +73,8 @@ def _field(setting: Any, compare: bool) -> tuple[str, Any, Any]:
 
 RunConfig = dataclasses.make_dataclass(
     "RunConfig",
-    [*_EXPERIMENT.items(), *(_field(s, True) for s in RUN_SETTINGS), *(_field(s, False) for s in RUNTIME_SETTINGS),
+    [*_EXPERIMENT.items(), ("task_revision", int, dataclasses.field(default=0)),
+     *(_field(s, True) for s in RUN_SETTINGS), *(_field(s, False) for s in RUNTIME_SETTINGS),
      ("arch_runtime", Mapping[str, Any], dataclasses.field(default_factory=dict, compare=False))],
     bases=(_RunConfigMethods,), frozen=True,
     namespace={"__doc__": "Everything that determines one training run's result, and how it executes.\n\n"

@@ -63,6 +63,7 @@ class RunRecord:
     baseline: str | None = None  # what the trivial baseline is
     baseline_loss: float | None = None  # the baseline's loss, comparable with test_loss
     runtime: Mapping[str, Any] = field(default_factory=dict)  # the runtime settings and how the step ran
+    task_revision: int = 0  # the task definition's revision (TaskSpec.revision) the run used
 
     @classmethod
     def from_run(cls, config: RunConfig, task: TaskSpec, seeds: Mapping[str, int], outcome: Any,
@@ -75,6 +76,7 @@ class RunRecord:
             run_id=config.run_id(),
             arch=config.arch,
             task=config.task,
+            task_revision=config.task_revision,
             params=dict(config.params),
             gap_param=task.gap_param,
             seed=config.seed,
@@ -187,7 +189,8 @@ def config_from_record(record: RunRecord) -> RunConfig:
     """
     hyper, runtime = record.hyperparameters, {**record.env, **record.runtime}
     return RunConfig(
-        arch=record.arch, task=record.task, arch_options=hyper["arch_options"], params=record.params,
+        arch=record.arch, task=record.task, task_revision=record.task_revision, arch_options=hyper["arch_options"],
+        params=record.params,
         seed=record.seed, master_seed=record.master_seed, hidden=hyper["hidden"],
         **{s.name: hyper.get(s.name, s.default) for s in RUN_SETTINGS},
         **{s.name: runtime.get(s.name, s.default) for s in RUNTIME_SETTINGS if s.name in runtime},

@@ -23,6 +23,7 @@ from longdep_bench.tables import (
     count,
     longest_runs,
     summarise,
+    task_name,
     text_tables,
 )
 
@@ -98,7 +99,7 @@ def _heatmap(plt: Any, table: Table, directory: str, stem: str) -> str:
     axes.set(xticks=range(len(table.gaps)), xticklabels=[str(g) for g in table.gaps],
              yticks=range(len(table.rows)), yticklabels=[label for label, _ in table.rows],
              xlabel=table.gap_param or "setting",
-             title=f"{table.task}: runs solved (colour) and median sequences to solve (text)")
+             title=f"{table.name}: runs solved (colour) and median sequences to solve (text)")
     figure.colorbar(image, ax=axes, label="fraction of runs solved", fraction=0.04)
     return _save(figure, directory, f"{stem}-success.png")
 
@@ -137,7 +138,7 @@ def _small_multiples(plt: Any, table: Table, directory: str, stem: str, publishe
         axes.set_ylabel("sequences to solve")
     for axes in grid[-1, :]:
         axes.set_xlabel(table.gap_param or "setting")
-    figure.suptitle(f"{table.task}: sequences to solve per run (dots), median (line), runs not solved within the "
+    figure.suptitle(f"{table.name}: sequences to solve per run (dots), median (line), runs not solved within the "
                     "budget (x, with their number)" + (", published (star)" if stars else ""), fontsize=9)
     return _save(figure, directory, f"{stem}-sequences.png")
 
@@ -158,7 +159,7 @@ def _curves(plt: Any, table: Table, directory: str, stem: str, colours: Mapping[
     for axes in list(grid.flat)[len(table.gaps):]:
         axes.set_visible(False)
     grid.flat[0].legend(fontsize=7)
-    figure.suptitle(f"{table.task}: learning curves (one line per run)")
+    figure.suptitle(f"{table.name}: learning curves (one line per run)")
     return _save(figure, directory, f"{stem}-curves.png")
 
 
@@ -201,7 +202,7 @@ def _relevant(published: Sequence[Published], params: Mapping[str, Any], ignore:
 
 def _experiment(record: RunRecord) -> str:
     """A row of the paper table: the task and its parameters."""
-    return record.task + "".join(f", {k}={v}" for k, v in record.params.items())
+    return task_name(record.task, record.task_revision) + "".join(f", {k}={v}" for k, v in record.params.items())
 
 
 def _run_hours(records: Sequence[RunRecord]) -> float:
@@ -289,9 +290,10 @@ def write_report(records: Sequence[RunRecord], directory: str, source: str,
                   "[read] in a primary source, [agreed] by several secondary sources, [recalled] not checkable here.",
                   "", paper_table(records, published)]
     for table in build_tables(records):
-        stem = _slug(table.task + "-" + "-".join(f"{k}-{v}" for k, v in table.params.items()))
-        lines += ["", f"## {table.task}" + (f" ({', '.join(f'{k}={v}' for k, v in table.params.items())})"
-                                            if table.params else "")]
+        name = table.name
+        stem = _slug(name + "-" + "-".join(f"{k}-{v}" for k, v in table.params.items()))
+        lines += ["", f"## {name}" + (f" ({', '.join(f'{k}={v}' for k, v in table.params.items())})"
+                                      if table.params else "")]
         relevant = _relevant(published.get(table.task, ()), table.params, ignore=table.gap_param)
         lines += [line for p in relevant for line in ("", f"Published: {p.line()}")]
         lines += ["", text_tables([table], "github"), "", "Per architecture and gap:", "",

@@ -117,6 +117,9 @@ class TaskSpec:
     ``generate(params, n, seed, start)`` returns sequences ``start .. start + n - 1`` of the
     stream identified by ``seed`` as a NumPy :class:`Batch`; it must be a pure function of its
     arguments, so that consecutive calls continue one stream and never repeat a sequence.
+    ``revision`` counts corrections of the task's definition that change its data or targets for
+    the same parameters: it enters the run ids from 1 on, so that results of an older definition
+    are never taken for this one (a sweep reruns them) and reports keep them apart.
     """
 
     name: str
@@ -136,6 +139,7 @@ class TaskSpec:
     loss: Callable[[Any, Batch], Any] | None = None  # training loss; default by output kind
     correct: Callable[[Any, Batch], Any] | None = None  # per-sequence correctness; default by output kind
     published: tuple[Published, ...] = ()  # published results to show next to measured ones in reports
+    revision: int = 0  # corrections of the definition (see above); 0 for a task never corrected
 
     def __post_init__(self) -> None:
         _check_name("task", self.name)

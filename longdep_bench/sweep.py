@@ -138,6 +138,7 @@ def plan(options: SweepOptions, registry: Registry) -> list[RunConfig]:
         configs.append(RunConfig(
             arch=arch.name,
             task=task.name,
+            task_revision=task.revision,
             arch_options={k: v for k, v in arch_options.items() if k not in runtime_names(arch)},
             arch_runtime={k: v for k, v in arch_options.items() if k in runtime_names(arch)},
             params=params,

@@ -60,6 +60,17 @@ class Table:
     thresholds: tuple[float, ...]
     gaps: tuple[Any, ...]
     rows: tuple[tuple[str, Mapping[Any, Cell]], ...]
+    revision: int = 0  # the task definition's revision (TaskSpec.revision)
+
+    @property
+    def name(self) -> str:
+        """The task's name as tables show it (see ``task_name``)."""
+        return task_name(self.task, self.revision)
+
+
+def task_name(task: str, revision: int) -> str:
+    """A task's name as tables show it: with its revision where the definition was corrected."""
+    return f"{task} (revision {revision})" if revision else task
 
 
 def _canonical(value: Any) -> str:
@@ -90,7 +101,8 @@ def longest_runs(records: Iterable[RunRecord]) -> list[RunRecord]:
     best: dict[str, RunRecord] = {}
     for record in records:
         hyper = {k: v for k, v in record.hyperparameters.items() if k != "max_sequences"}
-        key = _canonical([record.arch, record.task, record.params, hyper, record.seed, record.master_seed])
+        key = _canonical([record.arch, record.task, record.task_revision, record.params, hyper, record.seed,
+                          record.master_seed])
         if key not in best or record.hyperparameters["max_sequences"] > best[key].hyperparameters["max_sequences"]:
             best[key] = record
     return list(best.values())
@@ -161,7 +173,7 @@ def build_tables(records: Iterable[RunRecord]) -> list[Table]:
     groups: dict[str, list[RunRecord]] = {}
     for record in longest_runs(records):
         params = {k: v for k, v in record.params.items() if k != record.gap_param}
-        groups.setdefault(_canonical([record.task, params]), []).append(record)
+        groups.setdefault(_canonical([record.task, record.task_revision, params]), []).append(record)
     tables = []
     for key in sorted(groups):
         members = groups[key]
@@ -178,6 +190,7 @@ def build_tables(records: Iterable[RunRecord]) -> list[Table]:
         )
         tables.append(Table(
             task=first.task,
+            revision=first.task_revision,
             params={k: v for k, v in first.params.items() if k != gap_param},
             gap_param=gap_param,
             chance=first.chance,
@@ -213,7 +226,7 @@ def _title(table: Table) -> str:
     params = ", ".join(f"{k}={v}" for k, v in table.params.items())
     threshold = "/".join(f"{t:.0%}" for t in table.thresholds)
     loss = f", loss {table.baseline_loss:.4g}" if table.baseline_loss is not None else ""
-    return (f"{table.task}" + (f" ({params})" if params else "") +
+    return (table.name + (f" ({params})" if params else "") +
             f": baseline ({table.baseline}) {table.chance:.1%} right{loss}; solved = test accuracy >= {threshold}; "
             "cells: solved runs/runs · median sequences to solve · mean final test accuracy")
 

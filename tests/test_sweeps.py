@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -212,6 +213,29 @@ def test_run_ids_of_recorded_results_stay_stable():
     path = Path(__file__).parent.parent / "reports" / "reference" / "results.jsonl"
     records = list(read_records(str(path)))[:20]
     assert records and all(config_from_record(r).run_id() == r.run_id for r in records)
+
+
+def test_a_corrected_task_gets_other_run_ids_and_its_own_tables(cli, tmp_path):
+    """Records of a task's older definition (revision 0, written before the correction) are neither
+    taken for the corrected task's runs on resume nor mixed with them in reports."""
+    out = tmp_path / "r.jsonl"
+    args = ("run", "-a", "gru", "-t", "adding", "--gap", "22", "--hidden", "8", "--seeds", "1",
+            "--max-sequences", "64", "--check-every", "64", "--test-size", "64", "-q", "-o", str(out))
+    assert cli(*args).code == 0
+    [new] = list(read_records(str(out)))
+    assert new.task_revision == 1 and config_from_record(new).task_revision == 1
+    as_revision_0 = dataclasses.replace(config_from_record(new), task_revision=0)
+    assert "task_revision" not in as_revision_0.identity() and as_revision_0.run_id() != new.run_id
+    old = {**json.loads(new.to_json()), "run_id": as_revision_0.run_id()}
+    del old["task_revision"]  # as written before revisions existed
+    out.write_text(json.dumps(old) + "\n")
+    assert RunRecord.from_dict(old, "test").task_revision == 0
+    assert cli(*args).code == 0  # the corrected task's run is not found: it runs
+    records = list(read_records(str(out)))
+    assert [r.task_revision for r in records] == [0, 1]
+    report = cli("report", str(out), "--out", str(tmp_path / "report"))
+    text = (tmp_path / "report" / "README.md").read_text()
+    assert report.code == 0 and "\n## adding\n" in text and "\n## adding (revision 1)\n" in text
 
 
 def test_paper_report_puts_each_experiment_beside_the_published_figure(cli, tmp_path):

@@ -100,8 +100,11 @@ def test_arithmetic_tasks_follow_the_paper(module, operation):
         assert np.all(values[padding] == 0) and np.all(markers[padding] == 0)
         inside = values[~padding]
         assert inside.min() >= (-1 if operation == arithmetic.ADD else 0) and inside.max() <= 1
-        x1 = np.where(first == 0, 0.0 if operation == arithmetic.ADD else 1.0, values[np.arange(n), first])
-        x2 = values[np.arange(n), second]
+        # the target is computed from the marked values shown, also where the first pair is marked:
+        # there X1 is set to 0 (1 for multiplication) in the input, as the paper says (revision 1)
+        x1, x2 = values[np.arange(n), first], values[np.arange(n), second]
+        assert np.all(x1[first == 0] == (0.0 if operation == arithmetic.ADD else 1.0))
+        assert 0.07 < np.mean(first == 0) < 0.13  # X1 uniform over the first 10 pairs
         expected = 0.5 + (x1 + x2) / 4 if operation == arithmetic.ADD else x1 * x2
         np.testing.assert_allclose(b.targets, expected, rtol=1e-6)
     histogram = lambda b: np.histogram(b.targets, bins=20, range=(0, 1))[0]  # noqa: E731
