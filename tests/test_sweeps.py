@@ -262,7 +262,7 @@ def test_paper_report_orders_the_settings_of_an_experiment_by_value(cli, tmp_pat
                "--test-size", "16", "--hidden", "4", "-o", str(out)).code == 0
     assert cli("report", str(out), "--paper", "--out", str(tmp_path / "report")).code == 0
     text = (tmp_path / "report" / "README.md").read_text()
-    assert text.index("| adding, T=30 ") < text.index("| adding, T=100 ")  # not as strings
+    assert text.index("| adding (revision 1), T=30 ") < text.index("| adding (revision 1), T=100 ")  # not as strings
 
 
 def test_every_runtime_setting_reaches_every_run():
