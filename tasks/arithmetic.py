@@ -23,8 +23,9 @@ Revision 1 (longdep-bench 0.5.0): revision 0 replaced X1 in the target only and 
 pair's random value in the input, so in a tenth of the sequences the target was not the sum (or
 product) of the marked values shown. The 1997 LSTM with the paper's network and learning rule
 stalled at 83-90% of test sequences within the tolerance on that data at T = 100 (even after
-600,000 sequences), failing most of that tenth; on revision 1 it gets 99.4% after 150,000.
-Records of revision 0 carry other run ids and are reported apart.
+600,000 sequences), failing most of that tenth; on revision 1 it gets 99.4-99.7% after 150,000
+(``configs/paper.toml``, 5 seeds). Records of revision 0 carry other run ids and are reported
+apart.
 """
 
 from __future__ import annotations
