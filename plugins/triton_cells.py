@@ -35,7 +35,7 @@ Triton is optional (``pip install 'longdep-bench[triton]'``); without it ``UNAVA
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import torch
 
@@ -415,7 +415,7 @@ def unusable(hidden: int) -> str | None:
     return None
 
 
-def check_option(hidden: int, options: dict[str, Any]) -> None:
+def check_option(hidden: int, options: Mapping[str, Any]) -> None:
     """An architecture's ``check``: its option ``kernel=triton`` needs Triton and a hidden size
     that the kernels support."""
     reason = unusable(hidden) if options.get("kernel") == "triton" else None
