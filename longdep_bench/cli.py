@@ -347,8 +347,10 @@ def report_command(results: str, fmt: str, out_dir: str | None, paper: bool) -> 
         from longdep_bench.report import write_report
 
         published = {name: entry.spec.published for name, entry in registry.tasks.items()}
-        path, plots = write_report(records, out_dir, results, published, paper=paper)
-        click.echo(f"wrote {path}" + ("" if plots else " (no plots: install matplotlib)"), err=True)
+        written = write_report(records, out_dir, results, published, paper=paper)
+        click.echo(f"wrote {written.path}" + ("" if written.plots else " (no plots: install matplotlib)")
+                   + (f"; removed the plots it no longer shows: {', '.join(written.removed)}" if written.removed
+                      else ""), err=True)
 
 
 @cli.command("speed")

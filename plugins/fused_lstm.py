@@ -45,9 +45,9 @@ from longdep_bench import (
     project_time_major,
     script,
 )
-from longdep_bench_plugins.kernel_devices import check_kernel_device
+from longdep_bench_plugins.kernel_devices import check_kernel_device, use_numba
 from longdep_bench_plugins import triton_cells
-from longdep_bench_plugins.numba_cells import LSTM_CELL, cell_recurrence, use_numba
+from longdep_bench_plugins.numba_cells import LSTM_CELL, cell_recurrence
 from longdep_bench_plugins.gate_init import INIT_OPTIONS, apply_gate_init
 
 INPUT_GATE, FORGET_GATE = 0, 1
@@ -87,8 +87,6 @@ class FusedLSTM(nn.Module):
     def __init__(self, input_size: int, hidden_size: int, scripted: bool = True, kernel: str = "script",
                  precision: str = "tf32"):
         super().__init__()
-        if kernel == "triton" and triton_cells.UNAVAILABLE:
-            raise ValueError(f"fused-lstm: kernel=triton is unavailable here: {triton_cells.UNAVAILABLE}")
         self.recurrence = SCRIPTED_RECURRENCE if scripted else lstm_recurrence
         self.loop = "script" if scripted else "eager"
         self.kernel, self.precision = kernel, precision
@@ -103,19 +101,6 @@ class FusedLSTM(nn.Module):
         for parameter in self.parameters():  # nn.LSTM's initialisation
             nn.init.uniform_(parameter, -bound, bound)
 
-    def _triton(self, projected: Tensor) -> bool:
-        """Whether this call runs the Triton kernels."""
-        if self.kernel in ("script", "numba"):
-            return False
-        usable = not triton_cells.UNAVAILABLE and triton_cells.launchable(projected)
-        if self.kernel == "triton" and not usable:
-            raise ValueError("fused-lstm: kernel=triton needs CUDA tensors (or TRITON_INTERPRET=1 on the CPU)")
-        if self.hidden_size > triton_cells.MAX_HIDDEN:
-            if self.kernel == "triton":
-                raise ValueError(f"fused-lstm: kernel=triton supports hidden sizes up to {triton_cells.MAX_HIDDEN}")
-            return False
-        return usable and (self.kernel == "triton" or projected.is_cuda)
-
     def runtime_info(self) -> dict[str, str]:
         """Which kernel the last forward pass ran."""
         return {"kernel": self.ran}
@@ -127,7 +112,7 @@ class FusedLSTM(nn.Module):
             self.ran = "numba"
             return self._outputs(hs, cs, lengths)
         projected = project_time_major(inputs, self.weight_ih_l0, self.bias_ih_l0 + self.bias_hh_l0)
-        if self._triton(projected):
+        if triton_cells.use_triton(self.kernel, self.hidden_size, projected):
             hs, cs = triton_cells.cell_states(triton_cells.LSTM_CELL, projected, self.weight_hh_l0, None,
                                               self.precision)
             self.ran = f"triton ({self.precision})"

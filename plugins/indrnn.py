@@ -30,8 +30,8 @@ import numpy as np
 from numba import njit
 
 from longdep_bench import ArchitectureSpec, ModelIO, Param, SequenceModel, hookimpl, script
-from longdep_bench_plugins.kernel_devices import check_kernel_device
-from longdep_bench_plugins.numba_cells import FAST, use_numba
+from longdep_bench_plugins.kernel_devices import check_kernel_device, use_numba
+from longdep_bench_plugins.numba_cells import FAST
 
 
 def indrnn_recurrence(projected: Tensor, u: Tensor) -> Tensor:

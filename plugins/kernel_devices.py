@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from torch import Tensor
+
 from longdep_bench_plugins.triton_cells import interpreted
 
 
@@ -16,3 +18,11 @@ def check_kernel_device(device: str, options: Mapping[str, Any]) -> None:
     if kernel == "triton" and device != "cuda" and not interpreted():
         raise ValueError(f"kernel=triton runs on CUDA, not on {device} (or on the CPU with TRITON_INTERPRET=1, "
                          "slowly; kernel=auto picks a kernel that does)")
+
+
+def use_numba(kernel: str, x: Tensor) -> bool:
+    """Whether a ``kernel`` option's value runs the numba kernels on ``x``: ``numba`` always (an error
+    off the CPU, as :func:`check_kernel_device` says before a run), ``auto`` on the CPU, anything else
+    never."""
+    check_kernel_device(x.device.type, {"kernel": kernel})
+    return kernel == "numba" or (kernel == "auto" and x.device.type == "cpu")

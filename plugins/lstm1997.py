@@ -42,7 +42,7 @@ from longdep_bench import (
     project_time_major,
     script,
 )
-from longdep_bench_plugins.kernel_devices import check_kernel_device
+from longdep_bench_plugins.kernel_devices import check_kernel_device, use_numba
 from longdep_bench_plugins.lstm1997_kernels import NumbaRecurrence
 
 INIT_RANGE = 0.1
@@ -95,10 +95,7 @@ class LSTM1997(nn.Module):
 
     def forward(self, inputs: Tensor) -> Tensor:
         projected = project_time_major(inputs, self.weight_in, self.bias)
-        on_cpu = projected.device.type == "cpu"
-        if self.kernel == "numba" or (self.kernel == "auto" and on_cpu):
-            if not on_cpu:
-                raise ValueError("lstm1997: kernel=numba runs on the CPU only (use kernel=script or auto on CUDA)")
+        if use_numba(self.kernel, projected):
             outputs = NumbaRecurrence.apply(projected, self.weight_rec, self.block_size, self.truncated)
             self.ran = "numba"
         else:

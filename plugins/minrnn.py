@@ -32,9 +32,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from longdep_bench import ArchitectureSpec, ModelIO, Param, SequenceModel, hookimpl, project_time_major
-from longdep_bench_plugins.kernel_devices import check_kernel_device
+from longdep_bench_plugins.kernel_devices import check_kernel_device, use_numba
 from longdep_bench_plugins.minrnn_kernels import min_layer
-from longdep_bench_plugins.numba_cells import use_numba
 from longdep_bench_plugins.scans import KERNEL_OPTION, check_kernel, linear_scan, log_space_scan
 from longdep_bench_plugins.torch_rnns import INPUT_OPTION
 

@@ -304,12 +304,3 @@ def cell_recurrence(cell: Cell, projected: Tensor, weight_hh: Tensor, bias_hh: T
         raise ValueError(f"the numba {cell.name} kernels take CPU float32 tensors, not {projected.dtype} on "
                          f"{projected.device.type}")
     return CellRecurrence.apply(cell, projected, weight_hh, bias_hh)
-
-
-def use_numba(kernel: str, x: Tensor) -> bool:
-    """Whether a ``kernel`` option's value runs these kernels on ``x``: ``numba`` always (an error
-    off the CPU), ``auto`` on the CPU, anything else never."""
-    on_cpu = x.device.type == "cpu"
-    if kernel == "numba" and not on_cpu:
-        raise ValueError(f"kernel=numba runs on the CPU only, not on {x.device.type} (use kernel=auto there)")
-    return kernel == "numba" or (kernel == "auto" and on_cpu)

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from longdep_bench import Param
 from longdep_bench_plugins import scan_triton
-from longdep_bench_plugins.numba_cells import use_numba
+from longdep_bench_plugins.kernel_devices import use_numba
 
 KERNEL_OPTION = Param(
     "kernel", str, "auto",

@@ -43,10 +43,10 @@ from longdep_bench import (
     hookimpl,
     project_time_major,
 )
-from longdep_bench_plugins.kernel_devices import check_kernel_device
+from longdep_bench_plugins.kernel_devices import check_kernel_device, use_numba
 from longdep_bench_plugins.gate_init import INIT_OPTIONS, apply_gate_init
 from longdep_bench_plugins import triton_cells
-from longdep_bench_plugins.numba_cells import GRU_CELL, RNN_CELL, Cell, cell_recurrence, use_numba
+from longdep_bench_plugins.numba_cells import GRU_CELL, RNN_CELL, Cell, cell_recurrence
 
 # Gate order in torch.nn: LSTM (i, f, g, o); GRU (r, z, n), where z = 1 keeps the state.
 LSTM_INPUT_GATE, LSTM_FORGET_GATE, GRU_UPDATE_GATE = 0, 1, 1
@@ -92,10 +92,9 @@ class TorchRNN(nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         weight_ih = self.weight_ih if self.lookup else self.rnn.weight_ih_l0
-        if self.cell is not None and self.kernel == "triton":
+        if self.cell is not None and self.kernel == "triton":  # auto does not pick it
             projected = project_time_major(inputs, weight_ih, self.rnn.bias_ih_l0)
-            if not triton_cells.launchable(projected):
-                raise ValueError("kernel=triton needs CUDA tensors (or TRITON_INTERPRET=1 on the CPU)")
+            triton_cells.use_triton(self.kernel, self.rnn.hidden_size, projected)  # raises where it cannot run
             hs, _ = triton_cells.cell_states(triton_cells.CELLS[self.cell.name], projected, self.rnn.weight_hh_l0,
                                              self.rnn.bias_hh_l0, self.precision)
             self.ran = f"triton ({self.precision})"

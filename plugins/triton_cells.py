@@ -406,12 +406,15 @@ WARPS = {16: 4, 32: 4, 64: 4, 128: 8, 256: 8, 512: 16}
 STAGED_WEIGHTS = 128 * 1024  # BLOCK_K: four (BLOCK_K, BLOCK_H) float32 slices in this; 33-37 KB staged (sm_90)
 
 
-def unusable(hidden: int) -> str | None:
-    """Why the kernels cannot run a layer of this hidden size here, or None where they can."""
+def unusable(hidden: int, x: torch.Tensor | None = None) -> str | None:
+    """Why the kernels cannot run a layer of this hidden size here (on ``x``, where given), or None
+    where they can."""
     if UNAVAILABLE:
         return f"kernel=triton is unavailable here: {UNAVAILABLE}"
     if hidden > MAX_HIDDEN:
         return f"kernel=triton supports hidden sizes up to {MAX_HIDDEN}, not {hidden} (kernel=auto runs another there)"
+    if x is not None and not launchable(x):
+        return "kernel=triton needs CUDA tensors (or TRITON_INTERPRET=1 on the CPU)"
     return None
 
 
@@ -421,6 +424,17 @@ def check_option(hidden: int, options: Mapping[str, Any]) -> None:
     reason = unusable(hidden) if options.get("kernel") == "triton" else None
     if reason:
         raise ValueError(reason)
+
+
+def use_triton(kernel: str, hidden: int, x: torch.Tensor) -> bool:
+    """Whether a ``kernel`` option's value runs these kernels on ``x``: ``triton`` always (an error
+    with the reason where they cannot), ``auto`` on CUDA where they can, anything else never."""
+    if kernel not in ("triton", "auto"):
+        return False
+    reason = unusable(hidden, x)
+    if kernel == "triton" and reason:
+        raise ValueError(reason)
+    return reason is None and (kernel == "triton" or x.is_cuda)
 
 
 def _launch(batch: int, hidden: int) -> tuple[tuple[int], dict]:

@@ -208,6 +208,23 @@ def test_report_with_plots(cli, tmp_path):
     assert all(r["runs"] == 2 for r in rows)
 
 
+def test_report_removes_the_plots_it_no_longer_shows(cli, tmp_path):
+    out, report_dir = tmp_path / "r.jsonl", tmp_path / "report"
+    for task, gap in (("task6a", "20"), ("adding", "22")):
+        assert cli("run", "-a", "rnn", "-t", task, "--gap", gap, "--seeds", "1", "--max-sequences", "64",
+                   "--check-every", "64", "--test-size", "64", "--hidden", "8", "-q", "-o", str(out)).code == 0
+    assert cli("report", str(out), "--out", str(report_dir)).code == 0
+    adding_plots = {p.name for p in report_dir.glob("adding-*.png")}
+    assert adding_plots and (report_dir / "task6a-success.png").exists()
+    (report_dir / "mine.png").write_bytes(b"not the report's")
+    only_6a = tmp_path / "task6a.jsonl"
+    only_6a.write_text("".join(line for line in out.read_text().splitlines(keepends=True) if "task6a" in line))
+    result = cli("report", str(only_6a), "--out", str(report_dir))
+    assert result.code == 0 and "removed the plots it no longer shows" in result.err
+    assert not any(report_dir.glob("adding-*.png")) and all(name in result.err for name in adding_plots)
+    assert (report_dir / "task6a-success.png").exists() and (report_dir / "mine.png").exists()
+
+
 def test_run_ids_of_recorded_results_stay_stable():
     """Records written by earlier releases keep their ids, so their sweeps resume after an upgrade."""
     path = Path(__file__).parent.parent / "reports" / "reference" / "results.jsonl"

@@ -225,7 +225,7 @@ def test_a_run_records_that_the_triton_kernel_ran(device):
 def test_without_triton_the_kernel_is_unavailable_with_the_reason(monkeypatch, cli, tmp_path):
     monkeypatch.setattr(triton_cells, "UNAVAILABLE", "Triton is not importable (No module named 'triton')")
     with pytest.raises(ValueError, match="kernel=triton is unavailable here: Triton is not importable"):
-        FusedLSTM(8, 16, kernel="triton")
+        FusedLSTM(8, 16, kernel="triton")(torch.randn(2, 5, 8))
     for arch in ("fused-lstm", "gru", "rnn"):
         result = cli("run", "-a", f"{arch}:kernel=triton", "--seeds", "1", "-o", str(tmp_path / "r.jsonl"))
         assert result.code == 2 and "kernel=triton is unavailable here" in result.err
