@@ -150,6 +150,9 @@ SETTINGS: tuple[Setting, ...] = (
     _s("check_every", int, 1024, R, "Training sequences between success checks.", min=1),
     _s("device", str, "auto", T, "Where runs train; auto: CUDA when available.", choices=("auto", "cpu", "cuda")),
     _s("threads", int, 1, T, "torch and numba threads per run.", min=1),
+    _s("allocator", str, "keep", T, "CPU memory of a run's process: keep (freed blocks of up to 1 GiB stay in the "
+       "process for reuse, so a step's large arrays are not mapped and faulted in afresh at every step; glibc "
+       "only) or system (the C library's defaults).", choices=("keep", "system")),
     _s("cuda_graphs", str, "auto", T, "Capture each training step in a CUDA graph: auto (on with CUDA), on "
        "(an error where it cannot be), off.", choices=("auto", "on", "off")),
     _s("output", str, "results.jsonl", E, "JSON Lines file that records are appended to; runs already recorded "

@@ -142,4 +142,5 @@ def machine_line(machine: dict[str, Any]) -> str:
     cpu = machine.get("cpu", {}).get("brand_raw") or machine.get("processor", "")
     return (f"Measured on {extra.get('device_name') or cpu} ({extra.get('device', '?')}), "
             f"torch {extra.get('torch', '?')}, numba {extra.get('numba', '?')}, "
-            f"{extra.get('torch_threads', '?')} torch thread(s), Python {machine.get('python_version', '?')}.")
+            f"{extra.get('torch_threads', '?')} torch thread(s), Python {machine.get('python_version', '?')}"
+            + (f", allocator {extra['allocator']}" if "allocator" in extra else "") + ".")

@@ -24,7 +24,7 @@ import torch
 from longdep_bench import contracts
 from longdep_bench.capture_gate import GATE
 from longdep_bench.config import RunConfig, derive_seeds
-from longdep_bench.environment import configure_threads, environment
+from longdep_bench.environment import configure_allocator, configure_threads, environment
 from longdep_bench.objectives import correct_function, loss_function
 from longdep_bench.records import RunRecord, Status
 from longdep_bench.registry import Registry, get_registry
@@ -116,6 +116,7 @@ class Run:
         """Train to success, divergence or budget and return the record. A non-finite loss ends the
         run as ``diverged``, an exception as ``error`` (with the plugin named where it is one's)."""
         configure_threads(self.config.threads)
+        configure_allocator(self.config.allocator)
         try:
             with GATE.running() if self.device.type == "cuda" else contextlib.nullcontext():
                 self._train(on_check)

@@ -16,7 +16,9 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 from longdep_bench.cli import main
+from longdep_bench.environment import configure_allocator
 from longdep_bench.registry import get_registry
+from longdep_bench.settings import BY_NAME
 
 
 class CliResult:
@@ -75,6 +77,15 @@ def pytest_addoption(parser):
                      help="only tests of exactly this architecture (repeatable; -k matches substrings)")
     parser.addoption("--size", action="append", default=[], metavar="BxHxL",
                      help="only benchmark cases of exactly this size, e.g. B32-H32-L110 (repeatable)")
+    allocator = BY_NAME["allocator"]
+    parser.addoption("--allocator", default=allocator.default, choices=allocator.choices,
+                     help=f"the test process's allocator setting, as runs configure it (default: {allocator.default})")
+
+
+def pytest_configure(config):
+    """The test process's memory allocator as a run's process has it (``--allocator``); the speed
+    benchmarks time steps under it."""
+    configure_allocator(config.getoption("--allocator"))
 
 
 def pytest_collection_modifyitems(config, items):

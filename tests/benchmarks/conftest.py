@@ -22,4 +22,5 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         "device_name": device_name(device) if device.type == "cpu" or torch.cuda.is_available() else None,
         "torch_threads": torch.get_num_threads(),
         "numba_threads": numba.get_num_threads(),
+        "allocator": config.getoption("--allocator"),
     }
