@@ -287,7 +287,7 @@ def test_every_runtime_setting_reaches_every_run():
     (a setting dropped on the way silently ran every run with its default)."""
     from longdep_bench.config import RUNTIME_SETTINGS
 
-    chosen = {"threads": 2, "cuda_graphs": "off", "device": "cpu"}
+    chosen = {"threads": 2, "cuda_graphs": "off", "device": "cpu", "allocator": "system"}
     assert set(chosen) == {s.name for s in RUNTIME_SETTINGS}, "give every runtime setting a non-default value here"
     configs = plan(SweepOptions(archs=("rnn", "gru"), seeds=2, **chosen), get_registry())
     assert len(configs) == 4
