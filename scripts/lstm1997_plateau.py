@@ -1,0 +1,102 @@
+"""Where the 1997 LSTM stands while it trains on the adding problem under the paper's protocol.
+
+Trains ``lstm1997`` (2 blocks of 2 cells, plain gradient descent on one sequence at a time, a
+sigmoid output on the squared error: the block of ``configs/paper.toml``) and prints at 1k, 2k,
+4k, ... sequences: the test accuracy, the least-squares fit of the output on X1 and X2 (a network
+that ignores the inputs has both coefficients 0; the target is 0.5 + X1/4 + X2/4), the output
+layer's weights, and each block's mean input-gate activation at the two marked steps and at the
+others (a network that stores the marked values opens its gate at them). For example:
+
+    python scripts/lstm1997_plateau.py --T 500 --sequences 262144
+    python scripts/lstm1997_plateau.py --T 100 --sequences 65536
+    python scripts/lstm1997_plateau.py --T 500 --lr 0.1 --gate-bias -3,-6,0,0
+
+``--gate-bias`` sets the initial biases of the input gates then the output gates, one per block.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+
+import numpy as np
+import torch
+
+from longdep_bench import project_time_major
+from longdep_bench.config import derive_seeds
+from longdep_bench.environment import configure_allocator, configure_threads
+from longdep_bench.registry import get_registry
+from longdep_bench.settings import SweepOptions
+from longdep_bench.steps import prepare_step
+from longdep_bench.sweep import plan
+from longdep_bench.training import evaluate
+from longdep_bench_plugins.lstm1997 import LSTM1997
+
+
+def gate_activations(layer: LSTM1997, inputs: torch.Tensor) -> torch.Tensor:
+    """Input-gate activations (B, T, blocks) of ``layer`` on ``inputs`` (B, T, features)."""
+    outputs = layer(inputs).transpose(0, 1)  # (T, B, H)
+    previous = torch.cat([torch.zeros_like(outputs[:1]), outputs[:-1]])
+    net = project_time_major(inputs, layer.weight_in, layer.bias) + previous @ layer.weight_rec.t()
+    hidden = layer.weight_rec.shape[1]
+    blocks = hidden // layer.block_size
+    return torch.sigmoid(net[..., hidden:hidden + blocks]).transpose(0, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--T", type=int, default=500, help="the adding problem's T")
+    parser.add_argument("--sequences", type=int, default=262_144, help="training sequences")
+    parser.add_argument("--lr", type=float, default=0.5, help="learning rate (the paper's block: 0.5)")
+    parser.add_argument("--seed", type=int, default=0, help="run seed (the sweep's seed index)")
+    parser.add_argument("--gate-bias", help="initial input-gate then output-gate biases, e.g. -3,-6,0,0")
+    args = parser.parse_args()
+    configure_threads(1)
+    configure_allocator("keep")
+    registry = get_registry()
+    options = SweepOptions(archs=("lstm1997",), tasks=("adding",), gaps=(args.T,), hidden=4, optimizer="sgd",
+                           batch_size=1, lr=args.lr, clip=0.0, output_units="sigmoid", seeds=args.seed + 1,
+                           max_sequences=args.sequences, device="cpu")
+    config = plan(options, registry)[args.seed]
+    task = registry.task("adding")
+    seeds = derive_seeds(config.master_seed, config.seed)
+    test = task.generate(config.params, 1024, seeds["test"], 0)
+    step = prepare_step(config, task, registry.architecture("lstm1997"), seeds, torch.device("cpu"),
+                        test.inputs.shape[1])
+    layer = next(m for m in step.model.modules() if isinstance(m, LSTM1997))
+    if args.gate_bias:
+        with torch.no_grad():
+            layer.bias[layer.weight_rec.shape[1]:] = torch.tensor([float(b) for b in args.gate_bias.split(",")])
+    test = test.to_torch(torch.device("cpu"))
+    markers = test.inputs[:, :, 1]
+    marked = markers == 1
+    values = torch.where(marked, test.inputs[:, :, 0], torch.zeros_like(markers))
+    x1 = values.gather(1, marked.float().argmax(1, keepdim=True)).squeeze(1)
+    x2 = values.sum(1) - x1
+    design = torch.stack([x1, x2, torch.ones_like(x1)], 1).double()
+    seen, checkpoint = 0, 1024
+    print(f"lstm1997, adding T={args.T}, lr {args.lr}, seed {args.seed}"
+          + (f", gate biases {args.gate_bias}" if args.gate_bias else ""))
+    for start in itertools.count(step=1):
+        if seen >= args.sequences:
+            break
+        step(start - 1, 1)
+        seen += 1
+        if seen < checkpoint and seen < args.sequences:
+            continue
+        checkpoint *= 2
+        step.take_window()
+        with torch.no_grad():
+            output = torch.sigmoid(step.model(test.inputs, test.lengths)).squeeze(-1).double()
+            gates = gate_activations(layer, test.inputs)
+        fit = torch.linalg.lstsq(design, output.unsqueeze(1)).solution.squeeze(1)
+        accuracy = evaluate(step.model, task, test, output_units="sigmoid").accuracy
+        head = step.model.head.weight.detach().numpy().ravel()
+        print(f"{seen:>9,} seqs  accuracy {accuracy:6.1%}  output ~ {fit[0]:+.3f} X1 {fit[1]:+.3f} X2 "
+              f"{fit[2]:+.3f}  output weights {np.array2string(head, precision=3)}  input gates at marked / "
+              f"other steps {np.array2string(gates[marked].mean(0).numpy(), precision=3)} / "
+              f"{np.array2string(gates[markers == 0].mean(0).numpy(), precision=3)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
