@@ -358,11 +358,18 @@ def report_command(results: str, fmt: str, out_dir: str | None, paper: bool) -> 
 @click.option("--baseline", default="lstm", show_default=True, help="Architecture the ratios refer to.")
 @click.option("--stat", type=click.Choice(["median", "min"]), default="median", show_default=True,
               help="Which round statistic to show: min leaves out one-off costs (a JIT compile in a round).")
-def speed_command(bench_json: str, baseline: str, stat: str) -> None:
+@click.option("--against", "before_json", type=click.Path(dir_okay=False), metavar="BEFORE_JSON",
+              help="Instead: compare with another benchmark file, case by case (before -> this file).")
+def speed_command(bench_json: str, baseline: str, stat: str, before_json: str | None) -> None:
     """Speed tables from a pytest-benchmark JSON file of tests/benchmarks."""
-    from longdep_bench.speed import GRAPHED, load_benchmarks, machine_line, speed_tables
+    from longdep_bench.speed import GRAPHED, comparison_table, load_benchmarks, machine_line, speed_tables
 
     machine, cases = load_benchmarks(bench_json, stat)
+    if before_json:
+        before_machine, before = load_benchmarks(before_json, stat)
+        click.echo(f"before ({before_json}): {machine_line(before_machine)}\nafter ({bench_json}): "
+                   f"{machine_line(machine)}\n\n{comparison_table(before, cases, stat)}")
+        return
     steps = {c["arch"] for c in cases if "arch" in c}
     if steps and baseline not in {arch.removesuffix(GRAPHED) for arch in steps}:
         click.echo(f"{PROG}: note: the baseline {baseline!r} is not in {bench_json}; times are shown without "

@@ -136,6 +136,29 @@ def step_tables(cases: list[dict[str, Any]], baseline: str, stat: str = "median"
     return "".join(parts)
 
 
+def comparison_table(before: list[dict[str, Any]], after: list[dict[str, Any]], stat: str = "median") -> str:
+    """Markdown: each training-step case timed in both files, as ``before -> after`` and before's
+    time over after's (above 1: faster after), one row per architecture, one column per size."""
+    times = [{(c["arch"], c["batch"], c["hidden"], c["length"]): c["seconds"] for c in cases if "arch" in c}
+             for cases in (before, after)]
+    common = times[0].keys() & times[1].keys()
+    if not common:
+        raise BenchError("the two benchmark files have no training-step case in common (same architecture and size)")
+    archs = sorted({key[0] for key in common})
+    sizes = sorted({key[1:] for key in common})
+    rows = []
+    for arch in archs:
+        row = [arch]
+        for size in sizes:
+            key = (arch, *size)
+            row.append(f"{_ms(times[0][key])} -> {_ms(times[1][key])} ms ({times[0][key] / times[1][key]:.2f}x)"
+                       if key in common else "")
+        rows.append(row)
+    return (f"{STATS[stat]} training-step time before -> after (ms); in brackets, before over after (above 1: "
+            "faster after):\n\n" + tabulate(rows, headers=["architecture", *(f"B{b} H{h} L{t}" for b, h, t in sizes)],
+                                            tablefmt="github"))
+
+
 def machine_line(machine: dict[str, Any]) -> str:
     """One line naming the machine and libraries a benchmark file was measured with."""
     extra = machine.get("longdep_bench", {})

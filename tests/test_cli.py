@@ -192,6 +192,26 @@ def test_speed_puts_graphed_and_eager_side_by_side_relative_to_graphed_lstm(cli,
     assert "lstm (graphed)" in result.out and "3 ms (6.00x)" in result.out and "1 ms (2.00x)" in result.out
 
 
+def test_speed_against_another_file_compares_case_by_case(cli, tmp_path):
+    def bench_file(name, allocator, medians):
+        path = tmp_path / name
+        path.write_text(json.dumps({
+            "machine_info": {"longdep_bench": {"device": "cpu", "allocator": allocator}},
+            "benchmarks": [{"extra_info": {"arch": arch, "batch": 128, "hidden": 128, "length": length},
+                            "stats": {"median": median}} for (arch, length), median in medians.items()]}))
+        return str(path)
+
+    before = bench_file("before.json", "system", {("lstm", 1100): 0.9, ("gru", 1100): 1.1, ("rnn", 110): 0.02})
+    after = bench_file("after.json", "keep", {("lstm", 1100): 0.4, ("gru", 1100): 0.55, ("gru", 110): 0.05})
+    result = cli("speed", after, "--against", before)
+    assert result.code == 0, result.err
+    assert "allocator system" in result.out and "allocator keep" in result.out
+    assert "900 -> 400 ms (2.25x)" in result.out and "1,100 -> 550 ms (2.00x)" in result.out
+    assert "| rnn" not in result.out and "L110 " not in result.out  # cases timed in one file only are left out
+    disjoint = cli("speed", bench_file("other.json", "keep", {("rnn", 550): 0.1}), "--against", before)
+    assert disjoint.code == 2 and "no training-step case in common" in disjoint.err
+
+
 @pytest.mark.parametrize("task", ["task6a", "task6b", "adding", "multiplication", "long-lag", "reber", "copy-memory"])
 def test_generate_works_for_every_task(cli, tmp_path, task):
     path = tmp_path / f"{task}.npz"
