@@ -96,8 +96,8 @@ def test_an_architecture_can_declare_that_it_must_not_be_captured():
 
 def test_records_say_how_the_step_ran():
     record = train(_config(max_sequences=64, check_every=32))
-    assert record.runtime == {"device": "cpu", "threads": 1, "cuda_graphs": "auto", "arch_runtime": {},
-                              "graphed": False, "graph_fallback": None}
+    assert record.runtime == {"device": "cpu", "threads": 1, "allocator": "keep", "cuda_graphs": "auto",
+                              "arch_runtime": {}, "graphed": False, "graph_fallback": None}
 
 
 def test_gpu_pool_runs_several_runs_per_worker_and_matches_one_process(device):
