@@ -9,7 +9,7 @@ others (a network that stores the marked values opens its gate at them). For exa
 
     python scripts/lstm1997_plateau.py --T 500 --sequences 262144
     python scripts/lstm1997_plateau.py --T 100 --sequences 65536
-    python scripts/lstm1997_plateau.py --T 500 --lr 0.1 --gate-bias -3,-6,0,0
+    python scripts/lstm1997_plateau.py --T 500 --lr 0.1 --gate-bias=-3,-6,0,0
 
 ``--gate-bias`` sets the initial biases of the input gates then the output gates, one per block.
 """

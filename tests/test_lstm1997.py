@@ -87,3 +87,22 @@ def test_numba_kernel_equals_the_torchscript_loop(truncated, steps, batch, hidde
     got = torch.autograd.grad(kernel, (projected, weight), upstream)
     for a, b in zip(got, expected):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * float(b.abs().max()))
+
+
+def test_the_plateau_diagnostic_reports_each_checkpoint():
+    """scripts/lstm1997_plateau.py (the README's account of adding at T = 500) runs and prints its
+    figures; its initial gate biases are the ones asked for (sigmoid(-3) = 0.047 at every step)."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parent.parent / "scripts" / "lstm1997_plateau.py"
+    result = subprocess.run([sys.executable, str(script), "--T", "22", "--sequences", "1024",
+                             "--gate-bias=-3,-9,0,0"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    header, line = result.stdout.strip().splitlines()
+    assert header == "lstm1997, adding T=22, lr 0.5, seed 0, gate biases -3,-9,0,0"
+    assert line.startswith("    1,024 seqs  accuracy ") and "output ~ " in line
+    gates = [float(g) for g in re.findall(r"\[([\d. ]+)\]", line.split("input gates")[1])[1].split()]
+    assert gates[0] == pytest.approx(0.047, abs=0.01) and gates[1] < 0.001  # sigmoid(-3), sigmoid(-9)
