@@ -76,7 +76,8 @@ def _detail_rows(table: Table) -> list[list[str]]:
                 label, gap, f"{cell.solved}/{cell.runs}" + (f" ({cell.failed} failed)" if cell.failed else ""),
                 _count(cell.median_sequences_to_solve) if cell.median_sequences_to_solve is not None
                 else f">{cell.budget:,}",
-                f"{_count(q1)}-{_count(q3)}" if q1 is not None else "-",
+                "-" if q1 is None else f"{_count(q1)}-{_count(q3)}" if q3 is not None
+                else f"{_count(q1)} to >{cell.budget:,}",  # the upper quartile lies beyond the budget
                 accuracy,
                 "-" if cell.mean_test_loss is None else f"{cell.mean_test_loss:.4g}",
                 _count(cell.sequences_per_second),

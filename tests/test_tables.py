@@ -38,6 +38,10 @@ def test_median_counts_unsolved_runs_as_never_solving():
     assert cells[100].median_sequences_to_solve is None
     text = render([table], "github")
     assert "2/3 · 3.0k · 75.0%" in text and "1/3 · >100k · 50.0%" in text
+    from longdep_bench.report import _detail_rows
+
+    iqr = {row[1]: row[4] for row in _detail_rows(table)}
+    assert iqr == {40: "2,000 to >100,000", 100: "-"}  # the upper quartile lies beyond the budget
 
 
 def test_variants_of_one_architecture_get_labels_naming_what_differs():
