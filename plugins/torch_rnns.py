@@ -94,7 +94,7 @@ class TorchRNN(nn.Module):
         weight_ih = self.weight_ih if self.lookup else self.rnn.weight_ih_l0
         if self.cell is not None and self.kernel == "triton":  # auto does not pick it
             projected = project_time_major(inputs, weight_ih, self.rnn.bias_ih_l0)
-            triton_cells.use_triton(self.kernel, self.rnn.hidden_size, projected)  # raises where it cannot run
+            triton_cells.require(self.rnn.hidden_size, projected)
             hs, _ = triton_cells.cell_states(triton_cells.CELLS[self.cell.name], projected, self.rnn.weight_hh_l0,
                                              self.rnn.bias_hh_l0, self.precision)
             self.ran = f"triton ({self.precision})"

@@ -418,23 +418,27 @@ def unusable(hidden: int, x: torch.Tensor | None = None) -> str | None:
     return None
 
 
+def require(hidden: int, x: torch.Tensor | None = None) -> None:
+    """Raise ValueError with :func:`unusable`'s reason where the kernels cannot run."""
+    reason = unusable(hidden, x)
+    if reason:
+        raise ValueError(reason)
+
+
 def check_option(hidden: int, options: Mapping[str, Any]) -> None:
     """An architecture's ``check``: its option ``kernel=triton`` needs Triton and a hidden size
     that the kernels support."""
-    reason = unusable(hidden) if options.get("kernel") == "triton" else None
-    if reason:
-        raise ValueError(reason)
+    if options.get("kernel") == "triton":
+        require(hidden)
 
 
 def use_triton(kernel: str, hidden: int, x: torch.Tensor) -> bool:
     """Whether a ``kernel`` option's value runs these kernels on ``x``: ``triton`` always (an error
     with the reason where they cannot), ``auto`` on CUDA where they can, anything else never."""
-    if kernel not in ("triton", "auto"):
-        return False
-    reason = unusable(hidden, x)
-    if kernel == "triton" and reason:
-        raise ValueError(reason)
-    return reason is None and (kernel == "triton" or x.is_cuda)
+    if kernel == "triton":
+        require(hidden, x)
+        return True
+    return kernel == "auto" and x.is_cuda and unusable(hidden, x) is None
 
 
 def _launch(batch: int, hidden: int) -> tuple[tuple[int], dict]:
