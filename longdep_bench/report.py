@@ -315,6 +315,7 @@ def write_report(records: Sequence[RunRecord], directory: str, source: str,
                   "figures (averages over the paper's trials) carry their mark: "
                   "[read] in a primary source, [agreed] by several secondary sources, [recalled] not checkable here.",
                   "", paper_table(records, published)]
+    shown: set[str] = set()  # the plots this report shows
     for table in build_tables(records):
         name = table.name
         stem = _slug(name + "-" + "-".join(f"{k}-{v}" for k, v in table.params.items()))
@@ -327,10 +328,11 @@ def write_report(records: Sequence[RunRecord], directory: str, source: str,
         if plots:
             for title, name in _plots(table, directory, stem, relevant):
                 lines += ["", f"### {title}", "", f"![{title}]({name})"]
+                shown.add(name)
     if not plots:
         lines += ["", "(No plots: install matplotlib, `pip install 'longdep-bench[plots]'`.)"]
     path = os.path.join(directory, REPORT_NAME)
-    stale = sorted(_previous_plots(path) - set(IMAGE.findall("\n".join(lines)))) if plots else []
+    stale = sorted(_previous_plots(path) - shown) if plots else []
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
     removed = []
