@@ -95,10 +95,15 @@ def generation_table(cases: list[dict[str, Any]], stat: str = "median") -> str:
     return "\n\n".join(lines)
 
 
+def _step_times(cases: list[dict[str, Any]]) -> dict[tuple[str, int, int, int], float]:
+    """Seconds per training-step case, by (arch, batch, hidden, length); other cases are left out."""
+    return {(c["arch"], c["batch"], c["hidden"], c["length"]): c["seconds"] for c in cases if "arch" in c}
+
+
 def step_tables(cases: list[dict[str, Any]], baseline: str, stat: str = "median") -> str:
     """Markdown: step time (ms) and its ratio to the baseline per size; L_max/L_min ratios. When the
     file holds graphed steps (CUDA), the baseline is the graphed baseline."""
-    by_case = {(c["arch"], c["batch"], c["hidden"], c["length"]): c["seconds"] for c in cases}
+    by_case = _step_times(cases)
     if any(c["arch"] == baseline + GRAPHED for c in cases):
         baseline += GRAPHED
     archs = sorted({c["arch"] for c in cases}, key=lambda a: (a != baseline, a))
@@ -139,8 +144,7 @@ def step_tables(cases: list[dict[str, Any]], baseline: str, stat: str = "median"
 def comparison_table(before: list[dict[str, Any]], after: list[dict[str, Any]], stat: str = "median") -> str:
     """Markdown: each training-step case timed in both files, as ``before -> after`` and before's
     time over after's (above 1: faster after), one row per architecture, one column per size."""
-    times = [{(c["arch"], c["batch"], c["hidden"], c["length"]): c["seconds"] for c in cases if "arch" in c}
-             for cases in (before, after)]
+    times = [_step_times(cases) for cases in (before, after)]
     common = times[0].keys() & times[1].keys()
     if not common:
         raise BenchError("the two benchmark files have no training-step case in common (same architecture and size)")

@@ -17,7 +17,6 @@ others (a network that stores the marked values opens its gate at them). For exa
 from __future__ import annotations
 
 import argparse
-import itertools
 
 import numpy as np
 import torch
@@ -77,10 +76,8 @@ def main() -> None:
     seen, checkpoint = 0, 1024
     print(f"lstm1997, adding T={args.T}, lr {args.lr}, seed {args.seed}"
           + (f", gate biases {args.gate_bias}" if args.gate_bias else ""))
-    for start in itertools.count(step=1):
-        if seen >= args.sequences:
-            break
-        step(start - 1, 1)
+    while seen < args.sequences:
+        step(seen, 1)
         seen += 1
         if seen < checkpoint and seen < args.sequences:
             continue
