@@ -10,16 +10,18 @@
 # A section whose limit no longer fits in BUDGET seconds (default 420) is skipped and says so;
 # SECTIONS="tests speed ..." runs only those. With 15 minutes of device time, one call with
 # BUDGET=535 (timeout 590 s) leaves room for a short second call on the still-warm machine only.
-#  1. correctness on CUDA (6 pytest-xdist workers): the Triton kernels of fused-lstm, gru and rnn =
-#     cuDNN in every precision at B16 H64 to B32 H512, and fused-lstm's TorchScript loop; the graph/pool tests; a GRU and the
-#     Triton LSTM that solve Task 6a with graphs on; every architecture's contract checks, including
-#     K steps captured in a CUDA graph = K eager steps (tests/test_models.py);
-#  2. training-step speed, graphed and eager, at B16 H64 L110, B128 H128 L110 and L1100, B128 H256 and
-#     H512 (lstm, fused-lstm with Triton and with its loop, gru with cuDNN and Triton, rnn); an Nsight Compute profile of
-#     the Triton kernels when ncu is there; the Triton kernels' launch settings timed one layer at a time;
+#  1. correctness on CUDA (8 pytest-xdist workers): the Triton kernels of fused-lstm, gru and rnn =
+#     cuDNN in every precision at B16 H64 to B32 H512, and fused-lstm's TorchScript loop; the scan models'
+#     Triton recurrence; the graph/pool tests; a GRU and the Triton LSTM that solve Task 6a with graphs
+#     on; every architecture's contract checks, including K steps captured in a CUDA graph = K eager
+#     steps (tests/test_models.py);
+#  2. graphed training-step speed at B16 H64 L110, B128 H128 L110 and L1100, B128 H256 and H512 (lstm,
+#     fused-lstm with Triton, gru and rnn with cuDNN and with Triton); an Nsight Compute profile of the
+#     Triton LSTM's kernels when ncu is there;
 #  3. aggregate throughput of 1, 2, 4, 8, 16 default-size LSTM runs at once on one GPU (threads of one
-#     process), and of 1, 4, 8, 16 separate processes under CUDA MPS where its daemon starts;
-#  4. the default run with --cuda-graphs auto and off (one run at a time);
+#     process); the default run with --cuda-graphs auto and off (one run at a time);
+#  4. the Triton kernels' launch settings timed one layer at a time; 1, 4, 8, 16 separate processes
+#     under CUDA MPS where its daemon starts;
 #  5. the LSTM forward pass alone; the scan models with the Triton recurrence (kernel=triton);
 #  6. the default run with --jobs auto, configs/quick.toml with the best number of runs at once, and
 #     one slice of the reference sweep; indrnn's contract checks on CUDA (slow TorchScript compiles).
@@ -34,6 +36,7 @@ budget=${BUDGET:-420}
 wanted=${SECTIONS:-}
 section() {  # section NAME SECONDS COMMAND...: run with a time limit, keep its output, go on when it fails
   local name=$1 limit=$2; shift 2
+  last_code=skipped
   if [ -n "$wanted" ] && [[ " $wanted " != *" ${name%%-*} "* ]]; then return; fi
   if [ $((SECONDS + limit)) -gt "$budget" ]; then log "$name: skipped (${limit}s do not fit in the budget)"; return; fi
   log "$name (limit ${limit}s)"
@@ -41,6 +44,7 @@ section() {  # section NAME SECONDS COMMAND...: run with a time limit, keep its 
   timeout --signal=INT "$limit" "$@" > "$out/$name.log" 2>&1
   local code=$?
   log "$name: exit $code after $((SECONDS - start)) s"
+  last_code=$code
   tail -n 25 "$out/$name.log"
   pack
 }
@@ -58,22 +62,22 @@ except ImportError as exc:
     print("triton: not importable:", exc)
 EOF
 
-# Correctness first, spread over 6 pytest-xdist workers (Triton and TorchScript compile on the CPU),
-# each test cut at 150 s so that one slow compile (indrnn's TorchScript on CUDA) cannot eat the section.
-section tests 200 python3 -m pytest -q -p no:cacheprovider -n 6 --timeout 150 --device cuda \
+# Correctness first, spread over 8 pytest-xdist workers (Triton and TorchScript compile on the CPU),
+# each test cut at 120 s so that one slow compile (indrnn's TorchScript on CUDA) cannot eat the section.
+section tests 170 python3 -m pytest -q -p no:cacheprovider -n 8 --timeout 120 --device cuda \
   tests/test_triton_cells.py tests/test_scan_triton.py tests/test_fused_lstm.py tests/test_graphs_and_pools.py \
   "tests/test_training.py::test_gru_solves_task6a_and_record_is_complete" tests/test_models.py \
   --deselect "tests/test_models.py::test_every_architecture_keeps_its_contract[indrnn]"
 
-section speed 240 python3 -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_training_step.py \
-  --benchmark-enable --benchmark-only --benchmark-min-rounds=10 --benchmark-max-time=0.2 \
-  --arch lstm --arch fused-lstm --arch fused-lstm:kernel=script --arch gru --arch gru:kernel=triton --arch rnn \
+section speed 180 python3 -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_training_step.py \
+  --benchmark-enable --benchmark-only --benchmark-min-rounds=10 --benchmark-max-time=0.2 -k graphed \
+  --arch lstm --arch fused-lstm --arch gru --arch gru:kernel=triton --arch rnn --arch rnn:kernel=triton \
   --size B16-H64-L110 --size B128-H128-L110 --size B128-H128-L1100 --size B128-H256-L110 --size B128-H512-L110 \
   --benchmark-json="$out/speed.json"
 python3 -m longdep_bench speed "$out/speed.json" --stat min > "$out/speed.md" 2>&1 && cat "$out/speed.md"
 if command -v ncu > /dev/null; then  # where does the Triton LSTM's time go (B16 H64 and B128 H128, L110)
   section profile 90 ncu --kernel-name regex:_forward\|_backward --launch-count 4 --section SpeedOfLight \
-    --section Occupancy --section LaunchStats --section WarpStateStats python3 -c "
+    --section Occupancy --section LaunchStats --section WarpStateStats --section SchedulerStats python3 -c "
 import torch
 from longdep_bench_plugins.fused_lstm import FusedLSTM
 for batch, hidden in ((16, 64), (128, 128)):
@@ -82,36 +86,9 @@ for batch, hidden in ((16, 64), (128, 128)):
     layer(x)[0].sum().backward()
 torch.cuda.synchronize()"
 fi
-# Which launch settings of the Triton LSTM are fastest (warps, weights in registers or L2 slices,
-# prefetch), against cuDNN, one layer at B16 H64, B128 H128 and B128 H256 (L110)
-section tune 120 python3 scripts/triton_tune.py --out "$out/triton-tune.json"
 
-for n in 1 2 4 8 16; do  # full budgets (no early success checks), so every run trains as long as the others
-  section "concurrent-$n" 45 python3 -m longdep_bench run -a lstm --seeds "$n" --jobs "$n" --device cuda \
-    --max-sequences 40000 --check-every 100000000 -q -o "$out/concurrent-$n.jsonl"
-done
-# The same runs as separate processes, one run each, under CUDA MPS where its daemon starts (the
-# GPU time-slices between processes' contexts without it; MPS lets their kernels share the GPU).
-# The daemon is a user process; it is stopped afterwards and changes no device setting.
-if command -v nvidia-cuda-mps-control > /dev/null; then
-  export CUDA_MPS_PIPE_DIRECTORY=$out/mps-pipe CUDA_MPS_LOG_DIRECTORY=$out/mps-log
-  mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
-  if nvidia-cuda-mps-control -d; then
-    log "mps: daemon started"
-    for n in 1 4 8 16; do
-      section "mps-$n" 60 bash -c 'for i in $(seq 0 $(($1 - 1))); do
-          python3 -m longdep_bench run -a lstm --seeds 1 --seed "$i" --jobs 1 --device cuda --max-sequences 40000 \
-            --check-every 100000000 -q -o "$2/mps-$1-$i.jsonl" & done; wait' _ "$n" "$out"
-    done
-    echo quit | nvidia-cuda-mps-control
-  else
-    log "mps: the daemon did not start"
-  fi
-  unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
-else
-  log "mps: nvidia-cuda-mps-control not found"
-fi
-python3 - "$out" <<'EOF' | tee "$out/concurrency.md"
+concurrency_table() {  # every concurrent and MPS run so far; the best thread count for --jobs auto
+  python3 - "$out" <<'EOF' | tee "$out/concurrency.md"
 import json, sys, pathlib
 out = pathlib.Path(sys.argv[1])
 print("| how | runs at once | sequences/s in all (sum of the runs' rates) | per run | graphed |\n|---|---|---|---|---|")
@@ -136,10 +113,16 @@ for how, pattern in (("threads of one process", "concurrent-{n}.jsonl"), ("proce
 print(f"\nbest with threads: {best[1] if best else '?'} runs at once")
 (out / "best-n.txt").write_text(str(best[1] if best else 4))
 EOF
+}
+for n in 1 2 4 8 16; do  # full budgets (no early success checks), so every run trains as long as the others
+  section "concurrent-$n" 40 python3 -m longdep_bench run -a lstm --seeds "$n" --jobs "$n" --device cuda \
+    --max-sequences 40000 --check-every 100000000 -q -o "$out/concurrent-$n.jsonl"
+done
+concurrency_table
 best=$(cat "$out/best-n.txt" 2>/dev/null || echo 4)
 
 for graphs in auto off; do
-  section "default-run-graphs-$graphs" 100 python3 -m longdep_bench run --device cuda --jobs 1 \
+  section "default-run-graphs-$graphs" 60 python3 -m longdep_bench run --device cuda --jobs 1 \
     --cuda-graphs "$graphs" -o "$out/default-$graphs.jsonl"
 done
 python3 - "$out" <<'EOF' | tee "$out/default-runs.md"
@@ -153,6 +136,33 @@ for path in sorted(pathlib.Path(sys.argv[1]).glob("default-*.jsonl")):
     print(f"| {path.name} | {len(records)} | {graphed} | {','.join(asked)} | {seconds:.1f} | "
           f"{sum(bool(r.get('solved')) for r in records)} |")
 EOF
+
+# Which launch settings of the Triton LSTM are fastest (warps, weights in registers or L2 slices,
+# prefetch), against cuDNN, one layer at B16 H64, B128 H128 and B128 H256 (L110)
+section tune 120 python3 scripts/triton_tune.py --out "$out/triton-tune.json"
+# The same runs as separate processes, one run each, under CUDA MPS where its daemon starts (the
+# GPU time-slices between processes' contexts without it; MPS lets their kernels share the GPU).
+# The daemon is a user process; it is stopped afterwards and changes no device setting.
+if command -v nvidia-cuda-mps-control > /dev/null; then
+  export CUDA_MPS_PIPE_DIRECTORY=$out/mps-pipe CUDA_MPS_LOG_DIRECTORY=$out/mps-log
+  mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+  if nvidia-cuda-mps-control -d; then
+    log "mps: daemon started"
+    for n in 1 4 8 16; do  # stop at the first size that fails: a broken MPS server would stall every one
+      section "mps-$n" 60 bash -c 'for i in $(seq 0 $(($1 - 1))); do
+          python3 -m longdep_bench run -a lstm --seeds 1 --seed "$i" --jobs 1 --device cuda --max-sequences 40000 \
+            --check-every 100000000 -q -o "$2/mps-$1-$i.jsonl" & done; wait' _ "$n" "$out"
+      [ "$last_code" = 0 ] || break
+    done
+    echo quit | nvidia-cuda-mps-control
+  else
+    log "mps: the daemon did not start"
+  fi
+  unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+else
+  log "mps: nvidia-cuda-mps-control not found"
+fi
+concurrency_table
 
 section forward 60 python3 -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_lstm_forward.py \
   --benchmark-enable --benchmark-only --benchmark-min-rounds=10 --benchmark-json="$out/forward.json"
