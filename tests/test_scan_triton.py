@@ -68,8 +68,8 @@ def test_the_layers_run_it(exact_device):
         assert layer.runtime_info() == {"kernel": "triton"}
 
 
-def test_unsupported_tensors_are_refused_in_one_line():
-    a, b = torch.rand(2, 3, 4, dtype=torch.float64), torch.rand(2, 3, 4, dtype=torch.float64)
+def test_unsupported_tensors_are_refused_in_one_line(device):
+    a, b = (torch.rand(2, 3, 4, dtype=torch.float64, device=device) for _ in range(2))
     with pytest.raises(ValueError, match="kernel=triton: the Triton scan computes in float32 and complex64"):
         linear_scan(a, b, "triton")
     with pytest.raises(ValueError, match="runs the linear-space scan"):

@@ -114,9 +114,10 @@ def test_rnn_and_gru_kernels_equal_torch_nn(exact_device, kind, precision):
 
 
 @pytest.mark.parametrize("name", ["rnn", "gru"])
-def test_rnn_and_gru_architectures_run_the_triton_kernel(device, name):
+def test_rnn_and_gru_architectures_run_the_triton_kernel(exact_device, name):
     """``kernel=triton`` behind the architectures (symbol inputs by lookup, padding, the readout)
-    computes what ``kernel=torch`` does, and says that it ran."""
+    computes what ``kernel=torch`` does, and says that it ran (TF32 off: cuDNN's RNNs use it by default)."""
+    device = exact_device
     registry = get_registry()
     spec, task = registry.architecture(name), registry.task("task6a")
     io = task.model_io({"gap": 11}, 81)
@@ -222,10 +223,10 @@ def test_a_run_records_that_the_triton_kernel_ran(device):
     assert record.runtime["kernel"] == "triton (tf32)" and record.runtime["arch_runtime"]["kernel"] == "triton"
 
 
-def test_without_triton_the_kernel_is_unavailable_with_the_reason(monkeypatch, cli, tmp_path):
+def test_without_triton_the_kernel_is_unavailable_with_the_reason(monkeypatch, cli, tmp_path, device):
     monkeypatch.setattr(triton_cells, "UNAVAILABLE", "Triton is not importable (No module named 'triton')")
     with pytest.raises(ValueError, match="kernel=triton is unavailable here: Triton is not importable"):
-        FusedLSTM(8, 16, kernel="triton")(torch.randn(2, 5, 8))
+        FusedLSTM(8, 16, kernel="triton").to(device)(torch.randn(2, 5, 8, device=device))
     for arch in ("fused-lstm", "gru", "rnn"):
         result = cli("run", "-a", f"{arch}:kernel=triton", "--seeds", "1", "-o", str(tmp_path / "r.jsonl"))
         assert result.code == 2 and "kernel=triton is unavailable here" in result.err
