@@ -362,7 +362,7 @@ def report_command(results: str, fmt: str, out_dir: str | None, paper: bool) -> 
               help="Instead: compare with another benchmark file, case by case (before -> this file).")
 def speed_command(bench_json: str, baseline: str, stat: str, before_json: str | None) -> None:
     """Speed tables from a pytest-benchmark JSON file of tests/benchmarks."""
-    from longdep_bench.speed import GRAPHED, comparison_table, load_benchmarks, machine_line, speed_tables
+    from longdep_bench.speed import FORWARD, GRAPHED, comparison_table, load_benchmarks, machine_line, speed_tables
 
     machine, cases = load_benchmarks(bench_json, stat)
     if before_json:
@@ -371,7 +371,7 @@ def speed_command(bench_json: str, baseline: str, stat: str, before_json: str | 
                    f"{machine_line(machine)}\n\n{comparison_table(before, cases, stat)}")
         return
     steps = {c["arch"] for c in cases if "arch" in c}
-    if steps and baseline not in {arch.removesuffix(GRAPHED) for arch in steps}:
+    if steps and baseline not in {arch.removesuffix(GRAPHED).removesuffix(FORWARD) for arch in steps}:
         click.echo(f"{PROG}: note: the baseline {baseline!r} is not in {bench_json}; times are shown without "
                    f"ratios (architectures there: {', '.join(sorted(steps))})", err=True)
     click.echo(machine_line(machine) + "\n\n" + speed_tables(cases, baseline, stat))

@@ -58,7 +58,7 @@ def speed_tables(cases: list[dict[str, Any]], baseline: str, stat: str = "median
     generation = [c for c in cases if "case" in c]
     return "\n\n".join(part for part in (
         step_tables(steps, baseline, stat) if steps else "",
-        "Forward pass alone:\n\n" + step_tables(forward, baseline + FORWARD, stat) if forward else "",
+        step_tables(forward, baseline + FORWARD, stat, what="forward-pass time") if forward else "",
         generation_table(generation, stat) if generation else "") if part)
 
 
@@ -100,7 +100,8 @@ def _step_times(cases: list[dict[str, Any]]) -> dict[tuple[str, int, int, int], 
     return {(c["arch"], c["batch"], c["hidden"], c["length"]): c["seconds"] for c in cases if "arch" in c}
 
 
-def step_tables(cases: list[dict[str, Any]], baseline: str, stat: str = "median") -> str:
+def step_tables(cases: list[dict[str, Any]], baseline: str, stat: str = "median",
+                what: str = "training-step time (forward, backward, Adam)") -> str:
     """Markdown: step time (ms) and its ratio to the baseline per size; L_max/L_min ratios. When the
     file holds graphed steps (CUDA), the baseline is the graphed baseline."""
     by_case = _step_times(cases)
@@ -122,7 +123,7 @@ def step_tables(cases: list[dict[str, Any]], baseline: str, stat: str = "median"
             else:
                 row.append(f"{_ms(value)} ms ({value / base:.2f}x)")
         rows.append(row)
-    parts = [f"{STATS[stat]} training-step time (forward, backward, Adam); in brackets, relative to {baseline}:\n",
+    parts = [f"{STATS[stat]} {what}; in brackets, relative to {baseline}:\n",
              tabulate(rows, headers=headers, tablefmt="github")]
     lengths = sorted({c["length"] for c in cases})
     if len(lengths) > 1:
@@ -136,7 +137,7 @@ def step_tables(cases: list[dict[str, Any]], baseline: str, stat: str = "median"
                 a, b = by_case.get((arch, batch, hidden, short)), by_case.get((arch, batch, hidden, long))
                 row.append(f"{b / a:.1f}" if a and b else "")
             scaling.append(row)
-        parts += [f"\n\nStep time at L={long} divided by step time at L={short} (linear growth: "
+        parts += [f"\n\nTime at L={long} divided by time at L={short} (linear growth: "
                   f"{long / short:.1f}):\n", tabulate(scaling, headers=["size", *archs], tablefmt="github")]
     return "".join(parts)
 

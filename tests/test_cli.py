@@ -192,6 +192,19 @@ def test_speed_puts_graphed_and_eager_side_by_side_relative_to_graphed_lstm(cli,
     assert "lstm (graphed)" in result.out and "3 ms (6.00x)" in result.out and "1 ms (2.00x)" in result.out
 
 
+def test_speed_shows_a_forward_pass_file_relative_to_the_forward_baseline(cli, tmp_path):
+    def bench(arch, median):
+        return {"extra_info": {"arch": arch, "batch": 16, "hidden": 64, "length": 110, "mode": "forward"},
+                "stats": {"median": median}}
+
+    path = tmp_path / "forward.json"
+    path.write_text(json.dumps({"benchmarks": [bench("lstm", 0.0002), bench("fused-lstm (tf32)", 0.0005)]}))
+    result = cli("speed", str(path))
+    assert result.code == 0 and result.err == ""  # the baseline is there, as its forward pass
+    assert "Median forward-pass time; in brackets, relative to lstm [forward only]" in result.out
+    assert "0.5 ms (2.50x)" in result.out
+
+
 def test_speed_against_another_file_compares_case_by_case(cli, tmp_path):
     def bench_file(name, allocator, medians):
         path = tmp_path / name
