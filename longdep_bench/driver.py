@@ -11,7 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 from concurrent.futures.process import BrokenProcessPool
 import json
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from longdep_bench.config import RunConfig
 from longdep_bench.errors import BenchError
@@ -64,11 +64,13 @@ def check_same_sweep(path: str, records: Sequence[RunRecord], configs: Sequence[
 
 
 def resolve_jobs(jobs: int | str, runs: int, device: str, devices: Sequence[int] = (),
-                 auto: Callable[[int, str, Sequence[int]], int] | None = None) -> int:
-    """Runs at once: a number as given; 'auto' as the executor's ``auto`` says, else every run."""
+                 auto: Callable[[int, str, Sequence[int], Mapping[str, Any]], int] | None = None,
+                 options: Mapping[str, Any] | None = None) -> int:
+    """Runs at once: a number as given; 'auto' as the executor's ``auto`` says (given its resolved
+    ``options``), else every run."""
     if jobs != AUTO:
         return int(jobs)
-    return auto(runs, device, devices) if auto else runs
+    return auto(runs, device, devices, options or {}) if auto else runs
 
 
 def _kind(config: RunConfig) -> str:
@@ -154,7 +156,8 @@ def run_sweep(configs: Sequence[RunConfig], execution: Execution, registry: Regi
                    f"running the other {len(todo)}")
         new: list[RunRecord] = []
         device = todo[0].device if todo else "cpu"
-        jobs = resolve_jobs(execution.jobs, len(todo), device, execution.devices, executor_spec.auto_jobs)
+        jobs = resolve_jobs(execution.jobs, len(todo), device, execution.devices, executor_spec.auto_jobs,
+                            executor_options)
         progress = progress_factory(len(todo), jobs)
         request = ExecutorRequest(jobs=jobs, runs=len(todo), device=device, options=executor_options,
                                   devices=execution.devices)

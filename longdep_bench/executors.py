@@ -4,10 +4,13 @@
 
 ``local`` on a CPU is a ``ProcessPoolExecutor`` (spawn context): one single-threaded run per
 process, because small RNNs run faster as one process per core than as one process with several
-threads. ``local`` on CUDA is a :class:`GpuPool`: one worker process per GPU, each running
-several runs at once in threads, each thread on its own CUDA stream. Separate processes do not
-add up on one GPU once steps are graphed (the GPU time-slices between their contexts), while
-graph replays on different streams of one context can overlap.
+threads. ``local`` on CUDA is a :class:`GpuPool`, which shares each GPU as its option
+``gpu_sharing`` says: ``threads``, one worker process per GPU running several runs at once, each
+thread on its own CUDA stream (graph replays on different streams of one context can overlap);
+or ``processes``, one worker process per run. Separate processes add up on one GPU only under
+CUDA MPS (without it the GPU time-slices between their contexts); with it 16 of them ran more
+sequences per second than the best number of threads on an H100 (``settings.RUNS_PER_GPU``).
+``auto`` takes processes where an MPS control daemon runs, threads elsewhere.
 """
 
 from __future__ import annotations
@@ -21,15 +24,16 @@ import multiprocessing
 import os
 import queue
 import signal
+import stat
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from longdep_bench.errors import BenchError
 from longdep_bench.hookspecs import hookimpl
 from longdep_bench.params import Param
-from longdep_bench.settings import RUNS_PER_GPU
+from longdep_bench.settings import AUTO, MPS_RUNS_PER_GPU, RUNS_PER_GPU
 from longdep_bench.specs import ExecutorRequest, ExecutorSpec
 
 PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
@@ -170,17 +174,42 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def local_jobs(runs: int, device: str, devices: Sequence[int]) -> int:
-    """--jobs auto on this machine: one single-threaded worker per CPU core on a CPU, RUNS_PER_GPU
-    runs per GPU on CUDA, never more than the runs to do."""
-    slots = RUNS_PER_GPU * max(1, len(devices)) if device == "cuda" else available_cores()
+def mps_running() -> bool:
+    """Whether a CUDA MPS control daemon listens where this process's CUDA clients would look for it
+    (``CUDA_MPS_PIPE_DIRECTORY``, default /tmp/nvidia-mps)."""
+    pipe = os.path.join(os.environ.get("CUDA_MPS_PIPE_DIRECTORY", "/tmp/nvidia-mps"), "control")
+    try:
+        return stat.S_ISSOCK(os.stat(pipe).st_mode)
+    except OSError:
+        return False
+
+
+def gpu_sharing(options: Mapping[str, Any]) -> str:
+    """The local executor's ``gpu_sharing`` option resolved: threads or processes."""
+    sharing = options.get("gpu_sharing", AUTO)
+    if sharing == AUTO:
+        return "processes" if mps_running() else "threads"
+    return sharing
+
+
+def local_jobs(runs: int, device: str, devices: Sequence[int], options: Mapping[str, Any]) -> int:
+    """--jobs auto on this machine: one single-threaded worker per CPU core on a CPU; on CUDA per GPU,
+    RUNS_PER_GPU runs as threads, MPS_RUNS_PER_GPU as processes under MPS (one without it: separate
+    graphed processes do not add up); never more than the runs to do."""
+    if device == "cuda":
+        sharing = gpu_sharing(options)
+        per_gpu = RUNS_PER_GPU if sharing == "threads" else MPS_RUNS_PER_GPU if mps_running() else 1
+        slots = per_gpu * max(1, len(devices))
+    else:
+        slots = available_cores()
     return max(1, min(slots, runs))
 
 
 @contextmanager
 def open_local(request: ExecutorRequest) -> Iterator[concurrent.futures.Executor | None]:
     """This process (None) for one job; else ``jobs`` spawned single-threaded worker processes on a
-    CPU, or a GpuPool with ``jobs`` runs at once spread over the GPUs on CUDA."""
+    CPU, or a GpuPool with ``jobs`` runs at once spread over the GPUs on CUDA, as threads or as
+    processes (``gpu_sharing``)."""
     if request.devices and request.device != "cuda":
         raise BenchError(f"--devices {','.join(map(str, request.devices))} needs CUDA, and these runs train on the CPU")
     devices = _devices(request) if request.device == "cuda" else []
@@ -192,7 +221,11 @@ def open_local(request: ExecutorRequest) -> Iterator[concurrent.futures.Executor
         yield None
         return
     if devices:
-        pool: concurrent.futures.Executor = GpuPool(devices, threads=-(-request.jobs // len(devices)))
+        per_gpu = -(-request.jobs // len(devices))
+        if gpu_sharing(request.options) == "threads":
+            pool: concurrent.futures.Executor = GpuPool(devices, threads=per_gpu)
+        else:
+            pool = GpuPool([device for device in devices for _ in range(per_gpu)], threads=1)
     else:
         pool = concurrent.futures.ProcessPoolExecutor(
             max_workers=request.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
@@ -229,7 +262,11 @@ def open_dask(request: ExecutorRequest) -> Iterator[concurrent.futures.Executor]
 
 
 LOCAL = ExecutorSpec("local", "this machine: --jobs worker processes on a CPU; on CUDA, --jobs concurrent runs "
-                     "per GPU (threads, one CUDA stream each) in one process per GPU of --devices", open_local,
+                     "spread over the GPUs of --devices, shared as gpu_sharing says", open_local,
+                     options=(Param("gpu_sharing", str, AUTO, "how runs share a GPU: threads (one worker process "
+                                    "per GPU, one CUDA stream per run), processes (one worker process per run; they "
+                                    "add up only under CUDA MPS), or auto (processes where a CUDA MPS daemon runs, "
+                                    "else threads)", choices=(AUTO, "threads", "processes")),),
                      auto_jobs=local_jobs)
 DASK = ExecutorSpec("dask", "a dask.distributed cluster (pip install 'longdep-bench[dask]')", open_dask,
                     options=(Param("scheduler", str, "", "the scheduler's address, e.g. tcp://10.0.0.5:8786"),))

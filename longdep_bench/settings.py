@@ -19,9 +19,12 @@ from longdep_bench.params import Param
 
 AUTO = "auto"
 FIRST_RELEASE = "0.1"
-# --jobs auto on CUDA: concurrent runs per GPU. Not yet measured (no GPU was lent to the session
-# that wrote it); scripts/gpu_check.sh measures 1, 2, 4, 8 and 16 and prints the best.
+# --jobs auto on CUDA: concurrent runs per GPU, as threads of one worker process per GPU, and as one
+# process each under CUDA MPS. Measured on an H100 (reports/gpu-h100-run2/concurrency.md, default-size
+# LSTM runs, graphed): threads 1, 2, 4, 8, 16 ran 37.6k, 70.6k, 94.0k, 83.3k, 63.2k sequences/s in
+# all; processes under MPS 1, 4, 8, 16 at least 18k, 50k, 62k and 121k (at most 34k, 134k, 250k, 457k).
 RUNS_PER_GPU = 4
+MPS_RUNS_PER_GPU = 16  # the most that was measured; more may add more
 
 
 class Scope(str, Enum):
@@ -158,7 +161,8 @@ SETTINGS: tuple[Setting, ...] = (
     _s("output", str, "results.jsonl", E, "JSON Lines file that records are appended to; runs already recorded "
        "there are skipped.", flags=("-o", "--output")),
     _s("jobs", int, AUTO, E, "Runs at once. auto: one single-threaded worker process per CPU core; on CUDA, "
-       f"{RUNS_PER_GPU} concurrent runs per GPU (threads of one worker process per GPU, each on its own CUDA stream).",
+       f"{RUNS_PER_GPU} concurrent runs per GPU (threads of one worker process per GPU, each on its own CUDA stream), "
+       f"or {MPS_RUNS_PER_GPU} worker processes per GPU where a CUDA MPS daemon runs (see the local executor).",
        min=1, auto=True, flags=("-j", "--jobs"), metavar="N|auto"),
     _s("devices", int, (), E, "CUDA devices to spread runs over, e.g. 0,1; none: the current device.",
        many=True, min=0, flags=("--devices",), metavar="I[,I..]"),

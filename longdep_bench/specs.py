@@ -227,14 +227,14 @@ class ExecutorSpec:
     ``concurrent.futures.Executor`` (or None: run in this process). The driver submits
     ``longdep_bench.training.train(config)`` for every run and writes the records it returns;
     workers never write the results file. ``options`` are set with ``--executor NAME:K=V,..``.
-    ``auto_jobs(runs, device, devices)`` is what ``--jobs auto`` means for it; without one, every
-    run is in flight at once (a cluster schedules them itself)."""
+    ``auto_jobs(runs, device, devices, options)`` is what ``--jobs auto`` means for it (``options``
+    resolved); without one, every run is in flight at once (a cluster schedules them itself)."""
 
     name: str
     description: str
     open: Callable[[ExecutorRequest], Any]
     options: tuple[Param, ...] = ()
-    auto_jobs: Callable[[int, str, Sequence[int]], int] | None = None
+    auto_jobs: Callable[[int, str, Sequence[int], Mapping[str, Any]], int] | None = None
 
     def __post_init__(self) -> None:
         _check_name("executor", self.name)

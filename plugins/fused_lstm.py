@@ -2,7 +2,8 @@
 Triton kernel (the whole sequence in one launch forward and one backward; see ``triton_cells``) or a
 TorchScript loop in the style of PyTorch's ``benchmarks/fastrnns``.
 
-``kernel=auto`` (the default) runs the Triton kernels on CUDA when Triton is importable, the numba
+``kernel=auto`` (the default) runs the Triton kernels on CUDA when Triton is importable (up to
+``triton_cells.AUTO_UP_TO`` hidden units: above, the loop was faster on an H100), the numba
 kernels of ``numba_cells`` on the CPU (the whole time loop compiled, forward and backward) and the
 TorchScript loop otherwise; ``kernel=triton`` asks for Triton (an error with the reason where it
 cannot run: Triton not installed, or CPU tensors without ``TRITON_INTERPRET=1``); ``kernel=numba``
@@ -149,8 +150,8 @@ FUSED_LSTM = ArchitectureSpec(
         Param("loop", str, "script", "time loop in TorchScript, or the same code in eager Python (a baseline)",
               choices=("script", "eager")),
         Param("kernel", str, "auto", "Triton kernels (the whole sequence per launch), numba kernels (the whole "
-              "sequence per call, CPU), the time loop of 'loop', or auto: Triton on CUDA when importable, numba on "
-              "the CPU" + (f" [triton unavailable here: {triton_cells.UNAVAILABLE}]"
+              "sequence per call, CPU), the time loop of 'loop', or auto: Triton on CUDA when importable (up to "
+              f"{triton_cells.AUTO_UP_TO} hidden units, the loop above), numba on the CPU" + (f" [triton unavailable here: {triton_cells.UNAVAILABLE}]"
                            if triton_cells.UNAVAILABLE else ""),
               choices=("auto", "triton", "numba", "script"), runtime=True),
         triton_cells.PRECISION_OPTION,

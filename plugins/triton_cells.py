@@ -399,6 +399,12 @@ else:
 HOIST_UP_TO = 64  # hidden sizes whose gate weight blocks stay in registers for the whole loop
 PREFETCH_UP_TO = 128  # above, holding the next step's tiles spills registers (ptxas, sm_90a)
 MAX_HIDDEN = 512  # the largest hidden size whose kernels are compiled and checked (tests/test_triton_cells.py)
+# kernel=auto runs the kernels up to this hidden size. The kernels parallelise over batch tiles only,
+# so each step's products run on B/16 multiprocessors: graphed training steps of fused-lstm on an
+# H100 took 0.763, 2.66, 7.79 and 34.8 ms at B16 H64, B128 H128, H256, H512 (L110,
+# reports/gpu-h100-run2/speed.md), the TorchScript loop 1.77, 2.87 and 3.83 ms at the first three
+# (reports/gpu-h100/speed.md, another H100 run).
+AUTO_UP_TO = 128
 # Warps per program, chosen with ptxas (CUDA 13.4, sm_90a) on the LSTM's compiled kernels: no spills
 # at H <= 64 (4 warps, 198-252 registers) and H128 (8 warps); 16-128 bytes per thread at H256 (8
 # warps); 0.5-0.8 KB at H512 (16 warps). Cells with fewer gates hold less.
@@ -434,11 +440,12 @@ def check_option(hidden: int, options: Mapping[str, Any]) -> None:
 
 def use_triton(kernel: str, hidden: int, x: torch.Tensor) -> bool:
     """Whether a ``kernel`` option's value runs these kernels on ``x``: ``triton`` always (an error
-    with the reason where they cannot), ``auto`` on CUDA where they can, anything else never."""
+    with the reason where they cannot), ``auto`` on CUDA where they can, up to ``AUTO_UP_TO`` hidden
+    units, anything else never."""
     if kernel == "triton":
         require(hidden, x)
         return True
-    return kernel == "auto" and x.is_cuda and unusable(hidden, x) is None
+    return kernel == "auto" and x.is_cuda and hidden <= AUTO_UP_TO and unusable(hidden, x) is None
 
 
 def _launch(batch: int, hidden: int) -> tuple[tuple[int], dict]:

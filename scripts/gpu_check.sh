@@ -16,12 +16,12 @@
 #     on; every architecture's contract checks, including K steps captured in a CUDA graph = K eager
 #     steps (tests/test_models.py);
 #  2. graphed training-step speed at B16 H64 L110, B128 H128 L110 and L1100, B128 H256 and H512 (lstm,
-#     fused-lstm with Triton, gru and rnn with cuDNN and with Triton); an Nsight Compute profile of the
-#     Triton LSTM's kernels when ncu is there;
+#     fused-lstm with auto, Triton and its TorchScript loop, gru and rnn with cuDNN and with Triton); an
+#     Nsight Compute profile of the Triton LSTM's kernels when ncu is there;
 #  3. aggregate throughput of 1, 2, 4, 8, 16 default-size LSTM runs at once on one GPU (threads of one
 #     process); the default run with --cuda-graphs auto and off (one run at a time);
-#  4. the Triton kernels' launch settings timed one layer at a time; 1, 4, 8, 16 separate processes
-#     under CUDA MPS where its daemon starts;
+#  4. the Triton kernels' launch settings timed one layer at a time; 1, 4, 8, 16, 32 separate processes
+#     under CUDA MPS where its daemon starts, and the local executor's --jobs auto under MPS;
 #  5. the LSTM forward pass alone; the scan models with the Triton recurrence (kernel=triton);
 #  6. the default run with --jobs auto, configs/quick.toml with the best number of runs at once, and
 #     one slice of the reference sweep; indrnn's contract checks on CUDA (slow TorchScript compiles).
@@ -69,9 +69,10 @@ section tests 170 python3 -m pytest -q -p no:cacheprovider -n 8 --timeout 120 --
   "tests/test_training.py::test_gru_solves_task6a_and_record_is_complete" tests/test_models.py \
   --deselect "tests/test_models.py::test_every_architecture_keeps_its_contract[indrnn]"
 
-section speed 180 python3 -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_training_step.py \
+section speed 200 python3 -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_training_step.py \
   --benchmark-enable --benchmark-only --benchmark-min-rounds=10 --benchmark-max-time=0.2 -k graphed \
-  --arch lstm --arch fused-lstm --arch gru --arch gru:kernel=triton --arch rnn --arch rnn:kernel=triton \
+  --arch lstm --arch fused-lstm --arch fused-lstm:kernel=triton --arch fused-lstm:kernel=script \
+  --arch gru --arch gru:kernel=triton --arch rnn --arch rnn:kernel=triton \
   --size B16-H64-L110 --size B128-H128-L110 --size B128-H128-L1100 --size B128-H256-L110 --size B128-H512-L110 \
   --benchmark-json="$out/speed.json"
 python3 -m longdep_bench speed "$out/speed.json" --stat min > "$out/speed.md" 2>&1 && cat "$out/speed.md"
@@ -89,34 +90,43 @@ fi
 
 concurrency_table() {  # every concurrent and MPS run so far; the best thread count for --jobs auto
   python3 - "$out" <<'EOF' | tee "$out/concurrency.md"
-import json, sys, pathlib
+import datetime, json, sys, pathlib
 out = pathlib.Path(sys.argv[1])
-print("| how | runs at once | sequences/s in all (sum of the runs' rates) | per run | graphed |\n|---|---|---|---|---|")
+print("Sequences per second in all, bracketed: at most the sum of the runs' own rates (all at once), at least all\n"
+      "their sequences over the span from the first run's start to the last one's end (records keep whole seconds).\n")
+print("| how | runs at once | at most | at least | per run (mean rate) | graphed |\n|---|---|---|---|---|---|")
 best = None
-for how, pattern in (("threads of one process", "concurrent-{n}.jsonl"), ("processes under MPS", "mps-{n}-*.jsonl")):
-    for n in (1, 2, 4, 8, 16):
-        paths = sorted(out.glob(pattern.format(n=n)))
-        if not paths:
-            continue
-        records = [json.loads(line) for path in paths for line in path.read_text().splitlines()]
-        ok = [r for r in records if r["status"] == "ok"]
-        graphed = sum(bool(r["runtime"].get("graphed")) for r in ok)
-        if len(ok) == n:
-            total = sum(r["sequences_per_second"] for r in ok)
-            if how.startswith("threads"):  # what --jobs auto can use
-                best = max(best or (0, 0), (total, n))
-            print(f"| {how} | {n} | {total:,.0f} | {total / n:,.0f} | {graphed} |")
-        else:
-            errors = sorted({r.get("error") or "" for r in records if r["status"] != "ok"})
-            print(f"| {how} | {n} | (not finished: {len(ok)} of {n} runs ok, {len(records) - len(ok)} failed: "
-                  f"{'; '.join(errors)[:200]}) | | {graphed} |")
+cases = [("threads of one process", n, [out / f"concurrent-{n}.jsonl"]) for n in (1, 2, 4, 8, 16)]
+cases += [("processes under MPS", n, sorted(out.glob(f"mps-{n}-*.jsonl"))) for n in (1, 4, 8, 16, 32)]
+cases += [("the local executor under MPS, --jobs auto", None, [out / "mps-executor.jsonl"])]
+for how, n, paths in cases:
+    paths = [path for path in paths if path.exists()]
+    if not paths:
+        continue
+    records = [json.loads(line) for path in paths for line in path.read_text().splitlines()]
+    n = n or len(records)
+    ok = [r for r in records if r["status"] == "ok"]
+    graphed = sum(bool(r["runtime"].get("graphed")) for r in ok)
+    if len(ok) == n:
+        total = sum(r["sequences_per_second"] for r in ok)
+        finished = [datetime.datetime.fromisoformat(r["finished_at"]).timestamp() for r in ok]
+        span = max(finished) + 1 - min(f - r["train_seconds"] - r["eval_seconds"] for f, r in zip(finished, ok))
+        if how.startswith("threads"):  # what --jobs auto can use
+            best = max(best or (0, 0), (total, n))
+        print(f"| {how} | {n} | {total:,.0f} | {sum(r['train_sequences'] for r in ok) / span:,.0f} | "
+              f"{total / n:,.0f} | {graphed} |")
+    else:
+        errors = sorted({r.get("error") or "" for r in records if r["status"] != "ok"})
+        print(f"| {how} | {n} | (not finished: {len(ok)} of {n} runs ok, {len(records) - len(ok)} failed: "
+              f"{'; '.join(errors)[:200]}) | | | {graphed} |")
 print(f"\nbest with threads: {best[1] if best else '?'} runs at once")
 (out / "best-n.txt").write_text(str(best[1] if best else 4))
 EOF
 }
 for n in 1 2 4 8 16; do  # full budgets (no early success checks), so every run trains as long as the others
-  section "concurrent-$n" 40 python3 -m longdep_bench run -a lstm --seeds "$n" --jobs "$n" --device cuda \
-    --max-sequences 40000 --check-every 100000000 -q -o "$out/concurrent-$n.jsonl"
+  section "concurrent-$n" 60 python3 -m longdep_bench run -a lstm --seeds "$n" --jobs "$n" --device cuda \
+    --executor local:gpu_sharing=threads --max-sequences 100000 --check-every 100000000 -q \
+    -o "$out/concurrent-$n.jsonl"
 done
 concurrency_table
 best=$(cat "$out/best-n.txt" 2>/dev/null || echo 4)
@@ -143,17 +153,22 @@ section tune 120 python3 scripts/triton_tune.py --out "$out/triton-tune.json"
 # The same runs as separate processes, one run each, under CUDA MPS where its daemon starts (the
 # GPU time-slices between processes' contexts without it; MPS lets their kernels share the GPU).
 # The daemon is a user process; it is stopped afterwards and changes no device setting.
-if command -v nvidia-cuda-mps-control > /dev/null; then
+if [ -n "$wanted" ] && [[ " $wanted " != *" mps "* ]]; then
+  :  # not asked for: no daemon either
+elif command -v nvidia-cuda-mps-control > /dev/null; then
   export CUDA_MPS_PIPE_DIRECTORY=$out/mps-pipe CUDA_MPS_LOG_DIRECTORY=$out/mps-log
   mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
   if nvidia-cuda-mps-control -d; then
     log "mps: daemon started"
-    for n in 1 4 8 16; do  # stop at the first size that fails: a broken MPS server would stall every one
+    for n in 1 4 8 16 32; do  # stop at the first size that fails: a broken MPS server would stall every one
       section "mps-$n" 60 bash -c 'for i in $(seq 0 $(($1 - 1))); do
-          python3 -m longdep_bench run -a lstm --seeds 1 --seed "$i" --jobs 1 --device cuda --max-sequences 40000 \
+          python3 -m longdep_bench run -a lstm --seeds 1 --seed "$i" --jobs 1 --device cuda --max-sequences 100000 \
             --check-every 100000000 -q -o "$2/mps-$1-$i.jsonl" & done; wait' _ "$n" "$out"
       [ "$last_code" = 0 ] || break
     done
+    # The suite's own path: --jobs auto sees the daemon and starts MPS_RUNS_PER_GPU worker processes
+    section mps-executor 90 python3 -m longdep_bench run -a lstm --seeds 32 --device cuda --max-sequences 100000 \
+      --check-every 100000000 -o "$out/mps-executor.jsonl"
     echo quit | nvidia-cuda-mps-control
   else
     log "mps: the daemon did not start"

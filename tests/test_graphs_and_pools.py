@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from concurrent.futures.process import BrokenProcessPool
 import os
+import socket
 
 import pytest
 import torch
 
-from longdep_bench import steps
+from longdep_bench import executors, steps
 from longdep_bench.config import RunConfig, derive_seeds
 from longdep_bench.driver import resolve_jobs
 from longdep_bench.executors import GpuPool, local_jobs
 from longdep_bench.registry import get_registry
-from longdep_bench.settings import RUNS_PER_GPU
+from longdep_bench.settings import MPS_RUNS_PER_GPU, RUNS_PER_GPU
+from longdep_bench.specs import ExecutorRequest
 from longdep_bench.training import train
 
 STEPS = 9  # 3 warm-up steps, the capture, 5 replays
@@ -120,7 +122,8 @@ def test_gpu_pool_reports_a_dead_worker_instead_of_hanging():
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def test_jobs_auto():
+def test_jobs_auto(monkeypatch):
+    monkeypatch.setattr(executors, "mps_running", lambda: False)
     assert resolve_jobs(3, 10, "cpu", auto=local_jobs) == 3
     assert 1 <= resolve_jobs("auto", 10, "cpu", auto=local_jobs) <= min(os.cpu_count(), 10)
     assert resolve_jobs("auto", 1, "cpu", auto=local_jobs) == 1
@@ -128,6 +131,31 @@ def test_jobs_auto():
     assert resolve_jobs("auto", 100, "cuda", devices=(0, 1), auto=local_jobs) == 2 * RUNS_PER_GPU
     assert resolve_jobs("auto", 3, "cuda", devices=(0, 1), auto=local_jobs) == 3
     assert resolve_jobs("auto", 30, "cpu") == 30  # an executor without auto_jobs (a cluster): all at once
+    processes = {"gpu_sharing": "processes"}
+    assert resolve_jobs("auto", 100, "cuda", auto=local_jobs, options=processes) == 1  # they would not add up
+    monkeypatch.setattr(executors, "mps_running", lambda: True)
+    assert resolve_jobs("auto", 100, "cuda", devices=(0, 1), auto=local_jobs) == 2 * MPS_RUNS_PER_GPU
+    assert resolve_jobs("auto", 100, "cuda", auto=local_jobs, options={"gpu_sharing": "threads"}) == RUNS_PER_GPU
+
+
+def test_gpu_sharing_follows_a_running_mps_daemon(monkeypatch, tmp_path):
+    monkeypatch.setenv("CUDA_MPS_PIPE_DIRECTORY", str(tmp_path))
+    assert not executors.mps_running() and executors.gpu_sharing({"gpu_sharing": "auto"}) == "threads"
+    (tmp_path / "control").write_text("")  # a stale file is not a daemon's socket
+    assert not executors.mps_running()
+    (tmp_path / "control").unlink()
+    with socket.socket(socket.AF_UNIX) as control:
+        control.bind(str(tmp_path / "control"))
+        assert executors.mps_running() and executors.gpu_sharing({"gpu_sharing": "auto"}) == "processes"
+        assert executors.gpu_sharing({"gpu_sharing": "threads"}) == "threads"
+
+
+@pytest.mark.parametrize("sharing,processes,threads", [("threads", 1, 3), ("processes", 3, 1)])
+def test_local_executor_shares_a_gpu_as_threads_or_as_processes(sharing, processes, threads):
+    request = ExecutorRequest(jobs=3, runs=5, device="cuda", options={"gpu_sharing": sharing})
+    with executors.open_local(request) as pool:
+        assert isinstance(pool, GpuPool) and (len(pool.processes), pool.threads) == (processes, threads)
+        assert sorted(f.result(timeout=60) for f in [pool.submit(abs, -i) for i in range(5)]) == [0, 1, 2, 3, 4]
 
 
 def test_bad_gpu_requests_are_one_line(cli, tmp_path):

@@ -68,6 +68,13 @@ def test_the_layers_run_it(exact_device):
         assert layer.runtime_info() == {"kernel": "triton"}
 
 
+def test_auto_runs_the_triton_kernels_on_cuda_and_numba_on_the_cpu(device):
+    torch.manual_seed(1)
+    layer = MinLayer(8, 8, "gru", "doubling", "auto").to(device)
+    layer(torch.randn(2, 30, 8, device=device))
+    assert layer.runtime_info() == {"kernel": "triton" if device.type == "cuda" else "numba"}
+
+
 def test_unsupported_tensors_are_refused_in_one_line(device):
     a, b = (torch.rand(2, 3, 4, dtype=torch.float64, device=device) for _ in range(2))
     with pytest.raises(ValueError, match="kernel=triton: the Triton scan computes in float32 and complex64"):

@@ -223,6 +223,13 @@ def test_a_run_records_that_the_triton_kernel_ran(device):
     assert record.runtime["kernel"] == "triton (tf32)" and record.runtime["arch_runtime"]["kernel"] == "triton"
 
 
+def test_auto_runs_triton_up_to_its_hidden_size_and_the_loop_above(device):
+    for hidden, on_cuda in ((triton_cells.AUTO_UP_TO, "triton (tf32)"), (2 * triton_cells.AUTO_UP_TO, "script")):
+        layer = FusedLSTM(8, hidden, kernel="auto").to(device)
+        layer(torch.randn(2, 5, 8, device=device))
+        assert layer.runtime_info()["kernel"] == (on_cuda if device.type == "cuda" else "numba")
+
+
 def test_without_triton_the_kernel_is_unavailable_with_the_reason(monkeypatch, cli, tmp_path, device):
     monkeypatch.setattr(triton_cells, "UNAVAILABLE", "Triton is not importable (No module named 'triton')")
     with pytest.raises(ValueError, match="kernel=triton is unavailable here: Triton is not importable"):
