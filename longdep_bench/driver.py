@@ -9,6 +9,7 @@ runs of this very sweep, so that a changed setting cannot silently mix two exper
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 from concurrent.futures.process import BrokenProcessPool
 import json
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -165,6 +166,8 @@ def run_sweep(configs: Sequence[RunConfig], execution: Execution, registry: Regi
             with executor_spec.open(request) as executor:
                 warned: set[str] = set()
                 for record in execute(todo, executor, jobs):
+                    # how many runs shared the machine: a run's speed depends on it
+                    record = dataclasses.replace(record, runtime={**record.runtime, "jobs": jobs})
                     append_record(stream, record)
                     new.append(record)
                     progress.finished(record)

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from torch import Tensor
 
-from longdep_bench_plugins.triton_cells import interpreted
+from longdep_bench_plugins.triton_cells import runs_on
 
 
 def check_kernel_device(device: str, options: Mapping[str, Any]) -> None:
@@ -15,7 +15,7 @@ def check_kernel_device(device: str, options: Mapping[str, Any]) -> None:
     kernel = options.get("kernel")
     if kernel == "numba" and device != "cpu":
         raise ValueError(f"kernel=numba runs on the CPU only, not on {device} (kernel=auto picks a kernel that does)")
-    if kernel == "triton" and device != "cuda" and not interpreted():
+    if kernel == "triton" and not runs_on(device):
         raise ValueError(f"kernel=triton runs on CUDA, not on {device} (or on the CPU with TRITON_INTERPRET=1, "
                          "slowly; kernel=auto picks a kernel that does)")
 

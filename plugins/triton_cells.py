@@ -56,16 +56,17 @@ PRECISION_OPTION = Param("precision", str, "tf32", "precision of the Triton kern
 BLOCK_B = 16  # sequences per program: the smallest tile tl.dot accepts, so the most programs
 
 
-def interpreted() -> bool:
-    """Whether Triton runs its interpreter (on CPU tensors) instead of compiling for a GPU."""
+def runs_on(device: str) -> bool:
+    """Whether Triton kernels run on this device type: CUDA, or the CPU under Triton's interpreter
+    (``TRITON_INTERPRET=1``, which Triton reads when a kernel is decorated)."""
     import os
 
-    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+    return device == "cuda" or (device == "cpu" and os.environ.get("TRITON_INTERPRET", "0") == "1")
 
 
 def launchable(x: torch.Tensor) -> bool:
-    """Whether Triton kernels can run on ``x``: a CUDA tensor, or a CPU tensor under the interpreter."""
-    return x.is_cuda or (interpreted() and x.device.type == "cpu")
+    """Whether Triton kernels can run on ``x``."""
+    return runs_on(x.device.type)
 
 
 @dataclass(frozen=True)

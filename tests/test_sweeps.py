@@ -48,7 +48,7 @@ def test_two_jobs_record_every_run(cli, tmp_path):
     assert result.code == 0, result.err
     records = list(read_records(str(out)))
     assert sorted((r.arch, r.params["gap"]) for r in records) == [("gru", 20), ("gru", 30), ("rnn", 20), ("rnn", 30)]
-    assert all(r.env["threads"] == 1 for r in records)
+    assert all(r.env["threads"] == 1 and r.runtime["jobs"] == 2 for r in records)
 
 
 def test_sigkill_then_resume_gives_one_good_record_per_configuration(tmp_path):
