@@ -151,8 +151,8 @@ FUSED_LSTM = ArchitectureSpec(
               choices=("script", "eager")),
         Param("kernel", str, "auto", "Triton kernels (the whole sequence per launch), numba kernels (the whole "
               "sequence per call, CPU), the time loop of 'loop', or auto: Triton on CUDA when importable (up to "
-              f"{triton_cells.AUTO_UP_TO} hidden units, the loop above), numba on the CPU" + (f" [triton unavailable here: {triton_cells.UNAVAILABLE}]"
-                           if triton_cells.UNAVAILABLE else ""),
+              f"{triton_cells.AUTO_UP_TO} hidden units, the loop above), numba on the CPU"
+              + (f" [triton unavailable here: {triton_cells.UNAVAILABLE}]" if triton_cells.UNAVAILABLE else ""),
               choices=("auto", "triton", "numba", "script"), runtime=True),
         triton_cells.PRECISION_OPTION,
     ),

@@ -15,7 +15,9 @@ Deviations: the paper clips ``u`` after every update; here the forward pass uses
 the bound). No batch normalisation between layers. ReLU makes the recurrence nonlinear, so there
 is no parallel scan: the time loop runs, by the runtime option ``kernel``, in numba (``numba``: one
 compiled pass over time forward and one in reverse, CPU only; ``auto``, the default, picks it on the
-CPU) or in TorchScript (``script``, any device; what every run recorded before 0.4.0 ran). The
+CPU), in TorchScript (``script``, any device; what every run recorded before 0.4.0 ran, and
+``auto`` on CUDA), or in Triton (``triton``: one launch each way, see ``indrnn_triton``; CUDA, or
+the CPU under ``TRITON_INTERPRET=1``; not yet timed on a GPU, so ``auto`` does not pick it). The
 record's ``runtime.kernel`` says which ran.
 """
 
@@ -30,6 +32,7 @@ import numpy as np
 from numba import njit
 
 from longdep_bench import ArchitectureSpec, ModelIO, Param, SequenceModel, hookimpl, script
+from longdep_bench_plugins import indrnn_triton, triton_cells
 from longdep_bench_plugins.kernel_devices import check_kernel_device, use_numba
 from longdep_bench_plugins.numba_cells import FAST
 
@@ -114,9 +117,16 @@ class IndRNNLayer(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         projected = self.input(x).transpose(0, 1)
         u = self.u.clamp(-self.u_max, self.u_max)
-        numba = use_numba(self.kernel, projected)
-        self.ran = "numba" if numba else "script"
-        return (NumbaRecurrence.apply(projected, u) if numba else SCRIPTED_RECURRENCE(projected, u)).transpose(0, 1)
+        if self.kernel == "triton":
+            reason = indrnn_triton.usable(projected)
+            if reason:
+                raise ValueError(f"kernel=triton: {reason}")
+            self.ran, h = "triton", indrnn_triton.triton_recurrence(projected, u)
+        elif use_numba(self.kernel, projected):
+            self.ran, h = "numba", NumbaRecurrence.apply(projected, u)
+        else:
+            self.ran, h = "script", SCRIPTED_RECURRENCE(projected, u)
+        return h.transpose(0, 1)
 
     def runtime_info(self) -> dict[str, str]:
         """Which time loop the last forward pass ran."""
@@ -143,9 +153,10 @@ INDRNN = ArchitectureSpec(
     build=build,
     options=(Param("layers", int, 2, "stacked IndRNN layers", min=1, max=64),
              Param("kernel", str, "auto", "the time loop: numba (compiled, CPU only), script (TorchScript, any "
-                   "device), or auto (numba on the CPU, script elsewhere)", choices=("auto", "numba", "script"),
-                   runtime=True)),
+                   "device), triton (one Triton kernel each way, CUDA), or auto (numba on the CPU, script elsewhere)",
+                   choices=("auto", "numba", "script", "triton"), runtime=True)),
     recommended={"lr": 2e-4},
+    check=lambda hidden, options: triton_cells.check_installed(options),
     check_device=check_kernel_device,
 )
 

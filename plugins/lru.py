@@ -27,8 +27,9 @@ import torch
 from torch import Tensor, nn
 
 from longdep_bench import ArchitectureSpec, ModelIO, Param, SequenceModel, hookimpl
+from longdep_bench_plugins import triton_cells
 from longdep_bench_plugins.kernel_devices import check_kernel_device
-from longdep_bench_plugins.scans import KERNEL_OPTION, check_kernel, linear_scan
+from longdep_bench_plugins.scans import KERNEL_OPTION, linear_scan
 
 
 class LRULayer(nn.Module):
@@ -93,7 +94,7 @@ def check(hidden: int, options: Mapping[str, Any]) -> None:
     """The ring must be a ring: 0 <= r_min < r_max < 1; ``kernel=triton`` needs Triton."""
     if not options["r_min"] < options["r_max"]:
         raise ValueError(f"r_min ({options['r_min']}) must be below r_max ({options['r_max']})")
-    check_kernel(options)
+    triton_cells.check_installed(options)
 
 
 def build(io: ModelIO, hidden: int, options: Mapping[str, Any]) -> nn.Module:

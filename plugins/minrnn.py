@@ -32,9 +32,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from longdep_bench import ArchitectureSpec, ModelIO, Param, SequenceModel, hookimpl, project_time_major
+from longdep_bench_plugins import triton_cells
 from longdep_bench_plugins.kernel_devices import check_kernel_device, use_numba
 from longdep_bench_plugins.minrnn_kernels import min_layer
-from longdep_bench_plugins.scans import KERNEL_OPTION, check_kernel, linear_scan, log_space_scan
+from longdep_bench_plugins.scans import KERNEL_OPTION, linear_scan, log_space_scan
 from longdep_bench_plugins.torch_rnns import INPUT_OPTION
 
 
@@ -140,7 +141,7 @@ def check(hidden: int, options: Mapping[str, Any]) -> None:
     """The numba and Triton kernels run the linear-space scan only, Triton where it is installed."""
     if options["scan"] == "log" and options["kernel"] in ("numba", "triton"):
         raise ValueError(f"kernel={options['kernel']} runs the linear-space scan (scan=doubling), not scan=log")
-    check_kernel(options)
+    triton_cells.check_installed(options)
 
 
 MIN_GRU = ArchitectureSpec(

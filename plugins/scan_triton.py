@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import torch
 
-from longdep_bench_plugins.triton_cells import UNAVAILABLE, launchable, triton
+from longdep_bench_plugins import triton_cells
+from longdep_bench_plugins.triton_cells import launchable, triton
 
 if triton is not None:
     import triton.language as tl
@@ -33,8 +34,8 @@ WARPS = 4
 
 def usable(x: torch.Tensor) -> str | None:
     """None where the kernels can run on ``x``; otherwise why not, in a few words."""
-    if UNAVAILABLE:
-        return UNAVAILABLE
+    if triton_cells.UNAVAILABLE:
+        return triton_cells.UNAVAILABLE
     if not launchable(x):
         return "the Triton scan needs CUDA tensors (or TRITON_INTERPRET=1 on the CPU)"
     if x.dtype not in (torch.float32, torch.complex64):

@@ -14,8 +14,6 @@ among them the Triton kernels of ``scan_triton``.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
 import numpy as np
 import torch
 from numba import njit, prange
@@ -31,12 +29,6 @@ KERNEL_OPTION = Param(
     "doubling scan in tensor operations, any device), triton (one Triton kernel each way, CUDA), or "
     "auto (numba on the CPU, triton on CUDA where Triton is installed, torch elsewhere)",
     choices=("auto", "numba", "torch", "triton"), runtime=True)
-
-
-def check_kernel(options: Mapping[str, Any]) -> None:
-    """``kernel=triton`` needs Triton installed."""
-    if options["kernel"] == "triton" and scan_triton.UNAVAILABLE:
-        raise ValueError(f"kernel=triton is unavailable here: {scan_triton.UNAVAILABLE}")
 
 
 def linear_scan(a: Tensor, b: Tensor, kernel: str) -> tuple[Tensor, str]:

@@ -432,6 +432,12 @@ def require(hidden: int, x: torch.Tensor | None = None) -> None:
         raise ValueError(reason)
 
 
+def check_installed(options: Mapping[str, Any]) -> None:
+    """An architecture's ``check`` for kernels without a size limit: ``kernel=triton`` needs Triton."""
+    if options.get("kernel") == "triton" and UNAVAILABLE:
+        raise ValueError(f"kernel=triton is unavailable here: {UNAVAILABLE}")
+
+
 def check_option(hidden: int, options: Mapping[str, Any]) -> None:
     """An architecture's ``check``: its option ``kernel=triton`` needs Triton and a hidden size
     that the kernels support."""

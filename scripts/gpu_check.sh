@@ -11,10 +11,10 @@
 # SECTIONS="tests speed ..." runs only those. With 15 minutes of device time, one call with
 # BUDGET=535 (timeout 590 s) leaves room for a short second call on the still-warm machine only.
 #  1. correctness on CUDA (8 pytest-xdist workers): the Triton kernels of fused-lstm, gru and rnn =
-#     cuDNN in every precision at B16 H64 to B32 H512, and fused-lstm's TorchScript loop; the scan models'
-#     Triton recurrence; the graph/pool tests; a GRU and the Triton LSTM that solve Task 6a with graphs
-#     on; every architecture's contract checks, including K steps captured in a CUDA graph = K eager
-#     steps (tests/test_models.py);
+#     cuDNN in every precision at B16 H64 to B32 H512, and fused-lstm's TorchScript loop; the scan
+#     models' Triton recurrence and IndRNN's Triton loop; the graph/pool tests; a GRU and the Triton
+#     LSTM that solve Task 6a with graphs on; every architecture's contract checks, including K steps
+#     captured in a CUDA graph = K eager steps (tests/test_models.py);
 #  2. graphed training-step speed at B16 H64 L110, B128 H128 L110 and L1100, B128 H256 and H512 (lstm,
 #     fused-lstm with auto, Triton and its TorchScript loop, gru and rnn with cuDNN and with Triton); an
 #     Nsight Compute profile of the Triton LSTM's kernels when ncu is there;
@@ -22,7 +22,8 @@
 #     process); the default run with --cuda-graphs auto and off (one run at a time);
 #  4. the Triton kernels' launch settings timed one layer at a time; 1, 4, 8, 16, 32 separate processes
 #     under CUDA MPS where its daemon starts, and the local executor's --jobs auto under MPS;
-#  5. the LSTM forward pass alone; the scan models with the Triton recurrence (kernel=triton);
+#  5. the LSTM forward pass alone; the scan models with the Triton recurrence and with the doubling
+#     scan, IndRNN with its Triton loop;
 #  6. the default run with --jobs auto, configs/quick.toml with the best number of runs at once, and
 #     one slice of the reference sweep; indrnn's contract checks on CUDA (slow TorchScript compiles).
 set -uo pipefail
@@ -65,7 +66,8 @@ EOF
 # Correctness first, spread over 8 pytest-xdist workers (Triton and TorchScript compile on the CPU),
 # each test cut at 120 s so that one slow compile (indrnn's TorchScript on CUDA) cannot eat the section.
 section tests 170 python3 -m pytest -q -p no:cacheprovider -n 8 --timeout 120 --device cuda \
-  tests/test_triton_cells.py tests/test_scan_triton.py tests/test_fused_lstm.py tests/test_graphs_and_pools.py \
+  tests/test_triton_cells.py tests/test_scan_triton.py tests/test_indrnn_triton.py tests/test_fused_lstm.py \
+  tests/test_graphs_and_pools.py \
   "tests/test_training.py::test_gru_solves_task6a_and_record_is_complete" tests/test_models.py \
   --deselect "tests/test_models.py::test_every_architecture_keeps_its_contract[indrnn]"
 
@@ -183,11 +185,12 @@ section forward 60 python3 -m pytest -q -p no:cacheprovider --device cuda tests/
   --benchmark-enable --benchmark-only --benchmark-min-rounds=10 --benchmark-json="$out/forward.json"
 python3 -m longdep_bench speed "$out/forward.json" --stat min > "$out/forward.md" 2>&1 && cat "$out/forward.md"
 
-# The scan models' recurrence as Triton kernels (kernel=triton) against the doubling scan (the CUDA
-# default) and minGRU's log-space scan; cuDNN's LSTM as the baseline
+# The scan models' Triton recurrence (their CUDA default) against the doubling scan and minGRU's
+# log-space scan, and IndRNN's Triton loop (opt-in, not yet timed); cuDNN's LSTM as the baseline
 section scans 90 python3 -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_training_step.py \
   --benchmark-enable --benchmark-only --benchmark-min-rounds=10 --benchmark-max-time=0.2 \
-  --arch lstm --arch mingru --arch mingru:kernel=triton --arch mingru:scan=log --arch lru --arch lru:kernel=triton \
+  --arch lstm --arch mingru --arch mingru:kernel=torch --arch mingru:scan=log --arch lru --arch lru:kernel=torch \
+  --arch indrnn:kernel=triton \
   --size B16-H64-L110 --size B128-H128-L110 --size B128-H128-L1100 --benchmark-json="$out/scans.json"
 python3 -m longdep_bench speed "$out/scans.json" --stat min > "$out/scans.md" 2>&1 && cat "$out/scans.md"
 

@@ -14,7 +14,7 @@ from longdep_bench_plugins.minrnn import MinLayer
 from longdep_bench.config import RunConfig
 from longdep_bench.registry import get_registry
 from longdep_bench.training import train
-from longdep_bench_plugins import scan_triton
+from longdep_bench_plugins import triton_cells
 from longdep_bench_plugins.scans import doubling_scan, linear_scan, log_space_scan, sequential_scan
 
 TOL = dict(rtol=1e-4, atol=1e-5)
@@ -89,7 +89,7 @@ def test_the_scan_kernel_runs_where_it_can(device):
 
 @pytest.mark.parametrize("arch", ["mingru", "lru"])
 def test_without_triton_the_scan_kernel_is_unavailable_with_the_reason(arch, monkeypatch, cli, tmp_path):
-    monkeypatch.setattr(scan_triton, "UNAVAILABLE", "Triton is not importable (No module named 'triton')")
+    monkeypatch.setattr(triton_cells, "UNAVAILABLE", "Triton is not importable (No module named 'triton')")
     result = cli("run", "-a", f"{arch}:kernel=triton", "--seeds", "1", "-o", str(tmp_path / "r.jsonl"))
     assert result.code == 2 and "kernel=triton is unavailable here: Triton is not importable" in result.err
     assert len(result.err.strip().splitlines()) == 1

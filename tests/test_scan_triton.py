@@ -14,13 +14,13 @@ import torch
 
 pytest.importorskip("triton")
 
-from longdep_bench_plugins import scan_triton  # noqa: E402
+from longdep_bench_plugins import triton_cells  # noqa: E402
 from longdep_bench_plugins.lru import LRULayer  # noqa: E402
 from longdep_bench_plugins.minrnn import MinLayer  # noqa: E402
 from longdep_bench_plugins.scans import linear_scan  # noqa: E402
 
-if scan_triton.UNAVAILABLE:
-    pytest.skip(scan_triton.UNAVAILABLE, allow_module_level=True)
+if triton_cells.UNAVAILABLE:
+    pytest.skip(triton_cells.UNAVAILABLE, allow_module_level=True)
 
 TOL = dict(rtol=1e-4, atol=1e-5)
 CASES = [(False, True), (False, False), (True, True), (True, False)]

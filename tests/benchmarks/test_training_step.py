@@ -25,17 +25,18 @@ from longdep_bench.settings import SweepOptions
 from longdep_bench.steps import WARMUP_STEPS, prepare_step
 from longdep_bench.sweep import plan
 from longdep_bench.timing import synchronize
-from longdep_bench_plugins import scan_triton
+from longdep_bench_plugins import triton_cells
 
 BASELINE = "lstm"
 # fused-lstm's TorchScript loop and the same loop in eager Python (its default is a compiled kernel:
-# numba on the CPU, Triton on CUDA), minGRU with the paper's log-space scan; on the
+# numba on the CPU, Triton on CUDA up to H128), minGRU with the paper's log-space scan; on the
 # CPU also nn.GRU, IndRNN's TorchScript loop, minGRU with the doubling scan and nn.RNN (their default
-# there is a numba loop; on CUDA cuDNN, TorchScript and the doubling scan), on CUDA the scan models,
-# the GRU and the RNN with the Triton kernels.
+# there is a numba loop); on CUDA the scan models with the doubling scan (their default there is the
+# Triton recurrence), the GRU, the RNN and IndRNN with the Triton kernels (there cuDNN and TorchScript).
 EXTRA_REFS = ("fused-lstm:kernel=script", "fused-lstm:kernel=script,loop=eager", "mingru:scan=log")
 CPU_REFS = ("gru:kernel=torch", "indrnn:kernel=script", "mingru:kernel=torch", "rnn:kernel=torch")
-CUDA_REFS = ("mingru:kernel=triton", "lru:kernel=triton", "gru:kernel=triton", "rnn:kernel=triton")
+CUDA_REFS = ("mingru:kernel=torch", "lru:kernel=torch", "gru:kernel=triton", "rnn:kernel=triton",
+             "indrnn:kernel=triton")
 BENCH_WARMUP = WARMUP_STEPS + 2  # eager warm-up, the capture, one replay; TorchScript optimises meanwhile
 SIZES = [(b, h, t) for b in (32, 128) for h in (32, 128) for t in (110, 550, 1100)]
 # On CUDA also the default run's size, and hidden sizes whose weights no longer fit on one multiprocessor.
@@ -46,7 +47,7 @@ def _refs(cuda: bool) -> list[str]:
     registry = get_registry()
     available = [name for name, entry in sorted(registry.architectures.items()) if not entry.spec.unavailable]
     if cuda:
-        extra = EXTRA_REFS + (() if scan_triton.UNAVAILABLE else CUDA_REFS)
+        extra = EXTRA_REFS + (() if triton_cells.UNAVAILABLE else CUDA_REFS)
     else:
         extra = EXTRA_REFS + CPU_REFS
     return available + [ref for ref in extra if ref.split(":")[0] in available]
