@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from longdep_bench_plugins import triton_cells
-from longdep_bench_plugins.triton_cells import launchable, triton
+from longdep_bench_plugins.triton_cells import triton
 
 if triton is not None:
     import triton.language as tl
@@ -27,13 +27,7 @@ WARPS = 4
 
 def usable(x: torch.Tensor) -> str | None:
     """None where the kernels can run on ``x``; otherwise why not, in a few words."""
-    if triton_cells.UNAVAILABLE:
-        return triton_cells.UNAVAILABLE
-    if not launchable(x):
-        return "the Triton IndRNN loop needs CUDA tensors (or TRITON_INTERPRET=1 on the CPU)"
-    if x.dtype != torch.float32:
-        return f"the Triton IndRNN loop computes in float32, not {x.dtype}"
-    return None
+    return triton_cells.tensor_problem(x, "the Triton IndRNN loop", (torch.float32,))
 
 
 def triton_recurrence(projected: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

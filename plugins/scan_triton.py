@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 
 from longdep_bench_plugins import triton_cells
-from longdep_bench_plugins.triton_cells import launchable, triton
+from longdep_bench_plugins.triton_cells import triton
 
 if triton is not None:
     import triton.language as tl
@@ -34,13 +34,7 @@ WARPS = 4
 
 def usable(x: torch.Tensor) -> str | None:
     """None where the kernels can run on ``x``; otherwise why not, in a few words."""
-    if triton_cells.UNAVAILABLE:
-        return triton_cells.UNAVAILABLE
-    if not launchable(x):
-        return "the Triton scan needs CUDA tensors (or TRITON_INTERPRET=1 on the CPU)"
-    if x.dtype not in (torch.float32, torch.complex64):
-        return f"the Triton scan computes in float32 and complex64, not {x.dtype}"
-    return None
+    return triton_cells.tensor_problem(x, "the Triton scan", (torch.float32, torch.complex64))
 
 
 def triton_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

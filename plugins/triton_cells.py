@@ -69,6 +69,18 @@ def launchable(x: torch.Tensor) -> bool:
     return runs_on(x.device.type)
 
 
+def tensor_problem(x: torch.Tensor, kernels: str, dtypes: tuple[torch.dtype, ...]) -> str | None:
+    """Why ``kernels`` (their name, for the message) cannot run on ``x``: Triton missing, a device
+    they do not run on, or a dtype they do not compute in; None where they can."""
+    if UNAVAILABLE:
+        return UNAVAILABLE
+    if not launchable(x):
+        return f"{kernels} needs CUDA tensors (or TRITON_INTERPRET=1 on the CPU)"
+    if x.dtype not in dtypes:
+        return f"{kernels} computes in {' and '.join(str(d).removeprefix('torch.') for d in dtypes)}, not {x.dtype}"
+    return None
+
+
 @dataclass(frozen=True)
 class TritonCell:
     """A recurrent cell for the kernels of this module.

@@ -4,13 +4,10 @@ Triton's interpreter on the CPU, compiled for sm_90 without a GPU, and on CUDA w
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 import torch
+
+from compile_helpers import run_compiled
 
 pytest.importorskip("triton")
 
@@ -107,8 +104,4 @@ print(json.dumps(compiled))
 
 def test_the_kernels_compile_for_an_h100():
     """Compiled for sm_90 here, without a GPU (in a process without the interpreter)."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    done = subprocess.run([sys.executable, "-c", COMPILE_FOR_H100], env=env, capture_output=True, text=True,
-                          timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert len(json.loads(done.stdout.strip().splitlines()[-1])) == 6
+    assert len(run_compiled(COMPILE_FOR_H100)) == 6

@@ -8,13 +8,10 @@ Without a GPU the kernels run in Triton's interpreter (set up in conftest.py) at
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 import torch
+
+from compile_helpers import run_compiled
 
 triton = pytest.importorskip("triton")
 import triton.language as tl  # noqa: E402
@@ -294,11 +291,7 @@ def test_the_kernels_fit_on_an_h100():
     pytest.importorskip("triton")
     if triton_cells.UNAVAILABLE:
         pytest.skip(triton_cells.UNAVAILABLE)
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    done = subprocess.run([sys.executable, "-c", COMPILE_FOR_H100, "[64, 128, 512]"], env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    shared = json.loads(done.stdout.strip().splitlines()[-1])
+    shared = run_compiled(COMPILE_FOR_H100, "[64, 128, 512]")
     assert len(shared) == 3 * 9 and all(0 < size <= 232_448 for size in shared.values()), shared
 
 
