@@ -156,7 +156,7 @@ INDRNN = ArchitectureSpec(
                    "device), triton (one Triton kernel each way, CUDA), or auto (numba on the CPU, script elsewhere)",
                    choices=("auto", "numba", "script", "triton"), runtime=True)),
     recommended={"lr": 2e-4},
-    check=lambda hidden, options: triton_cells.check_installed(options),
+    check=triton_cells.check_installed,
     check_device=check_kernel_device,
 )
 

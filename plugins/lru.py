@@ -94,7 +94,7 @@ def check(hidden: int, options: Mapping[str, Any]) -> None:
     """The ring must be a ring: 0 <= r_min < r_max < 1; ``kernel=triton`` needs Triton."""
     if not options["r_min"] < options["r_max"]:
         raise ValueError(f"r_min ({options['r_min']}) must be below r_max ({options['r_max']})")
-    triton_cells.check_installed(options)
+    triton_cells.check_installed(hidden, options)
 
 
 def build(io: ModelIO, hidden: int, options: Mapping[str, Any]) -> nn.Module:

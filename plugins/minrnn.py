@@ -141,7 +141,7 @@ def check(hidden: int, options: Mapping[str, Any]) -> None:
     """The numba and Triton kernels run the linear-space scan only, Triton where it is installed."""
     if options["scan"] == "log" and options["kernel"] in ("numba", "triton"):
         raise ValueError(f"kernel={options['kernel']} runs the linear-space scan (scan=doubling), not scan=log")
-    triton_cells.check_installed(options)
+    triton_cells.check_installed(hidden, options)
 
 
 MIN_GRU = ArchitectureSpec(

@@ -36,13 +36,12 @@ def linear_scan(a: Tensor, b: Tensor, kernel: str) -> tuple[Tensor, str]:
     ``auto`` on CUDA runs the Triton kernels where they can run ``b``: a graphed training step of minGRU
     took 0.18-0.33x and the LRU's 0.39-0.55x the time of the doubling scan on an H100
     (reports/gpu-h100-run2/scans.md)."""
-    if kernel == "auto" and b.is_cuda:
-        kernel = "torch" if scan_triton.usable(b) else "triton"
-    if kernel == "triton":
+    if kernel == "triton" or (kernel == "auto" and b.is_cuda):
         reason = scan_triton.usable(b)
-        if reason:
+        if not reason:
+            return scan_triton.triton_scan(a, b), "triton"
+        if kernel == "triton":
             raise ValueError(f"kernel=triton: {reason}")
-        return scan_triton.triton_scan(a, b), "triton"
     if use_numba(kernel, b):
         return sequential_scan(a, b), "numba"
     return doubling_scan(a, b), "torch"

@@ -425,11 +425,16 @@ WARPS = {16: 4, 32: 4, 64: 4, 128: 8, 256: 8, 512: 16}
 STAGED_WEIGHTS = 128 * 1024  # BLOCK_K: four (BLOCK_K, BLOCK_H) float32 slices in this; 33-37 KB staged (sm_90)
 
 
+def _not_installed() -> str:
+    """The reason no Triton kernel can run here at all, where ``UNAVAILABLE`` says why."""
+    return f"kernel=triton is unavailable here: {UNAVAILABLE}"
+
+
 def unusable(hidden: int, x: torch.Tensor | None = None) -> str | None:
     """Why the kernels cannot run a layer of this hidden size here (on ``x``, where given), or None
     where they can."""
     if UNAVAILABLE:
-        return f"kernel=triton is unavailable here: {UNAVAILABLE}"
+        return _not_installed()
     if hidden > MAX_HIDDEN:
         return f"kernel=triton supports hidden sizes up to {MAX_HIDDEN}, not {hidden} (kernel=auto runs another there)"
     if x is not None and not launchable(x):
@@ -444,10 +449,10 @@ def require(hidden: int, x: torch.Tensor | None = None) -> None:
         raise ValueError(reason)
 
 
-def check_installed(options: Mapping[str, Any]) -> None:
-    """An architecture's ``check`` for kernels without a size limit: ``kernel=triton`` needs Triton."""
+def check_installed(hidden: int, options: Mapping[str, Any]) -> None:
+    """An architecture's ``check`` for Triton kernels of any hidden size: ``kernel=triton`` needs Triton."""
     if options.get("kernel") == "triton" and UNAVAILABLE:
-        raise ValueError(f"kernel=triton is unavailable here: {UNAVAILABLE}")
+        raise ValueError(_not_installed())
 
 
 def check_option(hidden: int, options: Mapping[str, Any]) -> None:
