@@ -30,7 +30,9 @@ def describe_record(record: RunRecord, defaults: Mapping[str, Any] | None = None
     if record.status is Status.DIVERGED:
         return f"{what}: diverged after {record.train_sequences:,} sequences"
     speed = f"{record.sequences_per_second:,.0f} seq/s" if record.sequences_per_second else "n/a"
-    result = (f"solved after {record.sequences_to_solve:,} sequences" if record.solved
+    streak = record.settings()["streak"]
+    criterion = f" ({streak:,} right in a row)" if streak else ""
+    result = (f"solved after {record.sequences_to_solve:,} sequences{criterion}" if record.solved
               else f"not solved in {record.train_sequences:,} sequences")
     return f"{what}: {result}, test accuracy {record.test_accuracy:.1%}, {record.train_seconds:.1f} s ({speed})"
 

@@ -118,6 +118,10 @@ class RunRecord:
             raise BenchError(f"{where}: unknown status {data['status']!r}") from None
         return cls(**{**{k: v for k, v in data.items() if k in FIELDS}, "status": status})
 
+    def settings(self) -> dict[str, Any]:
+        """The hyperparameters, with each run setting that the record's version lacked at its default."""
+        return {**{s.name: s.default for s in RUN_SETTINGS}, **self.hyperparameters}
+
     def to_json(self) -> str:
         """One line of JSON."""
         return json.dumps(asdict(self), sort_keys=True, allow_nan=False)

@@ -215,9 +215,11 @@ PAPER_ORDER = ("reber", "long-lag", "adding", "multiplication", "task6a", "task6
 
 
 def protocol(record: RunRecord) -> str:
-    """The training protocol of a run in a few words: optimiser, sequences per step, output units."""
-    hyper = record.hyperparameters
-    return f"{hyper.get('optimizer', 'adam')}, {hyper['batch_size']}/step, {hyper.get('output_units', 'linear')} out"
+    """The training protocol of a run in a few words: optimiser, sequences per step, output units,
+    and the streak that solves it where that is the criterion."""
+    settings = record.settings()
+    streak = f", solved by {settings['streak']:,} right in a row" if settings["streak"] else ""
+    return f"{settings['optimizer']}, {settings['batch_size']}/step, {settings['output_units']} out{streak}"
 
 
 def _relevant(published: Sequence[Published], params: Mapping[str, Any], ignore: str | None = None
@@ -269,7 +271,7 @@ def paper_table(records: Sequence[RunRecord], published: Mapping[str, Sequence[P
             mean = f" (mean {count(sum(solved) / len(solved))})" if solved else ""
             cells.append("" if cell is None else f"{cell.solved}/{cell.runs} · {_median(cell)}{mean} · "
                          f"{count(cell.budget)}")
-        paper_runs = [r for runs in rows[row].values() for r in runs if r.hyperparameters.get("optimizer") == "sgd"]
+        paper_runs = [r for runs in rows[row].values() for r in runs if r.settings()["optimizer"] == "sgd"]
         net = (f"{paper_runs[0].hyperparameters['hidden']} cells, lr {paper_runs[0].hyperparameters['lr']:g}"
                if paper_runs else "")
         body.append([row, "; ".join(figures) or "not available here", *cells, net, f"{hours[row]:.2f}"])

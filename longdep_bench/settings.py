@@ -151,6 +151,10 @@ SETTINGS: tuple[Setting, ...] = (
        from_task="success_threshold"),
     _s("test_size", int, 2560, R, "Held-out test sequences (the paper's Task 6a test set: 2560).", min=1),
     _s("check_every", int, 1024, R, "Training sequences between success checks.", min=1),
+    _s("streak", int, 0, R, "Solved instead when this many consecutive training sequences were right, each judged "
+       "by the output the model gave while training on it (the 1997 paper stopped training at 2000); the run stops "
+       "at the next success check and the test set measures its accuracy. 0: solved when the test accuracy reaches "
+       "the threshold at a success check.", min=0, since="0.8"),
     _s("device", str, "auto", T, "Where runs train; auto: CUDA when available.", choices=("auto", "cpu", "cuda")),
     _s("threads", int, 1, T, "torch and numba threads per run.", min=1),
     _s("allocator", str, "keep", T, "CPU memory of a run's process: keep (freed blocks of up to 1 GiB stay in the "

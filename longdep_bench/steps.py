@@ -2,7 +2,8 @@
 
 A step generates its sequences on the host, then runs forward, loss, backward, gradient-norm
 clipping and the optimiser update, and adds the batch's correct count and summed loss to the
-window's totals, which stay on the device until :meth:`TrainingStep.take_window` reads them.
+window's totals (and, with the ``streak`` setting, the training sequences right in a row:
+:mod:`longdep_bench.streak`), which stay on the device until the trainer reads them.
 
 On the CPU a step is plain eager PyTorch on the generated arrays (zero-copy), bit for bit as
 before CUDA graphs existed. On CUDA every batch goes through pinned host slots into static device
@@ -26,6 +27,7 @@ import torch
 from longdep_bench.capture_gate import GATE
 from longdep_bench.objectives import correct_function, loss_function
 from longdep_bench.specs import ArchitectureSpec, Batch, ModelIO, TaskSpec
+from longdep_bench.streak import Streak
 from longdep_bench.timing import synchronize
 
 WARMUP_STEPS = 3  # eager steps before capture: lazy initialisation (cuBLAS, autograd, optimiser state)
@@ -138,6 +140,7 @@ class TrainingStep:
         self.optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, device)
         self.hits = torch.zeros((), dtype=torch.int64, device=device)
         self.loss_sum = torch.zeros((), dtype=torch.float32, device=device)
+        self.streak = Streak(config.streak, device) if config.streak else None
         self.check = check
         self.setting = config.cuda_graphs
         self.wanted, self.fallback = graphs_wanted(self.setting, device, arch)
@@ -178,8 +181,11 @@ class TrainingStep:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
         self.optimizer.step()
         with torch.no_grad():
-            self.hits += self.correct(outputs.detach(), batch).sum()
+            right = self.correct(outputs.detach(), batch)
+            self.hits += right.sum()
             self.loss_sum += loss.detach() * n
+            if self.streak is not None:
+                self.streak.add(right)
 
     def _warm_up(self, n: int) -> None:
         """An eager step on a side stream, as CUDA graph capture wants its warm-up steps."""

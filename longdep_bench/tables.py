@@ -24,7 +24,7 @@ from longdep_bench.records import RunRecord, Status
 # Settings that tell two rows of one architecture apart when they differ within a table. The
 # training budget is not one of them: sweeps often give longer lags other budgets, and each cell
 # shows its own (the largest of its runs) when it did not solve.
-_ROW_SETTINGS = ("hidden", "batch_size", "lr", "clip", "threshold")
+_ROW_SETTINGS = ("hidden", "batch_size", "lr", "clip", "threshold", "streak")
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,11 @@ class Table:
     chance: float
     baseline: str
     baseline_loss: float | None
-    thresholds: tuple[float, ...]
+    thresholds: tuple[float, ...]  # of the runs solved by test accuracy
     gaps: tuple[Any, ...]
     rows: tuple[tuple[str, Mapping[Any, Cell]], ...]
     revision: int = 0  # the task definition's revision (TaskSpec.revision)
+    streaks: tuple[int, ...] = ()  # of the runs solved by training sequences right in a row (the streak setting)
 
     @property
     def name(self) -> str:
@@ -85,22 +86,22 @@ def _gap_order(gap: Any) -> tuple[int, Any]:
 
 
 def _row_key(record: RunRecord) -> str:
-    hyper = record.hyperparameters
-    return _canonical([record.arch, hyper.get("arch_options", {}), [hyper.get(k) for k in _ROW_SETTINGS]])
+    settings = record.settings()
+    return _canonical([record.arch, settings.get("arch_options", {}), [settings[k] for k in _ROW_SETTINGS]])
 
 
 def _row_settings(record: RunRecord) -> dict[str, Any]:
-    hyper = record.hyperparameters
-    settings = dict(hyper.get("arch_options", {}))
-    settings.update({k: hyper.get(k) for k in _ROW_SETTINGS})
-    return settings
+    settings = record.settings()
+    shown = dict(settings.get("arch_options", {}))
+    shown.update({k: settings[k] for k in _ROW_SETTINGS})
+    return shown
 
 
 def longest_runs(records: Iterable[RunRecord]) -> list[RunRecord]:
     """One record per experiment: the one with the largest training budget."""
     best: dict[str, RunRecord] = {}
     for record in records:
-        hyper = {k: v for k, v in record.hyperparameters.items() if k != "max_sequences"}
+        hyper = {k: v for k, v in record.settings().items() if k != "max_sequences"}
         key = _canonical([record.arch, record.task, record.task_revision, record.params, hyper, record.seed,
                           record.master_seed])
         if key not in best or record.hyperparameters["max_sequences"] > best[key].hyperparameters["max_sequences"]:
@@ -196,7 +197,8 @@ def build_tables(records: Iterable[RunRecord]) -> list[Table]:
             chance=first.chance,
             baseline=first.baseline or "chance",
             baseline_loss=first.baseline_loss,
-            thresholds=tuple(sorted({r.hyperparameters["threshold"] for r in members})),
+            thresholds=tuple(sorted({r.hyperparameters["threshold"] for r in members if not r.settings()["streak"]})),
+            streaks=tuple(sorted({r.settings()["streak"] for r in members} - {0})),
             gaps=gaps,
             rows=rows,
         ))
@@ -222,12 +224,22 @@ def _cell_text(cell: Cell | None) -> str:
     return f"{solved} · {median} · {accuracy}"
 
 
+def _criteria(table: Table) -> str:
+    """What 'solved' means in the table: a test accuracy, a streak of training sequences, or both."""
+    criteria = []
+    if table.thresholds:
+        criteria.append("test accuracy >= " + "/".join(f"{t:.0%}" for t in table.thresholds))
+    if table.streaks:
+        streaks = "/".join(f"{n:,}" for n in table.streaks)
+        criteria.append(f"{streaks} training sequences right in a row" + (" (rows with streak=N)" if criteria else ""))
+    return "; or ".join(criteria)
+
+
 def _title(table: Table) -> str:
     params = ", ".join(f"{k}={v}" for k, v in table.params.items())
-    threshold = "/".join(f"{t:.0%}" for t in table.thresholds)
     loss = f", loss {table.baseline_loss:.4g}" if table.baseline_loss is not None else ""
     return (table.name + (f" ({params})" if params else "") +
-            f": baseline ({table.baseline}) {table.chance:.1%} right{loss}; solved = test accuracy >= {threshold}; "
+            f": baseline ({table.baseline}) {table.chance:.1%} right{loss}; solved = {_criteria(table)}; "
             "cells: solved runs/runs · median sequences to solve · mean final test accuracy")
 
 

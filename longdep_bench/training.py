@@ -3,7 +3,10 @@
 Every training batch is freshly generated (no sequence is seen twice, as in the paper). Every
 ``check_every`` sequences the accuracy on the training sequences of that window is compared
 with the success threshold; when it reaches it, the fixed test set confirms (or not) that the
-task is solved (evaluation stops early once success is impossible). A learning curve records
+task is solved (evaluation stops early once success is impossible). With the ``streak`` setting
+(the paper's stopping rule) the run is solved instead after the training sequence that completed
+a streak of that many right in a row (:mod:`longdep_bench.streak`); the check after it stops the
+run and measures the whole test set. A learning curve records
 the accuracy on the first 512 test sequences at 2048, 4096, 8192, ... sequences, plus every
 full-test-set evaluation. Together they keep evaluation under 10% of the training time.
 
@@ -188,18 +191,28 @@ class Run:
                                                              output_units=config.output_units).accuracy])
                 while next_curve <= outcome.seen:
                     next_curve *= 2
-            if window_accuracy >= config.threshold or at_end:
-                result = evaluate(model, self.task, test, None if at_end else config.threshold, config.output_units)
-                if result is not None:
-                    outcome.test_accuracy, outcome.test_loss = result.accuracy, result.loss
-                    outcome.curve.append([outcome.seen, result.accuracy])
-                    if result.accuracy >= config.threshold:
-                        outcome.sequences_to_solve = outcome.seen
+            if step.streak is not None:
+                reached = step.streak.reached_at()
+                if reached is not None or at_end:
+                    self._test(model, test, None)
+                    outcome.sequences_to_solve = reached
+            elif window_accuracy >= config.threshold or at_end:
+                result = self._test(model, test, None if at_end else config.threshold)
+                if result is not None and result.accuracy >= config.threshold:
+                    outcome.sequences_to_solve = outcome.seen
             self.eval_clock.stop()
             if outcome.sequences_to_solve is not None:
                 return
             window_seen = 0
             self.train_clock.start()
+
+    def _test(self, model: torch.nn.Module, test: Batch, at_least: float | None) -> Evaluation | None:
+        """Evaluate on the test set (abandoned once ``at_least`` is out of reach) and record the result."""
+        result = evaluate(model, self.task, test, at_least, self.config.output_units)
+        if result is not None:
+            self.outcome.test_accuracy, self.outcome.test_loss = result.accuracy, result.loss
+            self.outcome.curve.append([self.outcome.seen, result.accuracy])
+        return result
 
 
 def train(config: RunConfig, on_check: Callable[[int, float], None] | None = None) -> RunRecord:

@@ -80,3 +80,23 @@ def test_an_experiment_counts_once_at_its_largest_budget():
     cell = dict(table.rows)["lstm"][500]
     assert (cell.runs, cell.solved, cell.budget) == (2, 2, 200_000)  # seed 2 ran at 16k only: left out
     assert sorted(cell.solved_at) == [50_000, 50_001]
+
+
+def test_rows_solved_by_a_streak_are_labelled_and_the_title_says_both_criteria():
+    records = [record(arch="lstm1997", solved_at=30_000, accuracy=1.0, streak=2000),
+               record(arch="lstm1997", solved_at=28_672, accuracy=1.0), record(arch="gru")]
+    [table] = build_tables(records)
+    assert [label for label, _ in table.rows] == ["gru", "lstm1997[streak=0]", "lstm1997[streak=2000]"]
+    assert ("solved = test accuracy >= 99%; or 2,000 training sequences right in a row (rows with streak=N)"
+            in render([table], "github"))
+    [streak_only] = build_tables(records[:1])
+    assert "solved = 2,000 training sequences right in a row;" in render([streak_only], "github")
+
+
+def test_records_written_before_a_setting_existed_read_it_at_its_default():
+    old = record(seed=0)  # no optimizer, output_units or streak: written by 0.1
+    new = record(seed=1, solved_at=50_000, accuracy=1.0, optimizer="adam", output_units="linear", streak=0)
+    assert old.settings()["streak"] == 0 and old.settings()["optimizer"] == "adam"
+    [table] = build_tables([old, new])
+    [(label, cells)] = table.rows
+    assert label == "lstm" and (cells[40].runs, cells[40].solved) == (2, 1)  # one row, not lstm[streak=None]

@@ -1,0 +1,93 @@
+"""The paper's stopping rule (``streak``): the counter against a plain loop, and runs solved by it."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from longdep_bench.config import RunConfig
+from longdep_bench.streak import Streak
+from longdep_bench.training import train
+
+
+def first_streak(right, target):
+    """Sequences seen when ``target`` were first right in a row (None: never), by a plain loop."""
+    length = 0
+    for seen, ok in enumerate(right, start=1):
+        length = length + 1 if ok else 0
+        if length >= target:
+            return seen
+    return None
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_streak_matches_a_plain_loop_over_any_batching(seed):
+    rng = random.Random(seed)
+    p_right = rng.choice([0.5, 0.8, 0.95])
+    right = [rng.random() < p_right for _ in range(rng.randint(1, 400))]
+    target = rng.randint(1, 30)
+    streak = Streak(target, torch.device("cpu"))
+    begin = 0
+    while begin < len(right):
+        end = min(len(right), begin + rng.choice([1, 2, 7, 16, 64]))
+        streak.add(torch.tensor(right[begin:end]))
+        begin = end
+    assert streak.reached_at() == first_streak(right, target)
+    trailing = len(right) - max((i + 1 for i, ok in enumerate(right) if not ok), default=0)
+    assert int(streak.length) == trailing and int(streak.seen) == len(right)
+
+
+def test_a_streak_reached_once_stays_reached():
+    streak = Streak(3, torch.device("cpu"))
+    for batch in ([True, True, True, True], [False], [True] * 9):
+        streak.add(torch.tensor(batch))
+    assert streak.reached_at() == 3
+
+
+def config(**overrides):
+    settings = dict(arch="gru", task="task6a", arch_options={}, params={"gap": 40}, seed=0, master_seed=0, hidden=64,
+                    batch_size=16, lr=3e-3, clip=1.0, max_sequences=30_000, threshold=0.99)
+    settings.update(overrides)
+    return RunConfig(**settings)
+
+
+def test_a_run_is_solved_by_the_training_sequence_that_completes_the_streak(monkeypatch):
+    seen_right = []
+    add = Streak.add
+
+    def recording_add(self, right):
+        seen_right.extend(right.tolist())
+        add(self, right)
+
+    monkeypatch.setattr(Streak, "add", recording_add)
+    record = train(config(streak=300))
+    expected = first_streak(seen_right, 300)
+    assert record.status == "ok" and record.solved and expected is not None
+    assert record.sequences_to_solve == expected  # exact, not rounded to a success check
+    assert record.train_sequences == -(-expected // 1024) * 1024  # stopped at the next check
+    assert record.train_sequences == len(seen_right)
+    assert record.curve[-1] == [record.train_sequences, record.test_accuracy] and record.test_accuracy > 0.9
+    assert record.hyperparameters["streak"] == 300
+
+
+def test_a_streak_out_of_reach_ends_at_the_budget_with_the_test_accuracy_measured():
+    record = train(config(arch="rnn", hidden=16, max_sequences=2048, streak=100_000))
+    assert record.status == "ok" and not record.solved and record.sequences_to_solve is None
+    assert record.train_sequences == 2048 and 0.0 <= record.test_accuracy <= 1.0
+    assert record.curve[-1] == [2048, record.test_accuracy]
+
+
+def test_the_streak_joins_run_ids_only_when_set():
+    assert "streak" not in config().identity()  # runs recorded before the setting keep their ids
+    assert config(streak=2000).run_id() != config().run_id()
+
+
+def test_graphed_steps_feed_the_streak(device):
+    """Replays of the captured step update the streak (a capture that left it out would never solve)."""
+    if device.type != "cuda":
+        pytest.skip("CUDA graphs need --device cuda")
+    record = train(config(streak=300, device="cuda", cuda_graphs="on"))
+    assert record.runtime["graphed"] and record.solved
+    assert record.train_sequences - 1024 < record.sequences_to_solve <= record.train_sequences
