@@ -73,7 +73,8 @@ COPY_MEMORY = TaskSpec(
     chance=0.0,
     baseline="memoryless: blanks, then uniform guesses",
     baseline_loss=lambda params: COPIED * math.log(8) / (params["T"] + 2 * COPIED),
-    published=(Published("nnRNN (Kerg et al. 2019)", "on T = 200 the LSTM plateaus at the memoryless baseline", "[read]",
+    published=(Published("nnRNN (Kerg et al. 2019)", "on T = 200 the LSTM plateaus at the memoryless baseline",
+                         "[read]",
                          {"T": 200}),),
 )
 

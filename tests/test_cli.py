@@ -247,7 +247,8 @@ def test_list_settings_take_commas_or_repetition(cli, tmp_path):
     result = cli("run", "-a", "rnn", "--gap", "20,30", "--gap", "40", *SMALL, "--max-sequences", "64", "-o", str(out))
     assert result.code == 0, result.err
     assert sorted(r.params["gap"] for r in read_records(str(out))) == [20, 30, 40]
-    assert cli("run", "--gap", "20,x", "-o", str(out)).err.strip() == "longdep-bench: error: --gap: 'x' is not an integer"
+    error = cli("run", "--gap", "20,x", "-o", str(out)).err.strip()
+    assert error == "longdep-bench: error: --gap: 'x' is not an integer"
 
 
 def test_two_kernels_of_the_same_runs_in_one_file_are_refused(cli, tmp_path):

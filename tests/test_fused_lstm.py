@@ -23,7 +23,8 @@ def _pair(input_size, hidden, seed=0, kernel="script"):
 
 
 @pytest.mark.parametrize("kernel", ["script", "numba"])
-@pytest.mark.parametrize("batch,steps,input_size,hidden", [(1, 1, 3, 4), (5, 17, 9, 8), (16, 110, 9, 64), (3, 40, 1, 128)])
+@pytest.mark.parametrize("batch,steps,input_size,hidden",
+                         [(1, 1, 3, 4), (5, 17, 9, 8), (16, 110, 9, 64), (3, 40, 1, 128)])
 def test_outputs_states_and_gradients_equal_nn_lstm(batch, steps, input_size, hidden, kernel, exact_device):
     device = exact_device
     if kernel == "numba" and device.type != "cpu":

@@ -109,7 +109,8 @@ def test_gpu_pool_runs_several_runs_per_worker_and_matches_one_process(device):
     with GpuPool([None], threads=3) as pool:
         pooled = [future.result(timeout=300) for future in [pool.submit(train, c) for c in configs]]
     alone = [train(c) for c in configs]
-    assert [(r.run_id, r.test_accuracy, r.curve) for r in pooled] == [(r.run_id, r.test_accuracy, r.curve) for r in alone]
+    assert [(r.run_id, r.test_accuracy, r.curve) for r in pooled] == [
+        (r.run_id, r.test_accuracy, r.curve) for r in alone]
 
 
 def test_gpu_pool_reports_a_dead_worker_instead_of_hanging():

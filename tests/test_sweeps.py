@@ -169,7 +169,8 @@ def test_a_record_reproduces_exactly():
     record = train(config)
     again = train(config_from_record(RunRecord.from_dict(json.loads(record.to_json()), "test")))
     assert again.run_id == record.run_id
-    assert (again.test_accuracy, again.curve, again.train_sequences) == (record.test_accuracy, record.curve, record.train_sequences)
+    assert ((again.test_accuracy, again.curve, again.train_sequences)
+            == (record.test_accuracy, record.curve, record.train_sequences))
 
 
 def test_dask_local_cluster_runs_a_sweep(cli, tmp_path):

@@ -28,8 +28,9 @@ ODD_ARCHS = """
 
     @hookimpl
     def register_architectures(register):
-        register(ArchitectureSpec(name="nan-net", description="outputs NaN",
-                                  build=lambda io, hidden, options: SequenceModel(NaNCore(io.input_size), io, io.input_size)))
+        register(ArchitectureSpec(
+            name="nan-net", description="outputs NaN",
+            build=lambda io, hidden, options: SequenceModel(NaNCore(io.input_size), io, io.input_size)))
         register(ArchitectureSpec(name="explode", description="fails to build", build=explode))
 """
 
@@ -99,8 +100,8 @@ def test_evaluate_stops_once_success_is_impossible():
 
     result = evaluate(Constant(), task, test)
     assert math.isclose(result.accuracy, float((test.targets == 0).float().mean()))
-    expected_loss = torch.nn.functional.cross_entropy(torch.nn.functional.one_hot(torch.zeros(1024, dtype=torch.long), 4).float(),
-                                                      test.targets)
+    constant = torch.nn.functional.one_hot(torch.zeros(1024, dtype=torch.long), 4).float()
+    expected_loss = torch.nn.functional.cross_entropy(constant, test.targets)
     assert math.isclose(result.loss, float(expected_loss), rel_tol=1e-5)
     assert evaluate(Constant(), task, test, at_least=0.99) is None
     assert evaluate(Constant(), task, test, at_least=0.2) == result
