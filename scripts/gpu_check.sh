@@ -14,7 +14,7 @@
 #     cuDNN in every precision at B16 H64 to B32 H512, and fused-lstm's TorchScript loop; the scan
 #     models' Triton recurrence and IndRNN's Triton loop; the graph/pool tests; a GRU and the Triton
 #     LSTM that solve Task 6a with graphs on; every architecture's contract checks, including K steps
-#     captured in a CUDA graph = K eager steps (tests/test_models.py);
+#     captured in a CUDA graph = K eager steps (tests/test_models.py); graphed steps feed the streak;
 #  2. graphed training-step speed at B16 H64 L110, B128 H128 L110 and L1100, B128 H256 and H512 (lstm,
 #     fused-lstm with auto, Triton and its TorchScript loop, gru and rnn with cuDNN and with Triton); an
 #     Nsight Compute profile of the Triton LSTM's kernels when ncu is there;
@@ -69,6 +69,7 @@ section tests 170 python3 -m pytest -q -p no:cacheprovider -n 8 --timeout 120 --
   tests/test_triton_cells.py tests/test_scan_triton.py tests/test_indrnn_triton.py tests/test_fused_lstm.py \
   tests/test_graphs_and_pools.py \
   "tests/test_training.py::test_gru_solves_task6a_and_record_is_complete" tests/test_models.py \
+  "tests/test_streak.py::test_graphed_steps_feed_the_streak" \
   --deselect "tests/test_models.py::test_every_architecture_keeps_its_contract[indrnn]"
 
 section speed 200 python3 -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_training_step.py \
