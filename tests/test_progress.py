@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import io
-from types import SimpleNamespace
+from dataclasses import replace
 
 from longdep_bench.progress import Progress
-from longdep_bench.records import Status
+from longdep_bench.records import RunRecord
 
 
 class Terminal(io.StringIO):
@@ -14,10 +14,12 @@ class Terminal(io.StringIO):
         return True
 
 
-RECORD = SimpleNamespace(arch="lstm", task="task6a", params={"gap": 40}, seed=0, status=Status.OK, solved=True,
-                         sequences_to_solve=2048, train_sequences=2048, test_accuracy=1.0, train_seconds=1.5,
-                         sequences_per_second=1365.0, error=None,
-                         hyperparameters={"arch_options": {"init": "chrono", "gate_bias": 3.0}})
+RECORD = RunRecord.from_dict({
+    "run_id": "r", "arch": "lstm", "task": "task6a", "params": {"gap": 40}, "gap_param": "gap", "seed": 0,
+    "master_seed": 0, "seeds": {}, "status": "ok", "solved": True, "sequences_to_solve": 2048, "test_accuracy": 1.0,
+    "chance": 0.25, "train_sequences": 2048, "train_seconds": 1.5, "eval_seconds": 0.1,
+    "sequences_per_second": 1365.0, "n_params": 1, "curve": [], "env": {}, "error": None, "finished_at": "",
+    "hyperparameters": {"arch_options": {"init": "chrono", "gate_bias": 3.0}}}, "test")
 DEFAULTS = {"lstm": {"init": "constant", "gate_bias": 3.0}}
 
 
@@ -48,6 +50,12 @@ def test_lines_when_not_a_terminal_and_silence_when_quiet():
 def test_a_task_without_parameters_prints_no_brackets():
     stream = io.StringIO()
     progress = Progress(1, 1, stream=stream, defaults=DEFAULTS)
-    progress.finished(SimpleNamespace(**{**RECORD.__dict__, "params": {}, "task": "plain", "arch": "gru",
-                                         "hyperparameters": {"arch_options": {}}}))
+    progress.finished(replace(RECORD, params={}, task="plain", arch="gru", hyperparameters={"arch_options": {}}))
     assert stream.getvalue().startswith("[1/1] gru on plain seed 0: solved")
+
+
+def test_a_run_solved_by_a_streak_says_so():
+    stream = io.StringIO()
+    progress = Progress(1, 1, stream=stream, defaults=DEFAULTS)
+    progress.finished(replace(RECORD, sequences_to_solve=1999, hyperparameters={"arch_options": {}, "streak": 2000}))
+    assert "solved after 1,999 sequences (2,000 right in a row)" in stream.getvalue()
