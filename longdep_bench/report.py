@@ -70,10 +70,12 @@ def _detail_rows(table: Table) -> list[list[str]]:
             if cell is None:
                 continue
             q1, q3 = cell.quartiles_sequences_to_solve
+            low, high = cell.success_interval
             accuracy = (f"{sum(cell.accuracies) / len(cell.accuracies):.1%} "
                         f"({min(cell.accuracies):.1%}-{max(cell.accuracies):.1%})" if cell.accuracies else "n/a")
             rows.append([
                 label, gap, f"{cell.solved}/{cell.runs}" + (f" ({cell.failed} failed)" if cell.failed else ""),
+                f"{low:.0%}-{high:.0%}",
                 _count(cell.median_sequences_to_solve) if cell.median_sequences_to_solve is not None
                 else f">{cell.budget:,}",
                 "-" if q1 is None else f"{_count(q1)}-{_count(q3)}" if q3 is not None
@@ -87,7 +89,7 @@ def _detail_rows(table: Table) -> list[list[str]]:
     return rows
 
 
-DETAIL_HEADERS = ["architecture", "gap", "solved", "median seqs to solve", "IQR", "final test acc. mean (min-max)",
+DETAIL_HEADERS = ["architecture", "gap", "solved", "success rate, 95% CI", "median seqs to solve", "IQR", "final test acc. mean (min-max)",
                   "mean test loss", "train seq/s", "median train s", "params"]
 
 
@@ -309,7 +311,9 @@ def write_report(records: Sequence[RunRecord], directory: str, source: str,
         "",
         "Cells of the overview: solved runs/runs · median sequences to solve (unsolved runs count as never "
         "solving; `>N`: half or more did not solve within the budget N) · mean final test accuracy. An experiment "
-        "run with several budgets counts once, at its largest; a cell counts only the runs at its largest budget.",
+        "run with several budgets counts once, at its largest; a cell counts only the runs at its largest budget. "
+        "The success rate's 95% confidence interval (Wilson score) says what solved/runs over a few seeds tells "
+        "about all seeds: 5/5 is 57%-100%, 3/5 23%-88%.",
     ]
     if paper:
         lines += ["", "## Side by side with the paper", "",

@@ -13,6 +13,7 @@ budget shows those, not a mixture).
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
@@ -45,6 +46,24 @@ class Cell:
     accuracies: tuple[float, ...]  # final test accuracy of each run that has one
     solved_at: tuple[int | None, ...]  # sequences to solve of each run (None: not solved)
     curves: tuple[tuple[tuple[int, float], ...], ...]  # each run's learning curve
+
+    @property
+    def success_interval(self) -> tuple[float, float]:
+        """The 95% Wilson score interval of the success rate: what ``solved/runs`` over a few seeds
+        says about the rate over all seeds (5/5 is 57-100%)."""
+        return wilson_interval(self.solved, self.runs)
+
+
+WILSON_Z = 1.959964  # the normal quantile of a two-sided 95% interval
+
+
+def wilson_interval(successes: int, trials: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of a binomial proportion (Wilson 1927), which stays inside
+    [0, 1] and is not empty at 0/n or n/n, unlike the normal approximation."""
+    p, z2 = successes / trials, WILSON_Z ** 2
+    centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
+    half = WILSON_Z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials ** 2)) / (1 + z2 / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass(frozen=True)
@@ -265,6 +284,7 @@ def _summary(cell: Cell) -> dict[str, Any]:
     skip = ("accuracies", "solved_at", "curves", "quartiles_sequences_to_solve")
     summary = {k: v for k, v in cell.__dict__.items() if k not in skip}
     summary["q1_sequences_to_solve"], summary["q3_sequences_to_solve"] = cell.quartiles_sequences_to_solve
+    summary["success_rate_low"], summary["success_rate_high"] = cell.success_interval
     return summary
 
 

@@ -40,7 +40,7 @@ def test_median_counts_unsolved_runs_as_never_solving():
     assert "2/3 · 3.0k · 75.0%" in text and "1/3 · >100k · 50.0%" in text
     from longdep_bench.report import _detail_rows
 
-    iqr = {row[1]: row[4] for row in _detail_rows(table)}
+    iqr = {row[1]: row[5] for row in _detail_rows(table)}
     assert iqr == {40: "2,000 to >100,000", 100: "-"}  # the upper quartile lies beyond the budget
 
 
@@ -100,3 +100,21 @@ def test_records_written_before_a_setting_existed_read_it_at_its_default():
     [table] = build_tables([old, new])
     [(label, cells)] = table.rows
     assert label == "lstm" and (cells[40].runs, cells[40].solved) == (2, 1)  # one row, not lstm[streak=None]
+
+
+def test_success_rates_come_with_their_wilson_interval():
+    from longdep_bench.tables import wilson_interval
+
+    assert [tuple(round(x, 3) for x in wilson_interval(k, 5)) for k in (0, 3, 5)] == [
+        (0.0, 0.434), (0.231, 0.882), (0.566, 1.0)]
+    low, high = wilson_interval(50, 100)
+    assert round(low, 3) == 0.404 and round(high, 3) == 0.596
+    [table] = build_tables([record(solved_at=1000, accuracy=1.0) for _ in range(5)])
+    assert dict(table.rows)["lstm"][40].success_interval == wilson_interval(5, 5)
+    from longdep_bench.report import _detail_rows
+
+    assert _detail_rows(table)[0][3] == "57%-100%"
+    from longdep_bench.tables import flat_rows
+
+    [row] = flat_rows([table])
+    assert (round(row["success_rate_low"], 4), row["success_rate_high"]) == (0.5655, 1.0)
