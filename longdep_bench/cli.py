@@ -353,6 +353,35 @@ def report_command(results: str, fmt: str, out_dir: str | None, paper: bool) -> 
                       else ""), err=True)
 
 
+@cli.command("reproduce")
+@click.argument("results", type=click.Path(dir_okay=False))
+@click.argument("run_id")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), help="Train there instead of on the record's device.")
+def reproduce_command(results: str, run_id: str, device: str | None) -> None:
+    """Train a recorded run again and compare its results with the record's.
+
+    RUN_ID is the record's run id or a prefix of it that names one run. Exit status 1 when a
+    result differs (the table names the parts of the environment that differ too).
+    """
+    from tabulate import tabulate
+
+    from longdep_bench.progress import run_label
+    from longdep_bench.records import read_records
+    from longdep_bench.reproduce import RESULTS, find_record, rerun, rows
+
+    record = find_record(read_records(results), run_id, results)
+    arch = _registry().entry("architecture", record.arch)
+    defaults = {p.name: p.default for p in arch.spec.options}
+    click.echo(f"{PROG}: training {run_label(record, defaults)} ({record.run_id}) again", err=True)
+    comparison = rerun(record, device)
+    click.echo(tabulate(rows(comparison), headers=["", "recorded", "now", ""], tablefmt="github"))
+    if comparison.identical:
+        click.echo(f"the run reproduces: all {len(RESULTS)} results are the same", err=True)
+        return
+    click.echo(f"{len(comparison.results)} of {len(RESULTS)} results differ", err=True)
+    sys.exit(1)
+
+
 @cli.command("speed")
 @click.argument("bench_json", type=click.Path(dir_okay=False))
 @click.option("--baseline", default="lstm", show_default=True, help="Architecture the ratios refer to.")

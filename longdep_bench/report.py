@@ -89,8 +89,8 @@ def _detail_rows(table: Table) -> list[list[str]]:
     return rows
 
 
-DETAIL_HEADERS = ["architecture", "gap", "solved", "success rate, 95% CI", "median seqs to solve", "IQR", "final test acc. mean (min-max)",
-                  "mean test loss", "train seq/s", "median train s", "params"]
+DETAIL_HEADERS = ["architecture", "gap", "solved", "success rate, 95% CI", "median seqs to solve", "IQR",
+                  "final test acc. mean (min-max)", "mean test loss", "train seq/s", "median train s", "params"]
 
 
 def _plots(table: Table, directory: str, stem: str, published: Sequence[Published] = ()) -> list[tuple[str, str]]:

@@ -1,0 +1,91 @@
+"""Train one recorded run again from its record and compare the results (``longdep-bench reproduce``).
+
+A record holds everything a run's results depend on: the configuration, the seeds, the task's
+revision and the code's and libraries' versions. On the same machine with the same versions a
+run reproduces exactly; across CPU models (oneDNN picks other kernels), libraries or devices
+float rounding differs, and single runs may reach different sequences-to-solve. The comparison
+therefore says which results changed and which parts of the environment did.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+from longdep_bench.errors import BenchError
+from longdep_bench.records import RunRecord, config_from_record
+
+# The results a rerun must give again, in the order they are shown.
+RESULTS = ("status", "solved", "sequences_to_solve", "train_sequences", "test_accuracy", "test_loss", "curve")
+# The parts of a record's environment that can change a run's arithmetic.
+ENVIRONMENT = ("device", "device_name", "longdep_bench", "torch", "numba", "numpy", "cuda", "cudnn")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A recorded run, the same configuration trained again, and what differs between them."""
+
+    recorded: RunRecord
+    now: RunRecord
+    results: tuple[str, ...]  # the results that differ
+    environment: tuple[str, ...]  # the parts of the environment that differ
+
+    @property
+    def identical(self) -> bool:
+        """Whether every result is the same."""
+        return not self.results
+
+
+def find_record(records: Iterable[RunRecord], run_id: str, source: str) -> RunRecord:
+    """The newest record whose run id starts with ``run_id``; a BenchError when none or several runs match."""
+    matches: dict[str, RunRecord] = {}
+    for record in records:
+        if record.run_id.startswith(run_id):
+            matches[record.run_id] = record
+    if not matches:
+        raise BenchError(f"no run in {source} has an id starting with {run_id!r}")
+    if len(matches) > 1:
+        raise BenchError(f"{len(matches)} runs in {source} have ids starting with {run_id!r} "
+                         f"({', '.join(sorted(matches)[:4])}{', ...' if len(matches) > 4 else ''}); give more of it")
+    return next(iter(matches.values()))
+
+
+def rerun(record: RunRecord, device: str | None = None) -> Comparison:
+    """Train the record's configuration again (on ``device`` instead of the record's, where given)
+    and compare the two."""
+    from longdep_bench.training import train
+
+    config = config_from_record(record)
+    if device is not None:
+        config = dataclasses.replace(config, device=device)
+    now = train(config)
+    return compare(record, now)
+
+
+def compare(recorded: RunRecord, now: RunRecord) -> Comparison:
+    """What differs between a record and its rerun: results, and the environment that may explain it."""
+    results = tuple(name for name in RESULTS if _plain(getattr(recorded, name)) != _plain(getattr(now, name)))
+    environment = tuple(name for name in ENVIRONMENT if recorded.env.get(name) != now.env.get(name))
+    return Comparison(recorded, now, results, environment)
+
+
+def _plain(value: Any) -> Any:
+    """A result as JSON holds it (an enum as its value, lists of lists as lists)."""
+    return getattr(value, "value", value)
+
+
+def rows(comparison: Comparison) -> Sequence[list[str]]:
+    """One row per result and per differing part of the environment: name, recorded, now, same or not."""
+    def shown(value: Any) -> str:
+        value = _plain(value)
+        if isinstance(value, list):
+            return f"{len(value)} points, last {value[-1]}" if value else "none"
+        return "-" if value is None else f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) \
+            else str(value)
+
+    table = [[name, shown(getattr(comparison.recorded, name)), shown(getattr(comparison.now, name)),
+              "differs" if name in comparison.results else "same"] for name in RESULTS]
+    table += [[f"env.{name}", str(comparison.recorded.env.get(name, "-")), str(comparison.now.env.get(name, "-")),
+               "differs"] for name in comparison.environment]
+    return table

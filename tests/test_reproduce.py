@@ -1,0 +1,62 @@
+"""``longdep-bench reproduce``: a recorded run trained again, compared result by result."""
+
+from __future__ import annotations
+
+import json
+
+from longdep_bench.records import read_records
+from longdep_bench.reproduce import compare
+
+SMALL = ["--seeds", "2", "--max-sequences", "2048", "--hidden", "8", "-t", "task6a:gap=20", "--check-every", "512"]
+
+
+def recorded(cli, tmp_path):
+    out = tmp_path / "results.jsonl"
+    assert cli("run", "-a", "gru", *SMALL, "--jobs", "1", "-o", str(out)).code == 0
+    return out, [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def test_a_recorded_run_trains_again_to_the_same_results(cli, tmp_path):
+    out, records = recorded(cli, tmp_path)
+    result = cli("reproduce", str(out), records[1]["run_id"][:6])
+    assert result.code == 0, result.err
+    assert "gru on task6a[gap=20] seed 1" in result.err
+    assert "the run reproduces: all 7 results are the same" in result.err
+    assert result.out.count("| same") == 7 and "differs" not in result.out
+
+
+def test_a_result_that_differs_is_named_and_exits_1(cli, tmp_path):
+    out, records = recorded(cli, tmp_path)
+    first = {**records[0], "test_accuracy": 0.5, "env": {**records[0]["env"], "torch": "0.0-elsewhere"}}
+    tampered = tmp_path / "tampered.jsonl"
+    tampered.write_text(json.dumps(first) + "\n")
+    result = cli("reproduce", str(tampered), first["run_id"])
+    assert result.code == 1
+    assert "1 of 7 results differ" in result.err
+    assert any(line.startswith("| test_accuracy") and line.rstrip().endswith("differs |")
+               for line in result.out.splitlines())
+    assert "env.torch" in result.out and "0.0-elsewhere" in result.out  # what may explain it
+
+
+def test_unknown_and_ambiguous_ids_are_one_line_and_exit_2(cli, tmp_path):
+    out, records = recorded(cli, tmp_path)
+    unknown = cli("reproduce", str(out), "zz")
+    assert unknown.code == 2
+    assert unknown.err.strip() == f"longdep-bench: error: no run in {out} has an id starting with 'zz'"
+    ambiguous = cli("reproduce", str(out), "")
+    assert ambiguous.code == 2 and "2 runs in" in ambiguous.err and "give more of it" in ambiguous.err
+    assert len(ambiguous.err.strip().splitlines()) == 1
+    missing = cli("reproduce", str(tmp_path / "none.jsonl"), "ab")
+    assert missing.code == 2 and "cannot read results file" in missing.err
+
+
+def test_compare_names_results_and_environment_that_differ(cli, tmp_path):
+    out, _ = recorded(cli, tmp_path)
+    record = next(read_records(str(out)))
+    same = compare(record, record)
+    assert same.identical and same.results == () and same.environment == ()
+    from dataclasses import replace
+
+    moved = replace(record, curve=record.curve[:-1], env={**record.env, "device_name": "another CPU"})
+    other = compare(record, moved)
+    assert not other.identical and other.results == ("curve",) and other.environment == ("device_name",)
