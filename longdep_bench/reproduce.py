@@ -54,13 +54,16 @@ def find_record(records: Iterable[RunRecord], run_id: str, source: str) -> RunRe
 def rerun(record: RunRecord, device: str | None = None) -> Comparison:
     """Train the record's configuration again (on ``device`` instead of the record's, where given)
     and compare the two."""
+    import torch
+
     from longdep_bench.training import train
 
-    config = config_from_record(record)
-    if device is not None:
-        config = dataclasses.replace(config, device=device)
-    now = train(config)
-    return compare(record, now)
+    where = device or {**record.env, **record.runtime}.get("device", "cpu")
+    if where == "cuda" and not torch.cuda.is_available():
+        raise BenchError(f"the run trained on CUDA ({record.env.get('device_name', 'a GPU')}) and this torch has no "
+                         "usable CUDA device; --device cpu trains it here (its results will differ in rounding)")
+    config = config_from_record(dataclasses.replace(record, runtime={**record.runtime, "device": where}))
+    return compare(record, train(config))
 
 
 def compare(recorded: RunRecord, now: RunRecord) -> Comparison:

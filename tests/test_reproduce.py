@@ -60,3 +60,20 @@ def test_compare_names_results_and_environment_that_differ(cli, tmp_path):
     moved = replace(record, curve=record.curve[:-1], env={**record.env, "device_name": "another CPU"})
     other = compare(record, moved)
     assert not other.identical and other.results == ("curve",) and other.environment == ("device_name",)
+
+
+def test_a_run_recorded_on_cuda_needs_cuda_or_says_how_to_train_it_here(cli, tmp_path):
+    import torch
+
+    out, records = recorded(cli, tmp_path)
+    on_gpu = {**records[0], "runtime": {**records[0]["runtime"], "device": "cuda"},
+              "env": {**records[0]["env"], "device": "cuda", "device_name": "NVIDIA H100 80GB HBM3"}}
+    moved = tmp_path / "gpu.jsonl"
+    moved.write_text(json.dumps(on_gpu) + "\n")
+    if not torch.cuda.is_available():
+        refused = cli("reproduce", str(moved), on_gpu["run_id"])
+        assert refused.code == 2 and "trained on CUDA (NVIDIA H100 80GB HBM3)" in refused.err
+        assert "--device cpu trains it here" in refused.err
+    here = cli("reproduce", str(moved), on_gpu["run_id"], "--device", "cpu")
+    assert here.code == 0, here.err  # the same code and CPU as the run recorded beside it
+    assert "env.device " in here.out and "env.device_name" in here.out  # the environment that changed
