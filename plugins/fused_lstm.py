@@ -86,11 +86,11 @@ class FusedLSTM(nn.Module):
     num_layers = 1
 
     def __init__(self, input_size: int, hidden_size: int, scripted: bool = True, kernel: str = "script",
-                 precision: str = "tf32"):
+                 precision: str = "tf32", launch: str = "sequence"):
         super().__init__()
         self.recurrence = SCRIPTED_RECURRENCE if scripted else lstm_recurrence
         self.loop = "script" if scripted else "eager"
-        self.kernel, self.precision = kernel, precision
+        self.kernel, self.precision, self.launch = kernel, precision, launch
         self.ran = ""
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -115,8 +115,8 @@ class FusedLSTM(nn.Module):
         projected = project_time_major(inputs, self.weight_ih_l0, self.bias_ih_l0 + self.bias_hh_l0)
         if triton_cells.use_triton(self.kernel, self.hidden_size, projected):
             hs, cs = triton_cells.cell_states(triton_cells.LSTM_CELL, projected, self.weight_hh_l0, None,
-                                              self.precision)
-            self.ran = f"triton ({self.precision})"
+                                              self.precision, self.launch)
+            self.ran = triton_cells.kernel_label(self.precision, self.launch)
         else:
             zeros = projected.new_zeros(projected.shape[1], self.hidden_size)
             hs, cs = self.recurrence(projected, self.weight_hh_l0, zeros, zeros)
@@ -136,7 +136,7 @@ class FusedLSTM(nn.Module):
 def build(io: ModelIO, hidden: int, options: Mapping[str, Any]) -> nn.Module:
     """A fused LSTM fed with raw token ids (embedding lookup) or features, with a linear readout."""
     lstm = FusedLSTM(io.input_size, hidden, scripted=options["loop"] == "script", kernel=options["kernel"],
-                     precision=options["precision"])
+                     precision=options["precision"], launch=options["launch"])
     apply_gate_init(lstm, options, io.max_length, FORGET_GATE, INPUT_GATE)
     return SequenceModel(OutputsOnly(lstm), io, hidden, encode=False)
 
@@ -155,6 +155,7 @@ FUSED_LSTM = ArchitectureSpec(
               + (f" [triton unavailable here: {triton_cells.UNAVAILABLE}]" if triton_cells.UNAVAILABLE else ""),
               choices=("auto", "triton", "numba", "script"), runtime=True),
         triton_cells.PRECISION_OPTION,
+        triton_cells.LAUNCH_OPTION,
     ),
     recommended={"lr": 3e-3},
     check_device=check_kernel_device,

@@ -22,7 +22,7 @@ one CPU thread at batch 32 and hidden 32, level at batch 128 and hidden 128,
 backward (see ``triton_cells``; CUDA, or CPU tensors under ``TRITON_INTERPRET=1``; a graphed
 training step took 1.6-5.2x cuDNN's time for ``gru`` and 1.3-3.5x for ``rnn`` on an H100 at B16 H64
 to B128 H512, ``reports/gpu-h100-run2/speed.md``, so ``auto`` never picks it; ``precision`` as for
-``fused-lstm``), ``auto`` (the
+``fused-lstm``, and so is ``launch=sequence|step``), ``auto`` (the
 default) numba on the CPU and torch elsewhere. The parameters are torch.nn's in all; the kernels
 differ by float rounding. The record's ``runtime.kernel`` says which ran. With the numba and
 Triton kernels symbol inputs always enter by lookup (``input`` only changes which tensor holds the
@@ -73,10 +73,10 @@ class TorchRNN(nn.Module):
     """
 
     def __init__(self, rnn: nn.RNNBase, io: ModelIO, lookup: bool, cell: Cell | None = None, kernel: str = "torch",
-                 precision: str = "tf32"):
+                 precision: str = "tf32", launch: str = "sequence"):
         super().__init__()
         self.io, self.lookup, self.cell, self.kernel = io, lookup and bool(io.n_symbols), cell, kernel
-        self.precision = precision
+        self.precision, self.launch = precision, launch
         self.ran = ""
         if not self.lookup:
             self.rnn = rnn
@@ -98,8 +98,8 @@ class TorchRNN(nn.Module):
             projected = project_time_major(inputs, weight_ih, self.rnn.bias_ih_l0)
             triton_cells.require(self.rnn.hidden_size, projected)
             hs, _ = triton_cells.cell_states(triton_cells.CELLS[self.cell.name], projected, self.rnn.weight_hh_l0,
-                                             self.rnn.bias_hh_l0, self.precision)
-            self.ran = f"triton ({self.precision})"
+                                             self.rnn.bias_hh_l0, self.precision, self.launch)
+            self.ran = triton_cells.kernel_label(self.precision, self.launch)
             return hs.transpose(0, 1)
         if self.cell is not None and use_numba(self.kernel, inputs):
             self.ran = "numba"
@@ -125,7 +125,7 @@ def _builder(rnn_class: type, memory_gate: int | None, input_gate: int | None, c
         if memory_gate is not None:
             apply_gate_init(rnn, options, io.max_length, memory_gate, input_gate)
         core = TorchRNN(rnn, io, options["input"] == "lookup", cell, options.get("kernel", "torch"),
-                        options.get("precision", "tf32"))
+                        options.get("precision", "tf32"), options.get("launch", "sequence"))
         return SequenceModel(core, io, hidden, encode=False)
 
     return build
@@ -135,7 +135,7 @@ RNN = ArchitectureSpec(
     name="rnn",
     description="Vanilla RNN with tanh (torch.nn.RNN; a numba time loop on the CPU), trained with full BPTT",
     build=_builder(nn.RNN, None, None, RNN_CELL),
-    options=(INPUT_OPTION, KERNEL_OPTION, triton_cells.PRECISION_OPTION),
+    options=(INPUT_OPTION, KERNEL_OPTION, triton_cells.PRECISION_OPTION, triton_cells.LAUNCH_OPTION),
     recommended={"lr": 1e-3},
     check_device=check_kernel_device,
     check=triton_cells.check_option,
@@ -151,7 +151,7 @@ GRU = ArchitectureSpec(
     name="gru",
     description="GRU (torch.nn.GRU; a numba time loop on the CPU); update-gate bias +3",
     build=_builder(nn.GRU, GRU_UPDATE_GATE, None, GRU_CELL),
-    options=(*INIT_OPTIONS, INPUT_OPTION, KERNEL_OPTION, triton_cells.PRECISION_OPTION),
+    options=(*INIT_OPTIONS, INPUT_OPTION, KERNEL_OPTION, triton_cells.PRECISION_OPTION, triton_cells.LAUNCH_OPTION),
     recommended={"lr": 3e-3},
     check_device=check_kernel_device,
     check=triton_cells.check_option,

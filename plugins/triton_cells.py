@@ -29,11 +29,15 @@ can be captured in a CUDA graph. With ``TRITON_INTERPRET=1`` they run on CPU ten
 is how the tests check them without a GPU. Only the LSTM's kernels have been timed on a GPU
 (``reports/gpu-*``); the RNN's and GRU's are checked for correctness, not speed.
 
+``launch=step`` (``cell_states``' ``launch``) runs the same cells through ``triton_steps``
+instead: one launch per time step, each split over tiles of sequences and blocks of hidden units.
+
 Triton is optional (``pip install 'longdep-bench[triton]'``); without it ``UNAVAILABLE`` says why.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -53,6 +57,10 @@ else:
 PRECISIONS = ("tf32", "tf32x3", "ieee")
 PRECISION_OPTION = Param("precision", str, "tf32", "precision of the Triton kernels' recurrent products",
                          choices=PRECISIONS, runtime=True)
+LAUNCH_OPTION = Param("launch", str, "sequence", "the Triton kernels' launches: one per sequence (the state stays "
+                      "on chip, programs over tiles of 16 sequences) or one per time step (programs over tiles and "
+                      "blocks of hidden units, for CUDA graphs; not timed on a GPU yet)", choices=("sequence", "step"),
+                      runtime=True)
 BLOCK_B = 16  # sequences per program: the smallest tile tl.dot accepts, so the most programs
 
 
@@ -484,25 +492,60 @@ def _launch(batch: int, hidden: int) -> tuple[tuple[int], dict]:
 
 
 def cell_states(cell: TritonCell, projected: torch.Tensor, weight_hh: torch.Tensor, bias_hh: torch.Tensor | None,
-                precision: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+                precision: str, launch: str = "sequence") -> tuple[torch.Tensor, torch.Tensor | None]:
     """``(hs, cs)`` (T, B, H) of a layer of ``cell`` for time-major input projections (T, B, G H)
     with zero initial states; ``cs`` is None for a cell without c. ``bias_hh`` (G H) is added to the
     recurrent products (None: it is in the projections already). Where no gradient will be asked
-    for (evaluation under ``torch.no_grad``), the forward kernel stores nothing for the backward."""
+    for (evaluation under ``torch.no_grad``), the forward kernel stores nothing for the backward.
+    ``launch``: ``sequence``, the kernels of this module; ``step``, those of ``triton_steps``."""
     tensors = (projected, weight_hh) + (() if bias_hh is None else (bias_hh,))
     backward = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
-    hs, cs = TritonCellFunction.apply(projected, weight_hh, bias_hh, cell, precision, backward)
+    hs, cs = TritonCellFunction.apply(projected, weight_hh, bias_hh, cell, precision, backward, launch)
     return hs, (cs if cell.carries_c else None)
+
+
+def kernel_label(precision: str, launch: str) -> str:
+    """What a record's ``runtime.kernel`` says when these kernels ran: 'triton (tf32)', 'triton
+    (tf32, per step)'."""
+    return f"triton ({precision}{', per step' if launch == 'step' else ''})"
+
+
+def forward_pass(projected: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor, hs: torch.Tensor,
+                 cs: torch.Tensor, saved: torch.Tensor, flags: Mapping[str, Any]) -> None:
+    """Fill hs, cs and saved (T, B, ...) with the forward kernel: one launch for the whole sequence.
+    ``flags``: the cell's constants, HAS_BIAS, PRECISION and SAVE."""
+    steps, batch, hidden = hs.shape
+    grid, settings = _launch(batch, hidden)
+    _forward[grid](projected, weight_t, bias, hs, cs, saved, steps, batch, hidden, **flags, **settings)
+
+
+def backward_pass(grad_hs: torch.Tensor, grad_cs: torch.Tensor, weight: torch.Tensor, hs: torch.Tensor,
+                  cs: torch.Tensor, saved: torch.Tensor, grad_x: torch.Tensor, grad_r: torch.Tensor,
+                  flags: Mapping[str, Any]) -> None:
+    """Fill grad_x and grad_r (T, B, G H) with the backward kernel: one launch for the whole sequence.
+    ``flags``: the cell's constants and PRECISION."""
+    steps, batch, hidden = hs.shape
+    grid, settings = _launch(batch, hidden)
+    _backward[grid](grad_hs, grad_cs, weight, hs, cs, saved, grad_x, grad_r, steps, batch, hidden, **flags, **settings)
+
+
+def _schedule(launch: str) -> Any:
+    """The module whose ``forward_pass`` and ``backward_pass`` run a launch schedule."""
+    if launch == "step":
+        from longdep_bench_plugins import triton_steps
+
+        return triton_steps
+    return sys.modules[__name__]
 
 
 class TritonCellFunction(torch.autograd.Function):
     """``(hs, cs) = TritonCellFunction.apply(projected, weight_hh, bias_hh, cell, precision,
-    backward)``, see :func:`cell_states` (``cs`` is empty for a cell without c); ``backward``
-    False stores nothing for the backward pass (which then cannot run)."""
+    backward, launch)``, see :func:`cell_states` (``cs`` is empty for a cell without c);
+    ``backward`` False stores nothing for the backward pass (which then cannot run)."""
 
     @staticmethod
     def forward(ctx, projected: torch.Tensor, weight_hh: torch.Tensor, bias_hh: torch.Tensor | None, cell: TritonCell,
-                precision: str, backward: bool):
+                precision: str, backward: bool, launch: str):
         steps, batch, width = projected.shape
         hidden = width // cell.gates
         projected = projected.contiguous()
@@ -510,11 +553,11 @@ class TritonCellFunction(torch.autograd.Function):
         cs = torch.empty_like(hs) if cell.carries_c else hs.new_empty(0)
         # without a backward pass nothing is saved: ``hs`` stands in for the buffer, never written
         saved = projected.new_empty(steps, batch, cell.saved * hidden) if backward else hs
-        grid, settings = _launch(batch, hidden)
-        _forward[grid](projected, weight_hh.t().contiguous(), projected if bias_hh is None else bias_hh.contiguous(),
-                       hs, cs if cell.carries_c else hs, saved, steps, batch, hidden, HAS_BIAS=bias_hh is not None,
-                       PRECISION=precision, SAVE=backward, **cell.constants(), **settings)
-        ctx.cell, ctx.precision, ctx.has_bias = cell, precision, bias_hh is not None
+        _schedule(launch).forward_pass(
+            projected, weight_hh.t().contiguous(), projected if bias_hh is None else bias_hh.contiguous(), hs,
+            cs if cell.carries_c else hs, saved,
+            dict(HAS_BIAS=bias_hh is not None, PRECISION=precision, SAVE=backward, **cell.constants()))
+        ctx.cell, ctx.precision, ctx.has_bias, ctx.launch = cell, precision, bias_hh is not None, launch
         ctx.save_for_backward(weight_hh, hs, cs, saved)
         if not cell.carries_c:
             ctx.mark_non_differentiable(cs)
@@ -525,17 +568,15 @@ class TritonCellFunction(torch.autograd.Function):
         weight_hh, hs, cs, saved = ctx.saved_tensors
         cell = ctx.cell
         steps, batch, hidden = hs.shape
-        width = cell.gates * hidden
         grad_hs = torch.zeros_like(hs) if grad_hs is None else grad_hs.contiguous()
         if cell.carries_c:
             grad_cs = torch.zeros_like(cs) if grad_cs is None else grad_cs.contiguous()
-        grad_x = hs.new_empty(steps, batch, width)
+        grad_x = hs.new_empty(steps, batch, cell.gates * hidden)
         grad_r = torch.empty_like(grad_x) if cell.split else grad_x
-        grid, settings = _launch(batch, hidden)
-        _backward[grid](grad_hs, grad_cs if cell.carries_c else grad_hs, weight_hh.contiguous(), hs,
-                        cs if cell.carries_c else hs, saved, grad_x, grad_r, steps, batch, hidden,
-                        PRECISION=ctx.precision, **cell.constants(), **settings)
+        _schedule(ctx.launch).backward_pass(
+            grad_hs, grad_cs if cell.carries_c else grad_hs, weight_hh.contiguous(), hs, cs if cell.carries_c else hs,
+            saved, grad_x, grad_r, dict(PRECISION=ctx.precision, **cell.constants()))
         previous = torch.cat([hs.new_zeros(1, batch, hidden), hs[:-1]])
-        grad_weight = grad_r.reshape(-1, width).t() @ previous.reshape(-1, hidden)
+        grad_weight = grad_r.reshape(-1, grad_r.shape[-1]).t() @ previous.reshape(-1, hidden)
         grad_bias = grad_r.sum((0, 1)) if ctx.has_bias else None
-        return grad_x, grad_weight, grad_bias, None, None, None
+        return grad_x, grad_weight, grad_bias, None, None, None, None

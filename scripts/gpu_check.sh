@@ -16,8 +16,8 @@
 #     LSTM that solve Task 6a with graphs on; every architecture's contract checks, including K steps
 #     captured in a CUDA graph = K eager steps (tests/test_models.py); graphed steps feed the streak;
 #  2. graphed training-step speed at B16 H64 L110, B128 H128 L110 and L1100, B128 H256 and H512 (lstm,
-#     fused-lstm with auto, Triton and its TorchScript loop, gru and rnn with cuDNN and with Triton); an
-#     Nsight Compute profile of the Triton LSTM's kernels when ncu is there;
+#     fused-lstm with auto, Triton per sequence and per step and its TorchScript loop, gru and rnn with cuDNN and
+#     with Triton); an Nsight Compute profile of the Triton LSTM's kernels when ncu is there;
 #  3. aggregate throughput of 1, 2, 4, 8, 16 default-size LSTM runs at once on one GPU (threads of one
 #     process); the default run with --cuda-graphs auto and off (one run at a time);
 #  4. the Triton kernels' launch settings timed one layer at a time; 1, 4, 8, 16, 32 separate processes
@@ -75,6 +75,7 @@ section tests 170 python3 -m pytest -q -p no:cacheprovider -n 8 --timeout 120 --
 section speed 200 python3 -m pytest -q -p no:cacheprovider --device cuda tests/benchmarks/test_training_step.py \
   --benchmark-enable --benchmark-only --benchmark-min-rounds=10 --benchmark-max-time=0.2 -k graphed \
   --arch lstm --arch fused-lstm --arch fused-lstm:kernel=triton --arch fused-lstm:kernel=script \
+  --arch fused-lstm:kernel=triton,launch=step \
   --arch gru --arch gru:kernel=triton --arch rnn --arch rnn:kernel=triton \
   --size B16-H64-L110 --size B128-H128-L110 --size B128-H128-L1100 --size B128-H256-L110 --size B128-H512-L110 \
   --benchmark-json="$out/speed.json"

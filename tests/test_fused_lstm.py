@@ -74,8 +74,7 @@ def test_token_ids_are_an_embedding_lookup_of_one_hot_inputs(kernel):
 def test_built_model_matches_lstm_architecture_with_same_seed():
     registry = get_registry()
     task = registry.task("task6a")
-    options = {"init": "constant", "gate_bias": 3.0, "chrono_tmax": 0, "loop": "script", "kernel": "auto",
-               "precision": "tf32", "input": "onehot"}
+    options = {p.name: p.default for name in ("lstm", "fused-lstm") for p in registry.architecture(name).options}
     torch.manual_seed(3)
     plain = registry.architecture("lstm").build(task.model_io({"gap": 40}, 110), 16, options)
     torch.manual_seed(3)

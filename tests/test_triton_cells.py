@@ -39,27 +39,29 @@ def _sizes(device):
     return CUDA_SIZES if device.type == "cuda" else CPU_SIZES
 
 
-def _pair(input_size, hidden, precision, device):
+def _pair(input_size, hidden, precision, device, launch="sequence"):
     torch.manual_seed(0)
     reference = torch.nn.LSTM(input_size, hidden, batch_first=True).to(device)
-    triton_lstm = FusedLSTM(input_size, hidden, kernel="triton", precision=precision).to(device)
+    triton_lstm = FusedLSTM(input_size, hidden, kernel="triton", precision=precision, launch=launch).to(device)
     triton_lstm.load_state_dict(reference.state_dict())
     return reference, triton_lstm
 
 
+@pytest.mark.parametrize("launch", ["sequence", "step"])
 @pytest.mark.parametrize("precision", triton_cells.PRECISIONS)
-def test_outputs_states_and_gradients_equal_nn_lstm(exact_device, precision):
+def test_outputs_states_and_gradients_equal_nn_lstm(exact_device, precision, launch):
+    """Both launch schedules: the whole sequence per launch, and one launch per step (triton_steps)."""
     if exact_device.type != "cuda" and precision != "ieee":
         pytest.skip("the interpreter computes every precision exactly: one is enough on the CPU")
     for batch, hidden, steps in _sizes(exact_device):
-        reference, triton_lstm = _pair(9, hidden, precision, exact_device)
+        reference, triton_lstm = _pair(9, hidden, precision, exact_device, launch)
         x = torch.randn(batch, steps, 9, device=exact_device)
         lengths = torch.randint(1, steps + 1, (batch,), device=exact_device)
         packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out_ref, (h_ref, c_ref) = reference(packed)
         out_ref, _ = torch.nn.utils.rnn.pad_packed_sequence(out_ref, batch_first=True, total_length=steps)
         out, (h, c) = triton_lstm(x, lengths)
-        assert triton_lstm.runtime_info() == {"kernel": f"triton ({precision})"}
+        assert triton_lstm.runtime_info() == {"kernel": f"triton ({precision}{', per step' * (launch == 'step')})"}
         valid = (torch.arange(steps, device=exact_device)[None, :] < lengths[:, None])[..., None]
         tolerance = TOLERANCE[precision]
         torch.testing.assert_close(out * valid, out_ref * valid, **tolerance)
@@ -87,10 +89,12 @@ def _check_gradients(loss, reference_loss, ours, reference, tolerance, label):
                                    msg=lambda m: f"{name} ({label}): {m}")
 
 
+@pytest.mark.parametrize("launch", ["sequence", "step"])
 @pytest.mark.parametrize("kind", ["rnn", "gru"])
 @pytest.mark.parametrize("precision", triton_cells.PRECISIONS)
-def test_rnn_and_gru_kernels_equal_torch_nn(exact_device, kind, precision):
-    """The cells through ``cell_states`` with b_hh kept apart (the GRU's candidate needs it inside r)."""
+def test_rnn_and_gru_kernels_equal_torch_nn(exact_device, kind, precision, launch):
+    """The cells through ``cell_states`` with b_hh kept apart (the GRU's candidate needs it inside r),
+    with both launch schedules."""
     if exact_device.type != "cuda" and precision != "ieee":
         pytest.skip("the interpreter computes every precision exactly: one is enough on the CPU")
     module_class = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU}[kind]
@@ -99,7 +103,8 @@ def test_rnn_and_gru_kernels_equal_torch_nn(exact_device, kind, precision):
         module = module_class(7, hidden).to(exact_device)
         x = torch.randn(steps, batch, 7, device=exact_device)
         projected = torch.addmm(module.bias_ih_l0, x.reshape(-1, 7), module.weight_ih_l0.t()).view(steps, batch, -1)
-        hs, cs = cell_states(triton_cells.CELLS[kind], projected, module.weight_hh_l0, module.bias_hh_l0, precision)
+        hs, cs = cell_states(triton_cells.CELLS[kind], projected, module.weight_hh_l0, module.bias_hh_l0, precision,
+                             launch)
         expected, _ = module(x)
         tolerance = TOLERANCE[precision]
         assert cs is None
@@ -153,15 +158,16 @@ COUPLED = TritonCell("coupled", gates=2, saved=2, carries_c=False, reads_h_prev=
                      step=_coupled_step, step_grad=_coupled_step_grad)
 
 
-def test_a_cell_defined_outside_the_module_runs_through_the_same_kernels(exact_device):
+@pytest.mark.parametrize("launch", ["sequence", "step"])
+def test_a_cell_defined_outside_the_module_runs_through_the_same_kernels(exact_device, launch):
     """What a plugin author would write: two @triton.jit functions and a TritonCell; checked against
-    the same cell's loop in PyTorch."""
+    the same cell's loop in PyTorch, with both launch schedules."""
     for batch, hidden, steps in _sizes(exact_device)[:4]:
         torch.manual_seed(0)
         projected = torch.randn(steps, batch, 2 * hidden, device=exact_device, requires_grad=True)
         weight = (torch.randn(2 * hidden, hidden, device=exact_device) / hidden ** 0.5).requires_grad_()
         bias = torch.randn(2 * hidden, device=exact_device, requires_grad=True)
-        hs, _ = cell_states(COUPLED, projected, weight, bias, "ieee")
+        hs, _ = cell_states(COUPLED, projected, weight, bias, "ieee", launch)
         h, expected = projected.new_zeros(batch, hidden), []
         for step in projected.unbind(0):
             x_z, x_n = step.chunk(2, 1)
@@ -182,13 +188,15 @@ def test_a_cell_with_more_than_four_gates_is_refused():
         TritonCell("wide", gates=5, saved=1, carries_c=False, reads_h_prev=False, split=False,
                    step=_coupled_step, step_grad=_coupled_step_grad)
 
-def test_without_gradients_the_forward_gives_the_same_outputs(device, monkeypatch):
+
+@pytest.mark.parametrize("launch", ["sequence", "step"])
+def test_without_gradients_the_forward_gives_the_same_outputs(device, monkeypatch, launch):
     """Evaluation (no gradients) skips storing the gates for the backward pass; nothing else changes."""
     stored = []
     apply = triton_cells.TritonCellFunction.apply
     monkeypatch.setattr(triton_cells.TritonCellFunction, "apply", lambda *args: stored.append(args[5]) or apply(*args))
     for batch, hidden, steps in _sizes(device)[:3]:
-        _, triton_lstm = _pair(9, hidden, "ieee", device)
+        _, triton_lstm = _pair(9, hidden, "ieee", device, launch)
         x = torch.randn(batch, steps, 9, device=device)
         lengths = torch.randint(1, steps + 1, (batch,), device=device)
         out, (h, c) = triton_lstm(x, lengths)
@@ -264,35 +272,39 @@ import inspect, json, sys
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
-from longdep_bench_plugins import triton_cells
+from longdep_bench_plugins import triton_cells, triton_steps
 shared = {}
+SCHEDULES = ((triton_cells, triton_cells._forward, triton_cells._backward),
+             (triton_steps, triton_steps._forward_step, triton_steps._backward_step))
 for name, cell in triton_cells.CELLS.items():
     for hidden in json.loads(sys.argv[1]):
-        _, settings = triton_cells._launch(128, hidden)
-        options = {"num_warps": settings.pop("num_warps"), "num_stages": settings.pop("num_stages")}
-        forward = {"HAS_BIAS": name != "lstm", "PRECISION": "tf32"}
-        for kernel, flags in ((triton_cells._forward, dict(forward, SAVE=True)),
-                              (triton_cells._forward, dict(forward, SAVE=False)),
-                              (triton_cells._backward, {"PRECISION": "tf32"})):
-            names = inspect.signature(kernel.fn).parameters
-            signature = {n: "i32" if n in ("steps", "batch", "hidden") else "constexpr" if n.isupper() else "*fp32"
-                         for n in names}
-            source = ASTSource(fn=kernel, signature=signature, constexprs=dict(settings, **cell.constants(), **flags))
-            compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options=options)
-            shared[f"{name} {kernel.fn.__name__} {flags} H{hidden}"] = compiled.metadata.shared
+        for module, forward_kernel, backward_kernel in SCHEDULES:
+            _, settings = module._launch(128, hidden)
+            options = {"num_warps": settings.pop("num_warps"), "num_stages": settings.pop("num_stages")}
+            forward = {"HAS_BIAS": name != "lstm", "PRECISION": "tf32"}
+            for kernel, flags in ((forward_kernel, dict(forward, SAVE=True)),
+                                  (forward_kernel, dict(forward, SAVE=False)),
+                                  (backward_kernel, {"PRECISION": "tf32"})):
+                names = inspect.signature(kernel.fn).parameters
+                signature = {n: "i32" if n in ("t", "steps", "batch", "hidden") else "constexpr" if n.isupper()
+                             else "*fp32" for n in names}
+                source = ASTSource(fn=kernel, signature=signature,
+                                   constexprs=dict(settings, **cell.constants(), **flags))
+                compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options=options)
+                shared[f"{name} {kernel.fn.__name__} {flags} H{hidden}"] = compiled.metadata.shared
 print(json.dumps(shared))
 """
 
 
 def test_the_kernels_fit_on_an_h100():
-    """Every cell's kernels compiled for sm_90 here, without a GPU (in a process without the
-    interpreter): the shared memory each program asks for fits in an H100's 227 KB per block (at
-    H128 the LSTM's once asked for 270 KB, and the launch failed there)."""
+    """Every cell's kernels, per sequence and per step, compiled for sm_90 here, without a GPU (in a
+    process without the interpreter): the shared memory each program asks for fits in an H100's 227
+    KB per block (at H128 the LSTM's once asked for 270 KB, and the launch failed there)."""
     pytest.importorskip("triton")
     if triton_cells.UNAVAILABLE:
         pytest.skip(triton_cells.UNAVAILABLE)
     shared = run_compiled(COMPILE_FOR_H100, "[64, 128, 512]")
-    assert len(shared) == 3 * 9 and all(0 < size <= 232_448 for size in shared.values()), shared
+    assert len(shared) == 3 * 3 * 3 * 2 and all(0 < size <= 232_448 for size in shared.values()), shared
 
 
 def test_kernel_triton_on_the_cpu_is_refused_before_training(monkeypatch, cli, tmp_path):

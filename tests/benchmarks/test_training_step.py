@@ -32,11 +32,12 @@ BASELINE = "lstm"
 # numba on the CPU, Triton on CUDA up to H128), minGRU with the paper's log-space scan; on the
 # CPU also nn.GRU, IndRNN's TorchScript loop, minGRU with the doubling scan and nn.RNN (their default
 # there is a numba loop); on CUDA the scan models with the doubling scan (their default there is the
-# Triton recurrence), the GRU, the RNN and IndRNN with the Triton kernels (there cuDNN and TorchScript).
+# Triton recurrence), the GRU, the RNN and IndRNN with the Triton kernels (there cuDNN and TorchScript),
+# and fused-lstm's Triton kernels at every hidden size (auto runs them up to H128), per sequence and per step.
 EXTRA_REFS = ("fused-lstm:kernel=script", "fused-lstm:kernel=script,loop=eager", "mingru:scan=log")
 CPU_REFS = ("gru:kernel=torch", "indrnn:kernel=script", "mingru:kernel=torch", "rnn:kernel=torch")
 CUDA_REFS = ("mingru:kernel=torch", "lru:kernel=torch", "gru:kernel=triton", "rnn:kernel=triton",
-             "indrnn:kernel=triton")
+             "indrnn:kernel=triton", "fused-lstm:kernel=triton", "fused-lstm:kernel=triton,launch=step")
 BENCH_WARMUP = WARMUP_STEPS + 2  # eager warm-up, the capture, one replay; TorchScript optimises meanwhile
 SIZES = [(b, h, t) for b in (32, 128) for h in (32, 128) for t in (110, 550, 1100)]
 # On CUDA also the default run's size, and hidden sizes whose weights no longer fit on one multiprocessor.
