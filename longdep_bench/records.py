@@ -191,12 +191,12 @@ def config_from_record(record: RunRecord) -> RunConfig:
     Settings that the record's version did not have take their defaults; runtime settings come
     from ``runtime``, or from ``env`` in records written before it existed.
     """
-    hyper, runtime = record.hyperparameters, {**record.env, **record.runtime}
+    settings, runtime = record.settings(), {**record.env, **record.runtime}
     return RunConfig(
-        arch=record.arch, task=record.task, task_revision=record.task_revision, arch_options=hyper["arch_options"],
-        params=record.params,
-        seed=record.seed, master_seed=record.master_seed, hidden=hyper["hidden"],
-        **{s.name: hyper.get(s.name, s.default) for s in RUN_SETTINGS},
+        arch=record.arch, task=record.task, task_revision=record.task_revision,
+        arch_options=settings["arch_options"], params=record.params,
+        seed=record.seed, master_seed=record.master_seed, hidden=settings["hidden"],
+        **{s.name: settings[s.name] for s in RUN_SETTINGS},
         **{s.name: runtime.get(s.name, s.default) for s in RUNTIME_SETTINGS if s.name in runtime},
         arch_runtime=runtime.get("arch_runtime", {}),
     )

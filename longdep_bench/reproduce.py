@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
+from longdep_bench.driver import latest_per_run
 from longdep_bench.errors import BenchError
 from longdep_bench.records import RunRecord, config_from_record
 
@@ -39,10 +40,7 @@ class Comparison:
 
 def find_record(records: Iterable[RunRecord], run_id: str, source: str) -> RunRecord:
     """The newest record whose run id starts with ``run_id``; a BenchError when none or several runs match."""
-    matches: dict[str, RunRecord] = {}
-    for record in records:
-        if record.run_id.startswith(run_id):
-            matches[record.run_id] = record
+    matches = {record.run_id: record for record in latest_per_run(records) if record.run_id.startswith(run_id)}
     if not matches:
         raise BenchError(f"no run in {source} has an id starting with {run_id!r}")
     if len(matches) > 1:

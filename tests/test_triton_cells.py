@@ -257,6 +257,14 @@ def test_a_task6a_run_solves_with_the_triton_kernel(device, arch):
     assert record.solved, (record.test_accuracy, record.error)
 
 
+@pytest.mark.parametrize("launch", ["sequence", "step"])
+def test_cell_states_refuses_hidden_sizes_beyond_the_kernels_before_launching(launch):
+    hidden = triton_cells.MAX_HIDDEN + 1
+    projected = torch.zeros(2, 1, 4 * hidden)
+    with pytest.raises(ValueError, match=f"support hidden sizes up to {triton_cells.MAX_HIDDEN}, not {hidden}"):
+        cell_states(triton_cells.LSTM_CELL, projected, torch.zeros(4 * hidden, hidden), None, "ieee", launch)
+
+
 def test_hidden_sizes_beyond_the_kernels_are_refused_or_run_the_loop(cli, tmp_path):
     big = triton_cells.MAX_HIDDEN + 1
     result = cli("run", "-a", "fused-lstm:kernel=triton", "--hidden", str(big), "--seeds", "1",
