@@ -1,10 +1,10 @@
 """``fused-lstm``: an LSTM with ``nn.LSTM``'s maths and parameters, whose time loop is either a
-Triton kernel (the whole sequence in one launch forward and one backward; see ``triton_cells``) or a
+Triton kernel (the whole sequence in one launch forward and one backward; see ``kernels.triton.cells``) or a
 TorchScript loop in the style of PyTorch's ``benchmarks/fastrnns``.
 
 ``kernel=auto`` (the default) runs the Triton kernels on CUDA when Triton is importable (up to
 ``triton_cells.AUTO_UP_TO`` hidden units: above, the loop was faster on an H100), the numba
-kernels of ``numba_cells`` on the CPU (the whole time loop compiled, forward and backward) and the
+kernels of ``kernels.numba.cells`` on the CPU (the whole time loop compiled, forward and backward) and the
 TorchScript loop otherwise; ``kernel=triton`` asks for Triton (an error with the reason where it
 cannot run: Triton not installed, or CPU tensors without ``TRITON_INTERPRET=1``); ``kernel=numba``
 for numba (CPU only); ``kernel=script`` the loop. ``precision=tf32|tf32x3|ieee`` sets the Triton
@@ -46,10 +46,10 @@ from longdep_bench import (
     project_time_major,
     script,
 )
-from longdep_bench_plugins.kernel_devices import check_kernel_device, use_numba
-from longdep_bench_plugins import triton_cells
-from longdep_bench_plugins.numba_cells import LSTM_CELL, cell_recurrence
-from longdep_bench_plugins.gate_init import INIT_OPTIONS, apply_gate_init
+from longdep_bench.kernels.devices import check_kernel_device, use_numba
+from longdep_bench.kernels.triton import cells as triton_cells
+from longdep_bench.kernels.numba.cells import LSTM_CELL, cell_recurrence
+from longdep_bench.kernels.gate_init import INIT_OPTIONS, apply_gate_init
 
 INPUT_GATE, FORGET_GATE = 0, 1
 

@@ -16,7 +16,7 @@ the bound). No batch normalisation between layers. ReLU makes the recurrence non
 is no parallel scan: the time loop runs, by the runtime option ``kernel``, in numba (``numba``: one
 compiled pass over time forward and one in reverse, CPU only; ``auto``, the default, picks it on the
 CPU), in TorchScript (``script``, any device; what every run recorded before 0.4.0 ran, and
-``auto`` on CUDA), or in Triton (``triton``: one launch each way, see ``indrnn_triton``; CUDA, or
+``auto`` on CUDA), or in Triton (``triton``: one launch each way, see ``kernels.triton.indrnn``; CUDA, or
 the CPU under ``TRITON_INTERPRET=1``; not yet timed on a GPU, so ``auto`` does not pick it). The
 record's ``runtime.kernel`` says which ran.
 """
@@ -32,9 +32,10 @@ import numpy as np
 from numba import njit
 
 from longdep_bench import ArchitectureSpec, ModelIO, Param, SequenceModel, hookimpl, script
-from longdep_bench_plugins import indrnn_triton, triton_cells
-from longdep_bench_plugins.kernel_devices import check_kernel_device, use_numba
-from longdep_bench_plugins.numba_cells import FAST
+from longdep_bench.kernels.triton import indrnn as indrnn_triton
+from longdep_bench.kernels.triton import cells as triton_cells
+from longdep_bench.kernels.devices import check_kernel_device, use_numba
+from longdep_bench.kernels.numba.cells import FAST
 
 
 def indrnn_recurrence(projected: Tensor, u: Tensor) -> Tensor:

@@ -27,9 +27,9 @@ import torch
 from torch import Tensor, nn
 
 from longdep_bench import ArchitectureSpec, ModelIO, Param, SequenceModel, hookimpl
-from longdep_bench_plugins import triton_cells
-from longdep_bench_plugins.kernel_devices import check_kernel_device
-from longdep_bench_plugins.scans import KERNEL_OPTION, linear_scan
+from longdep_bench.kernels.triton import cells as triton_cells
+from longdep_bench.kernels.devices import check_kernel_device
+from longdep_bench.kernels.scans import KERNEL_OPTION, linear_scan
 
 
 class LRULayer(nn.Module):

@@ -42,8 +42,8 @@ from longdep_bench import (
     project_time_major,
     script,
 )
-from longdep_bench_plugins.kernel_devices import check_kernel_device, use_numba
-from longdep_bench_plugins.lstm1997_kernels import NumbaRecurrence
+from longdep_bench.kernels.devices import check_kernel_device, use_numba
+from longdep_bench.kernels.numba.lstm1997 import NumbaRecurrence
 
 INIT_RANGE = 0.1
 BIAS_SCHEDULE = (-2.0, -4.0, -6.0, -8.0)

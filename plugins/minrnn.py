@@ -12,7 +12,7 @@ its logarithm exists. ``scan=log`` runs the paper's log-space scan (``logcumsume
 ``scan=doubling`` (the default) runs the same recurrence in linear space, which never divides and
 is equally safe from overflow. How it runs is the runtime option ``kernel``: on the CPU by default
 one compiled pass over time each way that computes the gates, the recurrence and their gradients
-together (``numba``, see ``minrnn_kernels``: a training step 2.2-5.0x faster than with the
+together (``numba``, see ``kernels.numba.minrnn``: a training step 2.2-5.0x faster than with the
 doubling scan, ``reports/speed-cpu.md``), elsewhere the gates in tensor operations and the
 doubling scan (``torch``, after which the value ``doubling`` is named; it predates the numba
 kernels), or the Triton scan (``triton``). Layers are stacked (``layers``,
@@ -32,10 +32,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from longdep_bench import ArchitectureSpec, ModelIO, Param, SequenceModel, hookimpl, project_time_major
-from longdep_bench_plugins import triton_cells
-from longdep_bench_plugins.kernel_devices import check_kernel_device, use_numba
-from longdep_bench_plugins.minrnn_kernels import min_layer
-from longdep_bench_plugins.scans import KERNEL_OPTION, linear_scan, log_space_scan
+from longdep_bench.kernels.triton import cells as triton_cells
+from longdep_bench.kernels.devices import check_kernel_device, use_numba
+from longdep_bench.kernels.numba.minrnn import min_layer
+from longdep_bench.kernels.scans import KERNEL_OPTION, linear_scan, log_space_scan
 from longdep_bench_plugins.torch_rnns import INPUT_OPTION
 
 

@@ -1,6 +1,6 @@
 """Recurrent networks from ``torch.nn``: vanilla RNN (tanh), LSTM and GRU.
 
-``lstm`` and ``gru`` take the gate-bias initialisation options of :mod:`gate_init`
+``lstm`` and ``gru`` take the gate-bias initialisation options of :mod:`longdep_bench.kernels.gate_init`
 (``init=default|constant|chrono``, ``gate_bias``, ``chrono_tmax``); ``constant`` with +3 is the
 default.
 
@@ -16,10 +16,10 @@ order), as a different kernel's would.
 
 ``rnn`` and ``gru`` take the runtime option ``kernel=auto|torch|numba|triton``: ``torch`` runs the
 torch.nn module (cuDNN on CUDA, ATen on the CPU), ``numba`` the same network's time loop in compiled
-code on the CPU (see ``numba_cells``; training steps of ``gru`` 2.7-3.6x faster than ``nn.GRU`` on
+code on the CPU (see ``kernels.numba.cells``; training steps of ``gru`` 2.7-3.6x faster than ``nn.GRU`` on
 one CPU thread at batch 32 and hidden 32, level at batch 128 and hidden 128,
 ``reports/speed-cpu.md``), ``triton`` the whole time loop in one Triton kernel forward and one
-backward (see ``triton_cells``; CUDA, or CPU tensors under ``TRITON_INTERPRET=1``; a graphed
+backward (see ``kernels.triton.cells``; CUDA, or CPU tensors under ``TRITON_INTERPRET=1``; a graphed
 training step took 1.6-5.2x cuDNN's time for ``gru`` and 1.3-3.5x for ``rnn`` on an H100 at B16 H64
 to B128 H512, ``reports/gpu-h100-run2/speed.md``, so ``auto`` never picks it; ``precision`` as for
 ``fused-lstm``, and so is ``launch=sequence|step``), ``auto`` (the
@@ -45,10 +45,10 @@ from longdep_bench import (
     hookimpl,
     project_time_major,
 )
-from longdep_bench_plugins.kernel_devices import check_kernel_device, use_numba
-from longdep_bench_plugins.gate_init import INIT_OPTIONS, apply_gate_init
-from longdep_bench_plugins import triton_cells
-from longdep_bench_plugins.numba_cells import GRU_CELL, RNN_CELL, Cell, cell_recurrence
+from longdep_bench.kernels.devices import check_kernel_device, use_numba
+from longdep_bench.kernels.gate_init import INIT_OPTIONS, apply_gate_init
+from longdep_bench.kernels.triton import cells as triton_cells
+from longdep_bench.kernels.numba.cells import GRU_CELL, RNN_CELL, Cell, cell_recurrence
 
 # Gate order in torch.nn: LSTM (i, f, g, o); GRU (r, z, n), where z = 1 keeps the state.
 LSTM_INPUT_GATE, LSTM_FORGET_GATE, GRU_UPDATE_GATE = 0, 1, 1

@@ -25,7 +25,7 @@ from unittest import mock
 
 import torch
 
-from longdep_bench_plugins import triton_cells
+from longdep_bench.kernels.triton import cells as triton_cells
 from longdep_bench_plugins.fused_lstm import FusedLSTM
 
 

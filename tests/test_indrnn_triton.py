@@ -11,7 +11,8 @@ from compile_helpers import run_compiled
 
 pytest.importorskip("triton")
 
-from longdep_bench_plugins import indrnn_triton, triton_cells  # noqa: E402
+from longdep_bench.kernels.triton import indrnn as indrnn_triton  # noqa: E402
+from longdep_bench.kernels.triton import cells as triton_cells  # noqa: E402
 from longdep_bench_plugins.indrnn import IndRNNLayer, indrnn_recurrence  # noqa: E402
 
 if triton_cells.UNAVAILABLE:
@@ -48,7 +49,7 @@ def test_the_layer_runs_it_and_says_so(device):
 
 
 def test_without_triton_the_option_is_refused_with_the_reason(monkeypatch, cli, tmp_path):
-    monkeypatch.setattr("longdep_bench_plugins.triton_cells.UNAVAILABLE", "Triton is not importable (test)")
+    monkeypatch.setattr("longdep_bench.kernels.triton.cells.UNAVAILABLE", "Triton is not importable (test)")
     result = cli("run", "-a", "indrnn:kernel=triton", "--seeds", "1", "-o", str(tmp_path / "r.jsonl"))
     assert result.code == 2 and "kernel=triton is unavailable here: Triton is not importable" in result.err
 
@@ -58,7 +59,7 @@ import inspect, json
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
-from longdep_bench_plugins import indrnn_triton
+from longdep_bench.kernels.triton import indrnn as indrnn_triton
 compiled = []
 for kernel in (indrnn_triton._forward, indrnn_triton._backward):
     names = inspect.signature(kernel.fn).parameters

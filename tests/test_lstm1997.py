@@ -73,7 +73,7 @@ def test_hidden_must_be_whole_blocks():
 @pytest.mark.parametrize("steps,batch,hidden,block_size", [(110, 1, 4, 2), (37, 5, 6, 3), (60, 8, 32, 2)])
 def test_numba_kernel_equals_the_torchscript_loop(truncated, steps, batch, hidden, block_size):
     from longdep_bench_plugins.lstm1997 import lstm1997_recurrence
-    from longdep_bench_plugins.lstm1997_kernels import NumbaRecurrence
+    from longdep_bench.kernels.numba.lstm1997 import NumbaRecurrence
 
     torch.manual_seed(3)
     width = hidden + 2 * (hidden // block_size)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from longdep_bench.registry import get_registry
-from longdep_bench_plugins.numba_cells import GRU_CELL, LSTM_CELL, RNN_CELL, cell_recurrence, fast_tanh_array
+from longdep_bench.kernels.numba.cells import GRU_CELL, LSTM_CELL, RNN_CELL, cell_recurrence, fast_tanh_array
 
 CELLS = {"rnn": (torch.nn.RNN, RNN_CELL), "gru": (torch.nn.GRU, GRU_CELL), "lstm": (torch.nn.LSTM, LSTM_CELL)}
 

@@ -11,10 +11,10 @@ from compile_helpers import run_compiled
 
 pytest.importorskip("triton")
 
-from longdep_bench_plugins import triton_cells  # noqa: E402
+from longdep_bench.kernels.triton import cells as triton_cells  # noqa: E402
 from longdep_bench_plugins.lru import LRULayer  # noqa: E402
 from longdep_bench_plugins.minrnn import MinLayer  # noqa: E402
-from longdep_bench_plugins.scans import linear_scan  # noqa: E402
+from longdep_bench.kernels.scans import linear_scan  # noqa: E402
 
 if triton_cells.UNAVAILABLE:
     pytest.skip(triton_cells.UNAVAILABLE, allow_module_level=True)
@@ -85,7 +85,7 @@ import inspect, json
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
-from longdep_bench_plugins import scan_triton
+from longdep_bench.kernels.triton import scan as scan_triton
 compiled = []
 for kernel, flags in ((scan_triton._forward, [{}]),
                       (scan_triton._backward, [{"VARYING": True}, {"VARYING": False}])):

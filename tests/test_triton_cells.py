@@ -20,9 +20,9 @@ from longdep_bench import contracts  # noqa: E402
 from longdep_bench.config import RunConfig  # noqa: E402
 from longdep_bench.registry import get_registry  # noqa: E402
 from longdep_bench.training import train  # noqa: E402
-from longdep_bench_plugins import triton_cells  # noqa: E402
+from longdep_bench.kernels.triton import cells as triton_cells  # noqa: E402
 from longdep_bench_plugins.fused_lstm import FusedLSTM  # noqa: E402
-from longdep_bench_plugins.triton_cells import TritonCell, cell_states  # noqa: E402
+from longdep_bench.kernels.triton.cells import TritonCell, cell_states  # noqa: E402
 
 # Exact modes: the suite's 1e-5 tolerance. TF32 multiplies with 10-bit mantissas: the documented
 # tolerance of the default precision (README).
@@ -280,7 +280,8 @@ import inspect, json, sys
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
-from longdep_bench_plugins import triton_cells, triton_steps
+from longdep_bench.kernels.triton import cells as triton_cells
+from longdep_bench.kernels.triton import steps as triton_steps
 shared = {}
 SCHEDULES = ((triton_cells, triton_cells._forward, triton_cells._backward),
              (triton_steps, triton_steps._forward_step, triton_steps._backward_step))

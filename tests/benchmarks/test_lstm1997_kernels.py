@@ -12,7 +12,7 @@ import torch
 
 from longdep_bench.environment import configure_threads
 from longdep_bench_plugins.lstm1997 import SCRIPTED_RECURRENCE
-from longdep_bench_plugins.lstm1997_kernels import NumbaRecurrence
+from longdep_bench.kernels.numba.lstm1997 import NumbaRecurrence
 
 SIZES = [(110, 1, 4), (110, 16, 32)]  # (T, B, H); blocks of 2 cells
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from longdep_bench.environment import configure_threads
-from longdep_bench_plugins.scans import doubling_scan, sequential_scan
+from longdep_bench.kernels.scans import doubling_scan, sequential_scan
 
 BATCH, WIDTH = 16, 64
 

@@ -25,7 +25,7 @@ from longdep_bench.settings import SweepOptions
 from longdep_bench.steps import WARMUP_STEPS, prepare_step
 from longdep_bench.sweep import plan
 from longdep_bench.timing import synchronize
-from longdep_bench_plugins import triton_cells
+from longdep_bench.kernels.triton import cells as triton_cells
 
 BASELINE = "lstm"
 # fused-lstm's TorchScript loop and the same loop in eager Python (its default is a compiled kernel:

@@ -13,7 +13,7 @@ gates on the fly (recomputed in the backward pass, not stored):
 - minLSTM, (f', i', h~'): f = sigmoid(f'), i = sigmoid(i'), a = f / (f + i), b = i / (f + i) g(h~');
 
 with g(x) = x + 0.5 for x >= 0 and sigmoid(x) otherwise, h_0 = 0. The sigmoid is ``fast_sigmoid``
-of ``numba_cells`` (vectorised, within 1.3e-7 of sigmoid). Arrays are float32 (B, T, G), batch-first.
+of ``kernels.numba.cells`` (vectorised, within 1.3e-7 of sigmoid). Arrays are float32 (B, T, G), batch-first.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch
 from numba import njit
 from torch import Tensor
 
-from longdep_bench_plugins.numba_cells import FAST, fast_sigmoid
+from longdep_bench.kernels.numba.cells import FAST, fast_sigmoid
 
 GATES = {"gru": 2, "lstm": 3}  # pre-activation blocks of width H per kind
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import torch
 
-from longdep_bench_plugins import triton_cells
-from longdep_bench_plugins.triton_cells import triton
+from longdep_bench.kernels.triton import cells as triton_cells
+from longdep_bench.kernels.triton.cells import triton
 
 if triton is not None:
     import triton.language as tl

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from torch import Tensor
 
-from longdep_bench_plugins.triton_cells import runs_on
+from longdep_bench.kernels.triton.cells import runs_on
 
 
 def check_kernel_device(device: str, options: Mapping[str, Any]) -> None:

@@ -29,7 +29,7 @@ can be captured in a CUDA graph. With ``TRITON_INTERPRET=1`` they run on CPU ten
 is how the tests check them without a GPU. Only the LSTM's kernels have been timed on a GPU
 (``reports/gpu-*``); the RNN's and GRU's are checked for correctness, not speed.
 
-``launch=step`` (``cell_states``' ``launch``) runs the same cells through ``triton_steps``
+``launch=step`` (``cell_states``' ``launch``) runs the same cells through ``kernels.triton.steps``
 instead: one launch per time step, each split over tiles of sequences and blocks of hidden units.
 
 Triton is optional (``pip install 'longdep-bench[triton]'``); without it ``UNAVAILABLE`` says why.
@@ -495,7 +495,7 @@ def cell_states(cell: TritonCell, projected: torch.Tensor, weight_hh: torch.Tens
     with zero initial states; ``cs`` is None for a cell without c. ``bias_hh`` (G H) is added to the
     recurrent products (None: it is in the projections already). Where no gradient will be asked
     for (evaluation under ``torch.no_grad``), the forward kernel stores nothing for the backward.
-    ``launch``: ``sequence``, the kernels of this module; ``step``, those of ``triton_steps``."""
+    ``launch``: ``sequence``, the kernels of this module; ``step``, those of ``kernels.triton.steps``."""
     tensors = (projected, weight_hh) + (() if bias_hh is None else (bias_hh,))
     backward = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
     hs, cs = TritonCellFunction.apply(projected, weight_hh, bias_hh, cell, precision, backward, launch)
@@ -530,7 +530,7 @@ def backward_pass(grad_hs: torch.Tensor, grad_cs: torch.Tensor, weight: torch.Te
 def _schedule(launch: str) -> Any:
     """The module whose ``forward_pass`` and ``backward_pass`` run a launch schedule."""
     if launch == "step":
-        from longdep_bench_plugins import triton_steps
+        from longdep_bench.kernels.triton import steps as triton_steps
 
         return triton_steps
     return sys.modules[__name__]

@@ -9,7 +9,7 @@ it at once. Forward and backward at B=16, N=64, one thread, fastest rounds of
 with the LRU's time-invariant complex coefficients 2.4 ms and 37 ms against 0.19 ms and 3.7 ms.
 ``log_space_scan`` took about 17 ms at T=110 on an earlier Intel machine, most of it in
 ``torch.logcumsumexp``. ``linear_scan`` picks the linear-space kernel by the ``kernel`` option,
-among them the Triton kernels of ``scan_triton``.
+among them the Triton kernels of ``kernels.triton.scan``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from numba import njit, prange
 from torch import Tensor
 
 from longdep_bench import Param
-from longdep_bench_plugins import scan_triton
-from longdep_bench_plugins.kernel_devices import use_numba
+from longdep_bench.kernels.triton import scan as scan_triton
+from longdep_bench.kernels.devices import use_numba
 
 KERNEL_OPTION = Param(
     "kernel", str, "auto",

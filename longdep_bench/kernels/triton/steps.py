@@ -1,7 +1,7 @@
-"""The cells of ``triton_cells`` with one kernel launch per time step, each step split over
+"""The cells of ``kernels.triton.cells`` with one kernel launch per time step, each step split over
 programs by batch tile *and* block of hidden units.
 
-``triton_cells`` runs the whole time loop in one launch: one program per tile of 16 sequences
+``kernels.triton.cells`` runs the whole time loop in one launch: one program per tile of 16 sequences
 keeps the state on chip, so a step's work runs on B/16 multiprocessors (1 of an H100's 132 at
 B16, 8 at B128; ``reports/gpu-h100-run2/profile.log``). Splitting a step's hidden units over
 programs needs every program to see all of h_{t-1} before step t, a grid-wide barrier that a
@@ -12,7 +12,7 @@ then the cell's ``step`` on its block. The backward pass mirrors it in reverse: 
 takes the gradient reaching its block of h_t through the recurrent product of step t + 1 (all of
 that step's gradients times the rows of W_hh for its columns), adds what ``step_grad`` passes on
 directly (c, and the GRU's z h), and stores its block's gradients. Weight and bias gradients are
-the same large matmuls as ``triton_cells``'.
+the same large matmuls as ``kernels.triton.cells``'.
 
 2T launches per layer cost tens of microseconds each from Python, so this path is for training
 steps captured in CUDA graphs (the suite's default on CUDA), where a replay issues them from the
@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 import torch
 
-from longdep_bench_plugins.triton_cells import BLOCK_B, triton
+from longdep_bench.kernels.triton.cells import BLOCK_B, triton
 
 # Hidden units per program and rows of each slice of the product's inner dimension. Not tuned on a
 # GPU yet: 32-unit blocks up to H128 (2-4 blocks), 64 above (4-8).
@@ -40,7 +40,7 @@ def _block(hidden: int) -> int:
 if triton is not None:
     import triton.language as tl
 
-    from longdep_bench_plugins.triton_cells import _step_tiles, _store_tiles, _tiles
+    from longdep_bench.kernels.triton.cells import _step_tiles, _store_tiles, _tiles
 
     @triton.jit
     def _block_product(x_rows, x_ok, inner_size, weight, row_stride, cols, hidden, BLOCK: tl.constexpr,

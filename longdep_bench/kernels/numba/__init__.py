@@ -1,0 +1,1 @@
+"""numba kernels: compiled CPU time loops, forward and backward."""

@@ -1,0 +1,1 @@
+"""Triton kernels (CUDA; on the CPU only under TRITON_INTERPRET=1)."""
