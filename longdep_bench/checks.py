@@ -104,7 +104,7 @@ def _losses_and_parameters(arch: Registered, task: Registered, config: RunConfig
                            ) -> tuple[list[float], list[torch.Tensor]]:
     """Losses of ``steps`` training steps from the configuration's initial state, and the final parameters."""
     seeds = derive_seeds(config.master_seed, config.seed)
-    width = task.spec.width(config.params)
+    width = task.spec.width(config.task_params(task.spec))
     step = prepare_step(config, task.spec, arch.spec, seeds, torch.device(config.device), width)
     model = step.model
     losses = []

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from longdep_bench.params import with_defaults
 from longdep_bench.settings import FIRST_RELEASE, Scope, annotation, in_scopes
 
 RUN_SETTINGS = in_scopes(Scope.RUN)
@@ -35,6 +36,11 @@ class _RunConfigMethods:
         """The runtime settings and architecture options (how the run executes, not what it
         computes), as stored in a record."""
         return {**{s.name: getattr(self, s.name) for s in RUNTIME_SETTINGS}, "arch_runtime": dict(self.arch_runtime)}
+
+    def task_params(self, task: Any) -> dict[str, Any]:
+        """All of the task's parameters (a TaskSpec's): the configuration's, and the parameters
+        that it leaves out at their defaults (see :func:`longdep_bench.params.recorded`)."""
+        return with_defaults(task.params, self.params)
 
     def build_options(self) -> dict[str, Any]:
         """Every option the architecture's build receives: the experiment's and the runtime ones."""

@@ -105,7 +105,7 @@ def check_batch(entry: Any, params: Mapping[str, Any], batch: Any, n: int, width
          f"{lengths.shape}; expected integers (N,)")
     rule(n == 0 or (lengths.min() >= 1 and lengths.max() <= steps),
          f"lengths span [{lengths.min()}, {lengths.max()}]; allowed: 1..{steps} (the padded width)")
-    classes = len(task.classes)
+    classes = len(task.class_names(params))
     if task.output is OutputKind.VALUE_AT_END:
         rule(targets.shape == (n,) and np.issubdtype(targets.dtype, np.floating),
              f"targets are {targets.dtype} of shape {targets.shape}; a value task returns floats ({n},)")

@@ -26,7 +26,7 @@ def dataset_arrays(task: TaskSpec, params: Mapping[str, Any], batch: Batch) -> d
         "lengths": np.asarray(batch.lengths),
         "targets": np.asarray(batch.targets),
         "symbols": np.array([*symbols, PAD_NAME] if symbols else [], dtype=str),
-        "classes": np.array(task.classes, dtype=str),
+        "classes": np.array(task.class_names(params), dtype=str),
         "task": np.array(task.name),
         "params": np.array(json.dumps(dict(params), sort_keys=True)),
     }

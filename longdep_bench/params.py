@@ -24,6 +24,7 @@ class Param:
     choices: tuple = ()
     above: float | None = None  # an exclusive lower bound: values must be greater
     runtime: bool = False  # how, not what (an implementation choice): not part of a run's id, like the device
+    since: str | None = None  # the release that added it, if after the first: left out of run ids at its default
 
     def __post_init__(self) -> None:
         if self.type not in _TYPES:
@@ -102,6 +103,20 @@ def resolve_params(
         except BenchError as exc:
             raise BenchError(f"{owner}: {exc}") from None
     return resolved
+
+
+def with_defaults(params: Sequence[Param], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Every parameter's value: the given ones, the others at their defaults (records leave out
+    parameters added later at their default: see :func:`recorded`)."""
+    return {**{p.name: p.default for p in params}, **given}
+
+
+def recorded(params: Sequence[Param], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values as run configurations and records hold them: a parameter added after the first
+    release (``since``) is left out at its default, so that runs recorded before it existed keep
+    their ids and share rows with runs that leave it at its default."""
+    late = {p.name: p.default for p in params if p.since}
+    return {k: v for k, v in values.items() if not (k in late and v == late[k])}
 
 
 def parse_assignments(items: Sequence[str]) -> dict[str, str]:

@@ -64,6 +64,7 @@ class RunRecord:
     baseline_loss: float | None = None  # the baseline's loss, comparable with test_loss
     runtime: Mapping[str, Any] = field(default_factory=dict)  # the runtime settings and how the step ran
     task_revision: int = 0  # the task definition's revision (TaskSpec.revision) the run used
+    milestones: Mapping[str, int] = field(default_factory=dict)  # criteria met on the way (e.g. ST1 before ST2)
 
     @classmethod
     def from_run(cls, config: RunConfig, task: TaskSpec, seeds: Mapping[str, int], outcome: Any,
@@ -89,7 +90,7 @@ class RunRecord:
             test_loss=finite(outcome.test_loss),
             chance=task.chance,
             baseline=task.baseline,
-            baseline_loss=task.baseline_loss(config.params) if task.baseline_loss else None,
+            baseline_loss=task.baseline_loss(config.task_params(task)) if task.baseline_loss else None,
             train_sequences=outcome.seen,
             train_seconds=round(train_seconds, 4),
             eval_seconds=round(eval_seconds, 4),
@@ -101,6 +102,7 @@ class RunRecord:
             error=outcome.error,
             finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             runtime={**config.runtime(), **outcome.runtime},
+            milestones=dict(outcome.milestones),
         )
 
     @classmethod

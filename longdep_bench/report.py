@@ -16,17 +16,8 @@ from tabulate import tabulate
 from longdep_bench.errors import BenchError
 from longdep_bench.records import RunRecord
 from longdep_bench.specs import Published
-from longdep_bench.tables import (
-    Cell,
-    Table,
-    at_largest_budget,
-    build_tables,
-    count,
-    longest_runs,
-    summarise,
-    task_name,
-    text_tables,
-)
+from longdep_bench.paper import paper_section
+from longdep_bench.tables import Cell, Table, build_tables, count, run_hours, text_tables
 
 REPORT_NAME = "README.md"
 TITLE = "# longdep-bench report: "
@@ -212,82 +203,20 @@ def _median(cell: Cell) -> str:
     return count(median) if median is not None else f">{count(cell.budget)}"
 
 
-# The paper's experiments in its order: Exp. 1 (Reber), 2c (long lag), 4 (adding), 5 (multiplication), 6a, 6b.
-PAPER_ORDER = ("reber", "long-lag", "adding", "multiplication", "task6a", "task6b")
-
-
-def protocol(record: RunRecord) -> str:
-    """The training protocol of a run in a few words: optimiser, sequences per step, output units,
-    and the streak that solves it where that is the criterion."""
-    settings = record.settings()
-    streak = f", solved by {settings['streak']:,} right in a row" if settings["streak"] else ""
-    return f"{settings['optimizer']}, {settings['batch_size']}/step, {settings['output_units']} out{streak}"
-
-
 def _relevant(published: Sequence[Published], params: Mapping[str, Any], ignore: str | None = None
               ) -> list[Published]:
     return [p for p in published if all(params.get(k) == v for k, v in p.params.items() if k != ignore)]
 
 
-def _experiment(record: RunRecord) -> str:
-    """A row of the paper table: the task and its parameters."""
-    return task_name(record.task, record.task_revision) + "".join(f", {k}={v}" for k, v in record.params.items())
-
-
-def _run_hours(records: Sequence[RunRecord]) -> float:
-    """Hours the runs took, training and evaluation, summed over runs (on a CPU, core hours: one
-    thread per run)."""
-    return sum(r.train_seconds + r.eval_seconds for r in records) / 3600
-
-
-def paper_table(records: Sequence[RunRecord], published: Mapping[str, Sequence[Published]]) -> str:
-    """One row per experiment and setting: the published sequences to solve, then for each
-    architecture and protocol the runs solved / runs · median sequences to solve (budget), and the
-    hours that every run of the row took (shorter budgets included)."""
-    hours: dict[str, float] = collections.Counter()
-    for record in records:
-        hours[_experiment(record)] += _run_hours([record])
-    rows: dict[str, dict[str, list[RunRecord]]] = {}
-    keys: dict[str, tuple[Any, ...]] = {}
-    columns: dict[str, None] = {}
-    for record in longest_runs(records):
-        row = _experiment(record)
-        keys[row] = (PAPER_ORDER.index(record.task) if record.task in PAPER_ORDER else len(PAPER_ORDER),
-                     record.task, tuple(sorted(record.params.items())))  # T=100 before T=1000
-        options = ",".join(f"{k}={v}" for k, v in record.hyperparameters.get("arch_options", {}).items()
-                           if k == "block_size" and v != 2)
-        column = f"{record.arch}{f'[{options}]' if options else ''} ({protocol(record)})"
-        columns.setdefault(column)
-        rows.setdefault(row, {}).setdefault(column, []).append(record)
-    ordered = sorted(columns, key=lambda c: ("sgd" not in c, c))
-    body = []
-    for row in sorted(rows, key=keys.get):
-        sample = next(iter(rows[row].values()))[0]
-        figures = [f"{p.sequences:,} {p.mark}" for p in _relevant(published.get(sample.task, ()), sample.params)
-                   if p.sequences]
-        cells = []
-        for column in ordered:
-            runs = at_largest_budget(rows[row][column]) if column in rows[row] else []
-            cell = summarise(runs) if runs else None
-            solved = [n for n in cell.solved_at if n is not None] if cell else []
-            mean = f" (mean {count(sum(solved) / len(solved))})" if solved else ""
-            cells.append("" if cell is None else f"{cell.solved}/{cell.runs} · {_median(cell)}{mean} · "
-                         f"{count(cell.budget)}")
-        paper_runs = [r for runs in rows[row].values() for r in runs if r.settings()["optimizer"] == "sgd"]
-        net = (f"{paper_runs[0].hyperparameters['hidden']} cells, lr {paper_runs[0].hyperparameters['lr']:g}"
-               if paper_runs else "")
-        body.append([row, "; ".join(figures) or "not available here", *cells, net, f"{hours[row]:.2f}"])
-    return tabulate(body, headers=["experiment", "paper: sequences to solve", *ordered, "paper protocol: net, lr",
-                                   "run hours"], tablefmt="github", disable_numparse=True)
-
-
 def write_report(records: Sequence[RunRecord], directory: str, source: str,
-                 published: Mapping[str, Sequence[Published]] | None = None, paper: bool = False) -> WrittenReport:
+                 published: Mapping[str, Sequence[Published]] | None = None, paper: bool = False,
+                 task_params: Mapping[str, Sequence[Any]] | None = None) -> WrittenReport:
     """Write DIR/README.md and the plots, and remove the plots of the report it replaces that it
     no longer shows (a table gone from the results); other files are left alone.
 
     ``published`` maps a task name to its published results, shown under its section and as stars
-    in its plots; ``paper`` puts the comparison with them (:func:`paper_table`) first.
+    in its plots; ``paper`` puts the comparison with them first (:func:`longdep_bench.paper.paper_section`;
+    ``task_params`` maps a task name to its parameters, to read records that leave some at their defaults).
     """
     published = published or {}
     try:
@@ -307,7 +236,7 @@ def write_report(records: Sequence[RunRecord], directory: str, source: str,
         f"{len(records)} runs ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}).",
         "",
         *_environment_lines(records),
-        f"- {_run_hours(records):.2f} run hours in all (training and evaluation, summed over runs)",
+        f"- {run_hours(records):.2f} run hours in all (training and evaluation, summed over runs)",
         "",
         "Cells of the overview: solved runs/runs · median sequences to solve (unsolved runs count as never "
         "solving; `>N`: half or more did not solve within the budget N) · mean final test accuracy. An experiment "
@@ -316,11 +245,7 @@ def write_report(records: Sequence[RunRecord], directory: str, source: str,
         "about all seeds: 5/5 is 57%-100%, 3/5 23%-88%.",
     ]
     if paper:
-        lines += ["", "## Side by side with the paper", "",
-                  "Cells: runs solved/runs · median sequences to solve (mean over the solved runs) · budget. Paper "
-                  "figures (averages over the paper's trials) carry their mark: "
-                  "[read] in a primary source, [agreed] by several secondary sources, [recalled] not checkable here.",
-                  "", paper_table(records, published)]
+        lines += paper_section(records, published, task_params or {})
     shown: set[str] = set()  # the plots this report shows
     for table in build_tables(records):
         name = table.name

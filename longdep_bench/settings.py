@@ -135,7 +135,7 @@ SETTINGS: tuple[Setting, ...] = (
        many=True, flags=("--gap",), metavar="G[,G..]"),
     _s("seeds", int, 3, P, "Runs per configuration.", min=1),
     _s("master_seed", int, 0, P, "Master seed from which every run's seeds derive.", min=0, flags=("--seed",)),
-    _s("hidden", int, 64, P, "Hidden size.", min=1),
+    _s("hidden", int, None, P, "Hidden size (an architecture preset may fix it).", min=1, fallback=64),
     _s("match_params", int, None, R, "Choose each model's hidden size to have this many parameters (+-10%).",
        min=1),
     _s("batch_size", int, None, R, "Sequences per step.", min=1, recommendable=True, fallback=16),
@@ -151,10 +151,27 @@ SETTINGS: tuple[Setting, ...] = (
        from_task="success_threshold"),
     _s("test_size", int, 2560, R, "Held-out test sequences (the paper's Task 6a test set: 2560).", min=1),
     _s("check_every", int, 1024, R, "Training sequences between success checks.", min=1),
-    _s("streak", int, 0, R, "Solved instead when this many consecutive training sequences were right, each judged "
-       "by the output the model gave while training on it (the 1997 paper stopped training at 2000); the run stops "
-       "at the next success check and the test set measures its accuracy. 0: solved when the test accuracy reaches "
-       "the threshold at a success check.", min=0, since="0.8"),
+    _s("streak", int, 0, R, "Solved instead by the most recent N training sequences, each judged by the output the "
+       "model gave while training on it: solved after the sequence that made all N right (the 1997 paper stopped at "
+       "2000), or as streak_wrong and streak_error say; the run stops at the next success check and the test set "
+       "measures its accuracy. 0: solved when the test accuracy reaches the threshold at a success check.", min=0,
+       since="0.8"),
+    _s("streak_wrong", int, 0, R, "With streak N: how many of the N may be wrong (the 1997 paper's Exp. 5 stopped "
+       "when fewer than n_seq = 140 or 13 of the last 2000 were wrong: 139, 12).", min=0, since="0.9"),
+    _s("streak_error", float, 0.0, R, "With streak N: their mean squared error sum_k (t_k - y_k)^2 must be below this "
+       "too (the 1997 paper's ST3(beta): 0.01 for adding, 0.1 for temporal order); 0: no condition.", min=0,
+       since="0.9"),
+    _s("abs_error", float, 0.0, R, "A sequence is right when the absolute error of every output unit at its judged "
+       "steps is below this (the 1997 paper's ABS(beta); class tasks need sigmoid output units); 0: the task's own "
+       "criterion (the most active output for classes).", min=0, max=1, since="0.9"),
+    _s("test_error", float, 0.0, R, "Solved by the test set also needs the mean absolute error of its sequences below "
+       "this (the 1997 paper's ST2 in Exp. 3; value tasks); 0: no condition.", min=0, since="0.9"),
+    _s("stop_set", int, 0, R, "Judge the test-set criterion on this many sequences that follow the test set in the "
+       "test stream (the 1997 paper's 256 in Exp. 3), the test set measuring the accuracy at the end; 0: on the test "
+       "set.", min=0, since="0.9"),
+    _s("step_loss", str, "mean", R, "Per-step tasks: the training loss averages the asked steps' errors (mean) or sums "
+       "them (sum: the 1997 paper's, a weight's update the sum of every step's contribution).",
+       choices=("mean", "sum"), since="0.9"),
     _s("device", str, "auto", T, "Where runs train; auto: CUDA when available.", choices=("auto", "cpu", "cuda")),
     _s("threads", int, 1, T, "torch and numba threads per run.", min=1),
     _s("allocator", str, "keep", T, "CPU memory of a run's process: keep (freed blocks of up to 1 GiB stay in the "

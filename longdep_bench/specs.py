@@ -63,6 +63,14 @@ class Batch:
         return {"inputs": self.inputs, "lengths": self.lengths, "targets": self.targets, **self.extras}
 
 
+@dataclass(frozen=True, eq=False)
+class FixedSets:
+    """A task's fixed training set and its held-out test set (NumPy batches)."""
+
+    training: Batch
+    test: Batch
+
+
 @dataclass(frozen=True)
 class ModelIO:
     """What an architecture's model consumes and produces for one task."""
@@ -89,9 +97,14 @@ class Published:
     """A published result on a task, shown next to measured ones in reports.
 
     ``params``: the task parameters it was measured at (those not given: any); ``sequences``: the
-    training sequences until solved (None when the source gives none); ``success``: the success
+    training sequences until solved, a mean over ``trials`` runs where given (None when the source
+    gives none), with its ``spread`` (lowest, highest) where published; ``success``: the success
     rate in words, if given; ``mark``: how sure we are of the figure ([read] in a primary source,
-    [agreed] by several secondary ones, [recalled] not checkable here).
+    [agreed] by several secondary ones, [recalled] not checkable here). ``setting``: the
+    architecture (``arch``), its options and the run settings the figure was measured with, where it
+    applies to those only (for example one network and learning rate of several); ``milestone``:
+    the record milestone it is comparable with, where not the run's solving (the 1997 paper's ST1
+    in Experiment 3 is the ``accuracy`` milestone, its ST2 the solving).
     """
 
     source: str
@@ -100,10 +113,20 @@ class Published:
     params: Mapping[str, Any] = field(default_factory=dict)
     sequences: int | None = None
     success: str | None = None
+    trials: int | None = None
+    spread: tuple[int, int] | None = None
+    setting: Mapping[str, Any] = field(default_factory=dict)
+    milestone: str | None = None
 
     def applies(self, params: Mapping[str, Any]) -> bool:
         """Whether the result was measured at these task parameters."""
         return all(params.get(k) == v for k, v in self.params.items())
+
+    def applies_to_run(self, arch: str, settings: Mapping[str, Any]) -> bool:
+        """Whether the result was measured with this architecture and these settings (a record's
+        hyperparameters, its architecture options among them)."""
+        options = settings.get("arch_options", {})
+        return all((arch if k == "arch" else options.get(k, settings.get(k))) == v for k, v in self.setting.items())
 
     def line(self) -> str:
         """One line: source, text and mark."""
@@ -120,6 +143,12 @@ class TaskSpec:
     ``revision`` counts corrections of the task's definition that change its data or targets for
     the same parameters: it enters the run ids from 1 on, so that results of an older definition
     are never taken for this one (a sweep reruns them) and reports keep them apart.
+
+    A task that trains on a fixed set of sequences (the embedded Reber grammar's 256 training
+    strings in the 1997 paper) gives ``fixed_sets(params, n_test, data_seed, test_seed)``: the
+    :class:`FixedSets` that the data stream ``data_seed`` draws its training sequences from and
+    ``n_test`` held-out sequences outside it (None under parameters without a fixed set). A run
+    of such a task is solved only when its training set meets the threshold too.
     """
 
     name: str
@@ -129,7 +158,7 @@ class TaskSpec:
     params: tuple[Param, ...] = ()
     symbols: tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, ...]] = ()  # token names, or params -> names
     n_features: int = 0  # features per step (real-valued inputs)
-    classes: tuple[str, ...] = ()  # names of the class ids (class outputs)
+    classes: tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, ...]] = ()  # class names, or params -> names
     gap_param: str | None = None  # the lag parameter that ``--gap`` sets and tables show
     success_threshold: float = 0.99  # fraction of test sequences that must be correct to count as solved
     chance: float = 0.0  # fraction of test sequences that the trivial baseline gets right
@@ -140,6 +169,8 @@ class TaskSpec:
     correct: Callable[[Any, Batch], Any] | None = None  # per-sequence correctness; default by output kind
     published: tuple[Published, ...] = ()  # published results to show next to measured ones in reports
     revision: int = 0  # corrections of the definition (see above); 0 for a task never corrected
+    deviation: Callable[[Any, Batch], Any] | None = None  # per-sequence absolute error of a value task; default |y - t|
+    fixed_sets: Callable[[Mapping[str, Any], int, int, int], "FixedSets | None"] | None = None  # see below
 
     def __post_init__(self) -> None:
         _check_name("task", self.name)
@@ -156,6 +187,10 @@ class TaskSpec:
         """The names of the token ids under these parameters (empty for feature inputs)."""
         return tuple(self.symbols(params)) if callable(self.symbols) else self.symbols
 
+    def class_names(self, params: Mapping[str, Any]) -> tuple[str, ...]:
+        """The names of the class ids under these parameters (empty for value outputs)."""
+        return tuple(self.classes(params)) if callable(self.classes) else self.classes
+
     def width(self, params: Mapping[str, Any]) -> int:
         """The padded length T of every batch under these parameters (one sequence is generated)."""
         return int(self.generate(params, 1, 0, 0).inputs.shape[1])
@@ -165,7 +200,7 @@ class TaskSpec:
         return ModelIO(
             n_symbols=len(self.vocabulary(params)),
             n_features=self.n_features,
-            n_outputs=len(self.classes) if self.classes else 1,
+            n_outputs=len(self.class_names(params)) or 1,
             per_step=self.output is OutputKind.CLASS_PER_STEP,
             max_length=max_length,
         )
@@ -197,15 +232,41 @@ class ArchitectureSpec:
     unavailable: str | None = None
     cuda_graphs: bool = True
     check_device: Callable[[str, Mapping[str, Any]], None] | None = None
+    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_name("architecture", self.name)
+        if self.presets:
+            declared = next((p for p in self.options if p.name == "preset"), None)
+            if declared is None or set(declared.choices) != {"", *self.presets}:
+                raise ValueError(f"architecture {self.name!r}: presets need an option 'preset' whose choices are '' "
+                                 f"and the presets' names ({', '.join(self.presets)})")
+            names = {p.name for p in self.options} | {"hidden"}
+            unknown = {k for values in self.presets.values() for k in values} - names
+            if unknown:
+                raise ValueError(f"architecture {self.name!r}: presets set unknown options {sorted(unknown)}")
         unknown = set(self.recommended) - recommendable()
         if unknown:
             raise ValueError(
                 f"architecture {self.name!r}: cannot recommend {sorted(unknown)}; "
                 f"known: {sorted(recommendable())}"
             )
+
+
+@dataclass(frozen=True)
+class OnlineSetup:
+    """What a model's ``online_learner`` is asked to train with: the run's learning rate, optimiser,
+    sequences per step, gradient clip, output units, how a per-step task's step errors combine
+    (``step_loss``: mean or sum), the device, and the task's output kind."""
+
+    lr: float
+    optimizer: str
+    batch_size: int
+    clip: float
+    output_units: str
+    step_loss: str
+    device: str
+    output: OutputKind
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from longdep_bench.capture_gate import GATE
-from longdep_bench.objectives import correct_function, loss_function
-from longdep_bench.specs import ArchitectureSpec, Batch, ModelIO, TaskSpec
+from longdep_bench.objectives import Objective, run_objective
+from longdep_bench.specs import ArchitectureSpec, Batch, ModelIO, OnlineSetup, TaskSpec
 from longdep_bench.streak import Streak
 from longdep_bench.timing import synchronize
 
@@ -54,11 +54,48 @@ def build_model(spec: ArchitectureSpec, io: ModelIO, config: Any, init_seed: int
 
 
 def prepare_step(config: Any, task: TaskSpec, arch: ArchitectureSpec, seeds: Mapping[str, int], device: torch.device,
-                 width: int, check: Callable[[Batch, int], None] | None = None) -> "TrainingStep":
+                 width: int, check: Callable[[Batch, int], None] | None = None) -> "TrainingStep | OnlineStep":
     """The configuration's model (from its init seed) on ``device`` for batches ``width`` steps wide,
-    and its training step."""
-    model = build_model(arch, task.model_io(config.params, width), config, seeds["init"], device)
+    and its training step: the model's own online learner where it offers one for this run, else
+    autograd and the optimiser."""
+    model = build_model(arch, task.model_io(config.task_params(task), width), config, seeds["init"], device)
+    offer = getattr(model, "online_learner", None)
+    if callable(offer):
+        learner = offer(OnlineSetup(lr=config.lr, optimizer=config.optimizer, batch_size=config.batch_size,
+                                    clip=config.clip, output_units=config.output_units, step_loss=config.step_loss,
+                                    device=device.type, output=task.output))
+        if learner is not None:
+            return OnlineStep(model, learner, task, config, seeds["data"], device, check)
     return TrainingStep(model, task, arch, config, seeds["data"], device, check)
+
+
+class WindowTotals:
+    """What training sequences gave since the last success check: the right ones and the summed
+    loss, kept on the device, and the stopping rule's window (:class:`Streak`) where the run has one."""
+
+    def __init__(self, objective: Objective, config: Any, device: torch.device):
+        self.objective = objective
+        self.hits = torch.zeros((), dtype=torch.int64, device=device)
+        self.loss_sum = torch.zeros((), dtype=torch.float32, device=device)
+        self.streak = (Streak(config.streak, device, config.streak_wrong, config.streak_error) if config.streak
+                       else None)
+
+    @torch.no_grad()
+    def add(self, outputs: torch.Tensor, batch: Batch, loss: torch.Tensor, n: int) -> None:
+        """Count a trained batch: its outputs (as the model gave them while training) and mean loss."""
+        right = self.objective.correct(outputs, batch)
+        self.hits += right.sum()
+        self.loss_sum += loss * n
+        if self.streak is not None:
+            errors = self.objective.error(outputs, batch) if self.streak.error > 0 else None
+            self.streak.add(right, errors)
+
+    def take(self) -> tuple[int, float]:
+        """The correct count and summed loss since the last call (this waits for the device), then zero them."""
+        hits, loss = int(self.hits), float(self.loss_sum)
+        self.hits.zero_()
+        self.loss_sum.zero_()
+        return hits, loss
 
 
 def make_optimizer(name: str, parameters: Any, lr: float, device: torch.device) -> torch.optim.Optimizer:
@@ -130,17 +167,17 @@ class _Staging:
 class TrainingStep:
     """Generate sequences, then forward, loss, backward, clipping and an optimiser update."""
 
+    online = False
+
     def __init__(self, model: torch.nn.Module, task: TaskSpec, arch: ArchitectureSpec, config: Any, data_seed: int,
                  device: torch.device, check: Callable[[Batch, int], None] | None = None):
-        self.model, self.task, self.params = model, task, config.params
+        self.model, self.task, self.params = model, task, config.task_params(task)
         self.data_seed, self.device, self.clip = data_seed, device, config.clip
         self.batch_size = config.batch_size
-        self.loss = loss_function(task, config.output_units)
-        self.correct = correct_function(task, config.output_units)
+        self.objective = run_objective(task, config)
         self.optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, device)
-        self.hits = torch.zeros((), dtype=torch.int64, device=device)
-        self.loss_sum = torch.zeros((), dtype=torch.float32, device=device)
-        self.streak = Streak(config.streak, device) if config.streak else None
+        self.totals = WindowTotals(self.objective, config, device)
+        self.streak = self.totals.streak
         self.check = check
         self.setting = config.cuda_graphs
         self.wanted, self.fallback = graphs_wanted(self.setting, device, arch)
@@ -175,17 +212,12 @@ class TrainingStep:
     def _body(self, batch: Batch, n: int) -> None:
         self.optimizer.zero_grad(set_to_none=self.device.type != "cuda")
         outputs = self.model(batch.inputs, batch.lengths)
-        loss = self.loss(outputs, batch)
+        loss = self.objective.loss(outputs, batch)
         loss.backward()
         if self.clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
         self.optimizer.step()
-        with torch.no_grad():
-            right = self.correct(outputs.detach(), batch)
-            self.hits += right.sum()
-            self.loss_sum += loss.detach() * n
-            if self.streak is not None:
-                self.streak.add(right)
+        self.totals.add(outputs.detach(), batch, loss.detach(), n)
 
     def _warm_up(self, n: int) -> None:
         """An eager step on a side stream, as CUDA graph capture wants its warm-up steps."""
@@ -218,16 +250,57 @@ class TrainingStep:
 
     def take_window(self) -> tuple[int, float]:
         """The correct count and summed loss since the last call (this waits for the device), then zero them."""
-        hits, loss = int(self.hits), float(self.loss_sum)
-        self.hits.zero_()
-        self.loss_sum.zero_()
-        return hits, loss
+        return self.totals.take()
 
     def runtime(self) -> Mapping[str, Any]:
         """How the step ran: whether it was graphed, why not if it could have been, and what the
         model's modules report about themselves (``runtime_info()``, e.g. the kernel that ran)."""
-        info: dict[str, Any] = {"graphed": self.replay is not None, "graph_fallback": self.fallback}
-        for module in self.model.modules():
-            if callable(getattr(module, "runtime_info", None)):
-                info.update(module.runtime_info())
-        return info
+        return {"graphed": self.replay is not None, "graph_fallback": self.fallback, **module_info(self.model)}
+
+
+def module_info(model: torch.nn.Module) -> dict[str, Any]:
+    """What the model's modules report about how they ran (``runtime_info()``, e.g. the kernel)."""
+    info: dict[str, Any] = {}
+    for module in model.modules():
+        if callable(getattr(module, "runtime_info", None)):
+            info.update(module.runtime_info())
+    return info
+
+
+ONLINE_CHUNK = 256  # sequences an online learner trains on per call (one after another; the size changes nothing)
+
+
+class OnlineStep:
+    """Training sequences given to a model's own online learner (``model.online_learner``), which
+    trains on them one after another and returns the outputs each gave while it was trained on;
+    the window's totals and stopping rule follow those outputs as :class:`TrainingStep`'s do. The
+    learner's chunk of sequences is an execution detail: any chunking trains the same."""
+
+    online = True
+
+    def __init__(self, model: torch.nn.Module, learner: Any, task: TaskSpec, config: Any, data_seed: int,
+                 device: torch.device, check: Callable[[Batch, int], None] | None = None):
+        self.model, self.learner, self.task, self.params = model, learner, task, config.task_params(task)
+        self.data_seed, self.device, self.check = data_seed, device, check
+        self.objective = run_objective(task, config)
+        self.totals = WindowTotals(self.objective, config, device)
+        self.streak = self.totals.streak
+
+    def __call__(self, start: int, n: int) -> None:
+        """Train on sequences ``start .. start + n - 1`` of the data stream."""
+        host = self.task.generate(self.params, n, self.data_seed, start)
+        if self.check is not None:
+            self.check(host, n)
+            self.check = None
+        outputs = self.learner.train(host).to(self.device)
+        batch = host.to_torch(self.device)
+        with torch.no_grad():
+            self.totals.add(outputs, batch, self.objective.loss(outputs, batch), n)
+
+    def take_window(self) -> tuple[int, float]:
+        """The correct count and summed loss since the last call, then zero them."""
+        return self.totals.take()
+
+    def runtime(self) -> Mapping[str, Any]:
+        """How the step ran: never graphed; what the model's modules report (the learning rule)."""
+        return {"graphed": False, "graph_fallback": None, **module_info(self.model)}

@@ -8,9 +8,9 @@ from typing import Any, Mapping, Sequence
 from longdep_bench.config import RUN_SETTINGS, RUNTIME_SETTINGS, RunConfig
 from longdep_bench.environment import resolve_device
 from longdep_bench.errors import BenchError
-from longdep_bench.params import parse_assignments, resolve_params
+from longdep_bench.params import parse_assignments, recorded, resolve_params
 from longdep_bench.registry import Registry
-from longdep_bench.settings import SweepOptions, resolve
+from longdep_bench.settings import BY_NAME, SweepOptions, resolve
 from longdep_bench.specs import ArchitectureSpec, TaskSpec
 
 
@@ -96,21 +96,37 @@ def runtime_names(arch: ArchitectureSpec) -> set[str]:
     return {p.name for p in arch.options if p.runtime}
 
 
+def architecture_variant(registry: Registry, text: str, hidden: int | None, matching: bool
+                         ) -> tuple[ArchitectureSpec, dict[str, Any], int]:
+    """The architecture named by ``text`` ('NAME[:K=V,...]'), its resolved options (a preset's values
+    under the options given) and its hidden size: the preset's, else ``hidden``, else the default."""
+    name, raw = parse_ref(text)
+    spec = registry.architecture(name)
+    if spec.unavailable:
+        raise BenchError(f"architecture {name!r} is unavailable here: {spec.unavailable}")
+    owner = f"architecture {name!r}"
+    chosen = resolve_params(spec.options, {"preset": raw["preset"]}, owner)["preset"] if "preset" in raw else ""
+    preset = dict(spec.presets.get(chosen, {}))
+    fixed = preset.pop("hidden", None)
+    arch_options = resolve_params(spec.options, {**preset, **raw}, owner)
+    if fixed is not None and (matching or hidden not in (None, fixed)):
+        given = "--match-params" if matching else f"hidden size {hidden}"
+        raise BenchError(f"{owner} with preset={chosen} has hidden size {fixed}; {given} contradicts it (leave it "
+                         "out, or give the options without the preset)")
+    size = fixed or hidden or BY_NAME["hidden"].fallback
+    if spec.check is not None and not matching:
+        try:
+            spec.check(size, arch_options)
+        except ValueError as exc:
+            raise BenchError(f"{owner}: {exc}") from None
+    return spec, arch_options, size
+
+
 def plan(options: SweepOptions, registry: Registry) -> list[RunConfig]:
     """Every (task, parameters, seed, architecture) run the options ask for, validated up front."""
-    archs = []
-    for text in options.archs:
-        name, raw = parse_ref(text)
-        spec = registry.architecture(name)
-        if spec.unavailable:
-            raise BenchError(f"architecture {name!r} is unavailable here: {spec.unavailable}")
-        arch_options = resolve_params(spec.options, raw, f"architecture {name!r}")
-        if spec.check is not None and options.match_params is None:
-            try:
-                spec.check(options.hidden, arch_options)
-            except ValueError as exc:
-                raise BenchError(f"architecture {name!r}: {exc}") from None
-        archs.append((spec, arch_options))
+    matching = options.match_params is not None
+    variants = [architecture_variant(registry, text, options.hidden, matching) for text in options.archs]
+    archs = [(spec, arch_options) for spec, arch_options, _ in variants]
     tasks = [variant for text in options.tasks
              for variant in task_variants(registry, text, options.params, options.gaps)]
     hidden: dict[tuple[int, int], int] = {}
@@ -139,12 +155,13 @@ def plan(options: SweepOptions, registry: Registry) -> list[RunConfig]:
             arch=arch.name,
             task=task.name,
             task_revision=task.revision,
-            arch_options={k: v for k, v in arch_options.items() if k not in runtime_names(arch)},
+            arch_options=recorded(arch.options, {k: v for k, v in arch_options.items()
+                                                 if k not in runtime_names(arch)}),
             arch_runtime={k: v for k, v in arch_options.items() if k in runtime_names(arch)},
-            params=params,
+            params=recorded(task.params, params),
             seed=seed,
             master_seed=options.master_seed,
-            hidden=hidden.get((t, a), options.hidden),
+            hidden=hidden.get((t, a), variants[a][2]),
             **{s.name: resolve(s, getattr(options, s.name), arch.recommended, task) for s in RUN_SETTINGS},
             **{s.name: getattr(options, s.name) for s in RUNTIME_SETTINGS} | {"device": device},
         ))

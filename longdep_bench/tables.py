@@ -224,6 +224,12 @@ def build_tables(records: Iterable[RunRecord]) -> list[Table]:
     return tables
 
 
+def run_hours(records: Sequence[RunRecord]) -> float:
+    """Hours the runs took, training and evaluation, summed over runs (on a CPU, core hours: one
+    thread per run)."""
+    return sum(r.train_seconds + r.eval_seconds for r in records) / 3600
+
+
 def count(value: float) -> str:
     """31,390 -> '31k'; 1,500 -> '1.5k'."""
     if value >= 10_000:

@@ -28,11 +28,11 @@ from longdep_bench import contracts
 from longdep_bench.capture_gate import GATE
 from longdep_bench.config import RunConfig, derive_seeds
 from longdep_bench.environment import configure_allocator, configure_threads, environment
-from longdep_bench.objectives import correct_function, loss_function
+from longdep_bench.objectives import Objective, run_objective
 from longdep_bench.records import RunRecord, Status
 from longdep_bench.registry import Registry, get_registry
 from longdep_bench.specs import Batch, TaskSpec
-from longdep_bench.steps import TrainingStep, prepare_step
+from longdep_bench.steps import ONLINE_CHUNK, OnlineStep, TrainingStep, prepare_step
 from longdep_bench.timing import Stopwatch
 
 EVAL_CHUNK = {"cpu": 128, "cuda": 1024}  # test sequences per forward pass (CPU: measured fastest for small RNNs)
@@ -53,37 +53,42 @@ def rows(batch: Batch, begin: int, end: int) -> Batch:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Accuracy (fraction of sequences right) and mean training loss on an evaluation set."""
+    """Accuracy (fraction of sequences right), mean training loss and, for value tasks, the mean
+    absolute error (deviation) on an evaluation set."""
 
     accuracy: float
     loss: float
+    deviation: float | None = None
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, task: TaskSpec, batch: Batch, at_least: float | None = None,
-             output_units: str = "linear") -> Evaluation | None:
-    """The model's accuracy and mean training loss on a batch of sequences.
+def evaluate(model: torch.nn.Module, objective: Objective, batch: Batch, at_least: float | None = None,
+             deviation: bool = False) -> Evaluation | None:
+    """The model's accuracy and mean training loss on a batch of sequences (and with ``deviation``
+    the mean absolute error of a value task's sequences).
 
     With ``at_least``, return None as soon as the errors so far make that accuracy impossible,
     which makes a failed success check cheap.
     """
-    correct, loss = correct_function(task, output_units), loss_function(task, output_units)
     allowed_errors = math.inf if at_least is None else (1.0 - at_least) * len(batch)
     chunk = EVAL_CHUNK.get(batch.lengths.device.type, EVAL_CHUNK["cpu"])
     was_training = model.training
     model.eval()
-    errors, loss_sum = 0, 0.0
+    errors, loss_sum, deviation_sum = 0, 0.0, 0.0
     try:
         for begin in range(0, len(batch), chunk):
             part = rows(batch, begin, begin + chunk)
             outputs = model(part.inputs, part.lengths)
-            errors += len(part) - int(correct(outputs, part).sum())
+            errors += len(part) - int(objective.correct(outputs, part).sum())
             if errors > allowed_errors + 1e-9:
                 return None
-            loss_sum += float(loss(outputs, part)) * len(part)
+            loss_sum += float(objective.loss(outputs, part)) * len(part)
+            if deviation:
+                deviation_sum += float(objective.deviation(outputs, part).sum())
     finally:
         model.train(was_training)
-    return Evaluation(1.0 - errors / len(batch), loss_sum / len(batch))
+    return Evaluation(1.0 - errors / len(batch), loss_sum / len(batch),
+                      deviation_sum / len(batch) if deviation else None)
 
 
 @dataclass
@@ -97,6 +102,7 @@ class Outcome:
     test_loss: float = float("nan")
     n_params: int = 0
     curve: list = field(default_factory=list)
+    milestones: dict[str, int] = field(default_factory=dict)  # criteria met before the one that solved the run
     error: str | None = None
     runtime: dict[str, Any] = field(default_factory=dict)  # how the step ran (graphed, fallback, kernels)
 
@@ -110,6 +116,8 @@ class Run:
         self.task_entry = registry.entry("task", config.task)
         self.arch_entry = registry.entry("architecture", config.arch)
         self.task: TaskSpec = self.task_entry.spec
+        self.params = config.task_params(self.task)
+        self.objective = run_objective(self.task, config)
         self.seeds = derive_seeds(config.master_seed, config.seed)
         self.device = torch.device(config.device)
         self.train_clock, self.eval_clock = Stopwatch(self.device), Stopwatch(self.device)
@@ -138,24 +146,44 @@ class Run:
         return contracts.fault(exc)
 
     def _generate(self, n: int, seed: int, start: int) -> Batch:
-        return contracts.call_plugin("task", self.task_entry, self.task.generate, self.config.params, n, seed, start)
+        return contracts.call_plugin("task", self.task_entry, self.task.generate, self.params, n, seed, start)
 
-    def _prepare(self) -> tuple[Batch, TrainingStep]:
-        """Check the task's contract, make the test set, build the model and check its outputs."""
+    def _held_out(self) -> tuple[Batch, Batch | None, Batch | None]:
+        """The test set, the set the test criterion is judged on when it is not the test set
+        (``stop_set``), and the task's fixed training set where it has one (NumPy batches)."""
+        config, seeds = self.config, self.seeds
+        fixed = None
+        if self.task.fixed_sets is not None:
+            fixed = contracts.call_plugin("task", self.task_entry, self.task.fixed_sets, self.params,
+                                          config.test_size, seeds["data"], seeds["test"])
+        test = fixed.test if fixed is not None else self._generate(config.test_size, seeds["test"], 0)
+        contracts.check_batch(self.task_entry, self.params, test, config.test_size)
+        stop = None
+        if config.stop_set:
+            stop = self._generate(config.stop_set, seeds["test"], config.test_size)
+            contracts.check_batch(self.task_entry, self.params, stop, config.stop_set, test.inputs.shape[1])
+        if fixed is not None:
+            contracts.check_batch(self.task_entry, self.params, fixed.training, len(fixed.training),
+                                  test.inputs.shape[1])
+        return test, stop, fixed.training if fixed is not None else None
+
+    def _prepare(self) -> tuple[Batch, TrainingStep | OnlineStep]:
+        """Check the task's contract, make the held-out sets, build the model and check its outputs."""
         config = self.config
-        contracts.check_stream(self.task_entry, config.params, self.seeds["data"], STREAM_PROBE)
-        host_test = self._generate(config.test_size, self.seeds["test"], 0)
-        contracts.check_batch(self.task_entry, config.params, host_test, config.test_size)
+        contracts.check_stream(self.task_entry, self.params, self.seeds["data"], STREAM_PROBE)
+        host_test, host_stop, host_training = self._held_out()
+        self.stop_set = host_stop.to_torch(self.device) if host_stop is not None else None
+        self.training_set = host_training.to_torch(self.device) if host_training is not None else None
         width = host_test.inputs.shape[1]
         test = host_test.to_torch(self.device)
         step = contracts.call_plugin(
             "architecture", self.arch_entry, prepare_step, config, self.task, self.arch_entry.spec, self.seeds,
             self.device, width,
-            check=lambda batch, n: contracts.check_batch(self.task_entry, config.params, batch, n, width))
+            check=lambda batch, n: contracts.check_batch(self.task_entry, self.params, batch, n, width))
         probe = rows(test, 0, STREAM_PROBE)
         with torch.no_grad():
             outputs = contracts.call_plugin("architecture", self.arch_entry, step.model, probe.inputs, probe.lengths)
-        contracts.check_outputs(self.arch_entry, outputs, self.task.model_io(config.params, width), len(probe), width)
+        contracts.check_outputs(self.arch_entry, outputs, self.task.model_io(self.params, width), len(probe), width)
         return test, step
 
     def _train(self, on_check: Callable[[int, float], None] | None) -> None:
@@ -170,6 +198,8 @@ class Run:
         while outcome.seen < config.max_sequences:
             GATE.let_captures_in()
             n = min(config.batch_size, config.max_sequences - outcome.seen)
+            if step.online:  # as many as the learner takes at once, up to the next check
+                n = min(ONLINE_CHUNK, config.max_sequences - outcome.seen, config.check_every - window_seen)
             step(outcome.seen, n)
             outcome.seen += n
             window_seen += n
@@ -187,8 +217,7 @@ class Run:
                 on_check(outcome.seen, window_accuracy)
             self.eval_clock.start()
             if outcome.seen >= next_curve:
-                outcome.curve.append([outcome.seen, evaluate(model, self.task, curve_set,
-                                                             output_units=config.output_units).accuracy])
+                outcome.curve.append([outcome.seen, evaluate(model, self.objective, curve_set).accuracy])
                 while next_curve <= outcome.seen:
                     next_curve *= 2
             if step.streak is not None:
@@ -197,8 +226,7 @@ class Run:
                     self._test(model, test, None)
                     outcome.sequences_to_solve = reached
             elif window_accuracy >= config.threshold or at_end:
-                result = self._test(model, test, None if at_end else config.threshold)
-                if result is not None and result.accuracy >= config.threshold:
+                if self._judge(model, test, at_end):
                     outcome.sequences_to_solve = outcome.seen
             self.eval_clock.stop()
             if outcome.sequences_to_solve is not None:
@@ -206,9 +234,33 @@ class Run:
             window_seen = 0
             self.train_clock.start()
 
-    def _test(self, model: torch.nn.Module, test: Batch, at_least: float | None) -> Evaluation | None:
+    def _judge(self, model: torch.nn.Module, test: Batch, at_end: bool) -> bool:
+        """Whether the test-set criterion holds now: the accuracy threshold on the test set (or the stop
+        set), its mean absolute error below ``test_error`` where set (the accuracy alone is recorded as
+        the ``accuracy`` milestone the first time it holds), and the threshold on the task's fixed
+        training set where it has one. At the end of the budget the test set is measured whatever."""
+        config, outcome = self.config, self.outcome
+        threshold = config.threshold
+        deviation = config.test_error > 0
+        if self.stop_set is None:
+            result = self._test(model, test, None if at_end else threshold, deviation)
+        else:
+            result = evaluate(model, self.objective, self.stop_set, threshold, deviation)
+        accurate = result is not None and result.accuracy >= threshold
+        if accurate and deviation:
+            outcome.milestones.setdefault("accuracy", outcome.seen)
+        solved = accurate and (not deviation or result.deviation < config.test_error)
+        if solved and self.training_set is not None:
+            trained = evaluate(model, self.objective, self.training_set, threshold)
+            solved = trained is not None and trained.accuracy >= threshold
+        if self.stop_set is not None and (solved or at_end):
+            self._test(model, test, None)
+        return solved
+
+    def _test(self, model: torch.nn.Module, test: Batch, at_least: float | None, deviation: bool = False
+              ) -> Evaluation | None:
         """Evaluate on the test set (abandoned once ``at_least`` is out of reach) and record the result."""
-        result = evaluate(model, self.task, test, at_least, self.config.output_units)
+        result = evaluate(model, self.objective, test, at_least, deviation)
         if result is not None:
             self.outcome.test_accuracy, self.outcome.test_loss = result.accuracy, result.loss
             self.outcome.curve.append([self.outcome.seen, result.accuracy])

@@ -1,17 +1,16 @@
 """Where the 1997 LSTM stands while it trains on the adding problem under the paper's protocol.
 
-Trains ``lstm1997`` (2 blocks of 2 cells, plain gradient descent on one sequence at a time, a
-sigmoid output on the squared error: the block of ``configs/paper.toml``) and prints at 1k, 2k,
-4k, ... sequences: the test accuracy, the least-squares fit of the output on X1 and X2 (a network
-that ignores the inputs has both coefficients 0; the target is 0.5 + X1/4 + X2/4), the output
-layer's weights, and each block's mean input-gate activation at the two marked steps and at the
-others (a network that stores the marked values opens its gate at them). For example:
+Trains ``lstm1997`` (by default the paper's adding network, ``preset=adding``: 2 blocks of 2
+cells, 93 weights; plain gradient descent on one sequence at a time, a sigmoid output on the
+squared error, as in ``configs/paper.toml``) and prints at 1k, 2k, 4k, ... sequences: the test
+accuracy, the least-squares fit of the output on X1 and X2 (a network that ignores the inputs has
+both coefficients 0; the target is 0.5 + X1/4 + X2/4), the output layer's weights, and each
+block's mean input-gate activation at the two marked steps and at the others (a network that
+stores the marked values opens its gate at them). For example:
 
     python scripts/lstm1997_plateau.py --T 500 --sequences 262144
     python scripts/lstm1997_plateau.py --T 100 --sequences 65536
-    python scripts/lstm1997_plateau.py --T 500 --lr 0.1 --gate-bias=-3,-6,0,0
-
-``--gate-bias`` sets the initial biases of the input gates then the output gates, one per block.
+    python scripts/lstm1997_plateau.py --T 500 --lr 0.1 --arch lstm1997:preset=adding,in_bias=-3/-9
 """
 
 from __future__ import annotations
@@ -23,7 +22,9 @@ import torch
 
 from longdep_bench import project_time_major
 from longdep_bench.config import derive_seeds
+from longdep_bench.kernels.numba.lstm1997 import forward_kernel
 from longdep_bench.environment import configure_allocator, configure_threads
+from longdep_bench.objectives import run_objective
 from longdep_bench.registry import get_registry
 from longdep_bench.settings import SweepOptions
 from longdep_bench.steps import prepare_step
@@ -34,12 +35,15 @@ from longdep_bench_plugins.lstm1997 import LSTM1997
 
 def gate_activations(layer: LSTM1997, inputs: torch.Tensor) -> torch.Tensor:
     """Input-gate activations (B, T, blocks) of ``layer`` on ``inputs`` (B, T, features)."""
-    outputs = layer(inputs).transpose(0, 1)  # (T, B, H)
-    previous = torch.cat([torch.zeros_like(outputs[:1]), outputs[:-1]])
-    net = project_time_major(inputs, layer.weight_in, layer.bias) + previous @ layer.weight_rec.t()
-    hidden = layer.weight_rec.shape[1]
-    blocks = hidden // layer.block_size
-    return torch.sigmoid(net[..., hidden:hidden + blocks]).transpose(0, 1)
+    projected = project_time_major(inputs, layer.weight_in, layer.full_bias()).detach().contiguous().numpy()
+    steps, batch, units = projected.shape
+    layout = layer.layout
+    net = np.empty((steps, batch, units), dtype=np.float32)
+    cells = np.empty((steps, batch, layout.cells), dtype=np.float32)
+    forward_kernel(projected, layer.weight_rec.detach().contiguous().numpy(), layout.codes(), net, cells,
+                   cells.copy(), np.empty((steps, batch, layout.recurrent), dtype=np.float32))
+    gates = torch.sigmoid(torch.from_numpy(net[..., layout.cells:layout.cells + layout.blocks]))
+    return gates.transpose(0, 1)
 
 
 def main() -> None:
@@ -48,24 +52,23 @@ def main() -> None:
     parser.add_argument("--sequences", type=int, default=262_144, help="training sequences")
     parser.add_argument("--lr", type=float, default=0.5, help="learning rate (the paper's block: 0.5)")
     parser.add_argument("--seed", type=int, default=0, help="run seed (the sweep's seed index)")
-    parser.add_argument("--gate-bias", help="initial input-gate then output-gate biases, e.g. -3,-6,0,0")
+    parser.add_argument("--arch", default="lstm1997:preset=adding", help="the architecture with its options")
     args = parser.parse_args()
     configure_threads(1)
     configure_allocator("keep")
     registry = get_registry()
-    options = SweepOptions(archs=("lstm1997",), tasks=("adding",), gaps=(args.T,), hidden=4, optimizer="sgd",
+    options = SweepOptions(archs=(args.arch,), tasks=("adding",), gaps=(args.T,), optimizer="sgd",
                            batch_size=1, lr=args.lr, clip=0.0, output_units="sigmoid", seeds=args.seed + 1,
                            max_sequences=args.sequences, device="cpu")
     config = plan(options, registry)[args.seed]
     task = registry.task("adding")
     seeds = derive_seeds(config.master_seed, config.seed)
-    test = task.generate(config.params, 1024, seeds["test"], 0)
+    params = config.task_params(task)
+    test = task.generate(params, 1024, seeds["test"], 0)
     step = prepare_step(config, task, registry.architecture("lstm1997"), seeds, torch.device("cpu"),
                         test.inputs.shape[1])
-    layer = next(m for m in step.model.modules() if isinstance(m, LSTM1997))
-    if args.gate_bias:
-        with torch.no_grad():
-            layer.bias[layer.weight_rec.shape[1]:] = torch.tensor([float(b) for b in args.gate_bias.split(",")])
+    layer = step.model.core
+    objective = run_objective(task, config)
     test = test.to_torch(torch.device("cpu"))
     markers = test.inputs[:, :, 1]
     marked = markers == 1
@@ -74,11 +77,11 @@ def main() -> None:
     x2 = values.sum(1) - x1
     design = torch.stack([x1, x2, torch.ones_like(x1)], 1).double()
     seen, checkpoint = 0, 1024
-    print(f"lstm1997, adding T={args.T}, lr {args.lr}, seed {args.seed}"
-          + (f", gate biases {args.gate_bias}" if args.gate_bias else ""))
+    print(f"{args.arch}, adding T={args.T}, lr {args.lr}, seed {args.seed}")
     while seen < args.sequences:
-        step(seen, 1)
-        seen += 1
+        n = min(checkpoint, args.sequences) - seen if step.online else 1  # an online learner takes many at once
+        step(seen, n)
+        seen += n
         if seen < checkpoint and seen < args.sequences:
             continue
         checkpoint *= 2
@@ -87,7 +90,7 @@ def main() -> None:
             output = torch.sigmoid(step.model(test.inputs, test.lengths)).squeeze(-1).double()
             gates = gate_activations(layer, test.inputs)
         fit = torch.linalg.lstsq(design, output.unsqueeze(1)).solution.squeeze(1)
-        accuracy = evaluate(step.model, task, test, output_units="sigmoid").accuracy
+        accuracy = evaluate(step.model, objective, test).accuracy
         head = step.model.head.weight.detach().numpy().ravel()
         print(f"{seen:>9,} seqs  accuracy {accuracy:6.1%}  output ~ {fit[0]:+.3f} X1 {fit[1]:+.3f} X2 "
               f"{fit[2]:+.3f}  output weights {np.array2string(head, precision=3)}  input gates at marked / "

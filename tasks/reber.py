@@ -15,21 +15,31 @@ An embedded Reber string is ``B, e, <Reber string>, e, E`` with e = T or P (prob
 to predict the second-to-last symbol the network must remember e across the whole inner string.
 
 At every step the model predicts the next symbol (it is trained on the symbol that follows). A
-string counts as right when, at every step, the most active output is a legal successor (the
-paper's criterion); the task is solved when every test string is right. Strings longer than
+string counts as right when, at every step, the most active output is a legal successor
+(``judge=argmax``), or when the outputs of all legal successors are the most active ones
+(``judge=paper``, the paper's criterion [read]: where two symbols may follow, both must outrank
+every other); the task is solved when every test string is right. Strings longer than
 ``max_length`` are redrawn (rejection sampling), which removes only a tail of probability below
-1e-4 at the default 50. Extras: ``legal`` (N, T, 7), the legal-successor sets.
+1e-4 at the default 50. Extras: ``legal`` (N, T, 7), the legal-successor sets, and ``paper_rule``
+(N,), whether the paper's criterion judges the string.
+
+``training_set``: 0 (the default) trains on a fresh string every time; N > 0 follows the paper
+[read]: a fixed training set of N strings (256 in the paper) from which each training string is
+picked at random, and a test set of strings that are not in it; a run is solved only when every
+string of both sets is right. Each run draws its own training set from its data seed (the paper
+used 3 pairs of sets, with 10 trials each).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Mapping
 
 import numpy as np
 import torch
 from numba import njit
 
-from longdep_bench import Batch, OutputKind, Param, Published, TaskSpec, hookimpl, rng
+from longdep_bench import Batch, FixedSets, OutputKind, Param, Published, TaskSpec, hookimpl, rng
 
 PAPER = "Hochreiter & Schmidhuber (1997)"
 
@@ -41,6 +51,10 @@ GOTO = np.array([[1, 2], [1, 3], [2, 4], [2, 5], [3, 5]], dtype=np.int64)
 FINAL = 5
 PAD = len(SYMBOLS)
 MIN_LENGTH = 9  # B e B T X S E e E
+# Table 1 [read]: LSTM's blocks, block size, learning rate, mean sequences to success and success rate (30
+# trials each; the range is given for the last row only)
+TABLE_1 = ((4, 1, 0.1, 39_740, "100%", None), (3, 2, 0.1, 21_730, "100%", None), (3, 2, 0.2, 14_060, "97%", None),
+           (4, 1, 0.5, 9_500, "97%", None), (3, 2, 0.5, 8_440, "100%", (3_800, 24_100)))
 
 
 @njit(inline="always", cache=True)
@@ -113,15 +127,71 @@ def _fill_row(r, i, key, args):
 FILL = rng.RowFiller(_fill_row)
 
 
-def generate(params: Mapping[str, Any], n: int, seed: int, start: int = 0) -> Batch:
-    """Strings ``start .. start + n - 1`` of stream ``seed``, padded to ``max_length``."""
+def fresh(params: Mapping[str, Any], n: int, seed: int, start: int = 0) -> Batch:
+    """Strings ``start .. start + n - 1`` of stream ``seed``, each drawn from the grammar, padded to
+    ``max_length``."""
     capacity = params["max_length"]
     tokens = np.empty((n, capacity), dtype=np.int8)
     targets = np.empty((n, capacity), dtype=np.int64)
     legal = np.empty((n, capacity, len(SYMBOLS)), dtype=np.bool_)
     lengths = np.empty(n, dtype=np.int64)
     FILL(rng.stream_key(seed), start, n, tokens, targets, legal, lengths, EMIT, GOTO)
-    return Batch(inputs=tokens, lengths=lengths, targets=targets, extras={"legal": legal})
+    extras = {"legal": legal, "paper_rule": np.full(n, params.get("judge") == "paper")}  # judge came in 0.9
+    return Batch(inputs=tokens, lengths=lengths, targets=targets, extras=extras)
+
+
+def _set_seed(seed: int) -> int:
+    """The seed of the stream that a data stream's fixed training set is drawn from."""
+    return int(np.random.SeedSequence([seed, 1997]).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+@functools.lru_cache(maxsize=8)
+def training_strings(max_length: int, judge: str, size: int, seed: int) -> Batch:
+    """The fixed training set of data stream ``seed``: ``size`` strings."""
+    return fresh({"max_length": max_length, "judge": judge}, size, _set_seed(seed))
+
+
+@njit(cache=True)
+def _picks(key, start, n, size):
+    """Which training string each of sequences ``start .. start + n - 1`` of a stream is."""
+    picks = np.empty(n, dtype=np.int64)
+    for r in range(n):
+        _, bits = rng.draw(rng.start(key, start + r))
+        picks[r] = rng.below(bits >> np.uint64(32), size)
+    return picks
+
+
+def _rows(batch: Batch, index: np.ndarray) -> Batch:
+    return Batch(batch.inputs[index], batch.lengths[index], batch.targets[index],
+                 {k: v[index] for k, v in batch.extras.items()})
+
+
+def generate(params: Mapping[str, Any], n: int, seed: int, start: int = 0) -> Batch:
+    """Strings ``start .. start + n - 1`` of stream ``seed``: fresh ones, or picked at random from
+    the stream's fixed training set (``training_set``)."""
+    size = params.get("training_set", 0)  # came in 0.9: callers from before it leave it out
+    if not size:
+        return fresh(params, n, seed, start)
+    strings = training_strings(params["max_length"], params["judge"], size, seed)
+    return _rows(strings, _picks(rng.stream_key(seed), start, n, size))
+
+
+def fixed_sets(params: Mapping[str, Any], n_test: int, data_seed: int, test_seed: int) -> FixedSets | None:
+    """The training set of the data stream and ``n_test`` test strings that are not in it."""
+    size = params.get("training_set", 0)
+    if not size:
+        return None
+    training = training_strings(params["max_length"], params["judge"], size, data_seed)
+    known = {row.tobytes() for row in training.inputs}
+    chosen: list[int] = []
+    drawn = 0
+    while len(chosen) < n_test:
+        block = fresh(params, 4 * n_test, test_seed, drawn)
+        chosen += [drawn + i for i, row in enumerate(block.inputs) if row.tobytes() not in known]
+        drawn += 4 * n_test
+    index = np.array(chosen[:n_test])
+    candidates = fresh(params, int(index.max()) + 1, test_seed, 0)
+    return FixedSets(training=training, test=_rows(candidates, index))
 
 
 def reference_string(generator: np.random.Generator, max_length: int) -> list[int]:
@@ -139,9 +209,15 @@ def reference_string(generator: np.random.Generator, max_length: int) -> list[in
 
 
 def _all_legal(outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
-    """Per string: at every asked step the most active output is a legal successor."""
+    """Per string: at every asked step the most active output is a legal successor; under the
+    paper's rule, every legal successor's output is above every other output."""
+    legal = batch.extras["legal"]
     chosen = outputs.argmax(-1, keepdim=True)
-    ok = batch.extras["legal"].gather(-1, chosen).squeeze(-1)
+    ok = legal.gather(-1, chosen).squeeze(-1)
+    lowest_legal = outputs.masked_fill(~legal, float("inf")).amin(-1)
+    highest_other = outputs.masked_fill(legal, float("-inf")).amax(-1)
+    ok_paper = lowest_legal > highest_other
+    ok = torch.where(batch.extras["paper_rule"].unsqueeze(-1), ok_paper, ok)
     return (ok | (batch.targets < 0)).all(dim=1)
 
 
@@ -150,15 +226,28 @@ REBER = TaskSpec(
     description="Embedded Reber grammar, next-symbol prediction (Hochreiter & Schmidhuber 1997, Exp. 1)",
     output=OutputKind.CLASS_PER_STEP,
     generate=generate,
-    params=(Param("max_length", int, 50, "longest string kept (longer ones are redrawn)", min=MIN_LENGTH, max=10_000),),
+    params=(
+        Param("max_length", int, 50, "longest string kept (longer ones are redrawn)", min=MIN_LENGTH, max=10_000),
+        Param("training_set", int, 0, "0: a fresh string every time; N: strings picked from a fixed training set of N "
+              "(the paper: 256), test strings outside it, solved when both sets are right", min=0, max=100_000,
+              since="0.9"),
+        Param("judge", str, "argmax", "a string is right when at every step the most active output is a legal "
+              "successor (argmax), or all legal successors' outputs are the most active (paper)",
+              choices=("argmax", "paper"), since="0.9"),
+    ),
+    fixed_sets=fixed_sets,
     symbols=SYMBOLS,
     classes=SYMBOLS,
     success_threshold=1.0,
     correct=_all_legal,
     chance=0.5,
     baseline="knowing the inner grammar but not the embedded symbol",
-    published=(Published(PAPER, "LSTM learned the embedded Reber grammar in every trial", "[agreed]",
-                         success="every trial"),),
+    published=tuple(Published(PAPER, f"LSTM, {blocks} blocks of {size}, lr {lr}: {n:,} training sequences on "
+                              f"average, {success} of 30 trials successful", "[read]",
+                              {"training_set": 256, "judge": "paper"}, n, f"{success}", trials=30,
+                              spread=spread, setting={"arch": "lstm1997", "preset": f"reber-{blocks}x{size}",
+                                                      "lr": lr})
+                    for blocks, size, lr, n, success, spread in TABLE_1),
 )
 
 

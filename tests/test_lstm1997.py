@@ -1,49 +1,85 @@
-"""lstm1997: the 1997 equations step by step, the truncated gradient, blocks and initialisation."""
+"""lstm1997: the paper's equations step by step for every layout, the truncated gradient, the networks of
+Table 10 (weight counts), presets, initialisation, and the compiled learning rule against autograd."""
 
 from __future__ import annotations
 
+import copy
+
+import numpy as np
 import pytest
 import torch
 
-from longdep_bench import BenchError
+from longdep_bench import BenchError, OnlineSetup
+from longdep_bench.kernels.numba.lstm1997 import Layout, NumbaRecurrence
+from longdep_bench.objectives import run_objective
 from longdep_bench.registry import get_registry
 from longdep_bench.settings import SweepOptions
+from longdep_bench.steps import build_model
 from longdep_bench.sweep import plan
-from longdep_bench_plugins.lstm1997 import LSTM1997
+from longdep_bench_plugins.lstm1997 import LSTM1997, PRESETS, lstm1997_recurrence
+
+# (connectivity, block size, output gate, h, g): 0.8's layout, the paper's F, and 2a/2b's B layout
+LAYOUTS = [("cells", 2, True, "scaled", "scaled"), ("F", 2, True, "scaled", "scaled"), ("F", 1, True, "scaled", "scaled"),
+           ("B", 1, False, "identity", "logistic"), ("F", 3, False, "identity", "scaled")]
 
 
 def reference_1997(layer: LSTM1997, x: torch.Tensor) -> torch.Tensor:
-    """The paper's forward equations, one step at a time, in plain eager code."""
-    hidden = layer.weight_rec.shape[1]
-    blocks = hidden // layer.block_size
-    y = x.new_zeros(x.shape[0], hidden)
-    s = x.new_zeros(x.shape[0], hidden)
+    """The paper's forward equations (Appendix A.1), one step at a time, in plain eager code."""
+    layout = layer.layout
+    cells, blocks = layout.cells, layout.blocks
+    y = x.new_zeros(x.shape[0], cells)
+    gates = x.new_zeros(x.shape[0], layout.units - cells)
+    s = x.new_zeros(x.shape[0], cells)
+    bias = layer.full_bias() if layer.full_bias() is not None else 0.0
     outputs = []
     for t in range(x.shape[1]):
-        net = x[:, t] @ layer.weight_in.t() + y @ layer.weight_rec.t() + layer.bias
-        net_c, net_in, net_out = net[:, :hidden], net[:, hidden:hidden + blocks], net[:, hidden + blocks:]
-        y_in = torch.sigmoid(net_in).repeat_interleave(layer.block_size, 1)  # one gate per block
-        y_out = torch.sigmoid(net_out).repeat_interleave(layer.block_size, 1)
-        s = s + y_in * (4 * torch.sigmoid(net_c) - 2)  # no forget gate: the state accumulates
-        y = y_out * (2 * torch.sigmoid(s) - 1)
+        fed_back = [x.new_zeros(x.shape[0], 0), y, torch.cat([y, gates], 1)][layout.feedback]
+        net = x[:, t] @ layer.weight_in.t() + fed_back @ layer.weight_rec.t() + bias
+        net_c, net_gates = net[:, :cells], net[:, cells:]
+        gates = torch.sigmoid(net_gates)
+        y_in = gates[:, :blocks].repeat_interleave(layout.block_size, 1)  # one gate per block
+        g = torch.sigmoid(net_c) if layout.g_logistic else 4 * torch.sigmoid(net_c) - 2
+        s = s + y_in * g  # no forget gate: the state accumulates
+        h = s if layout.h_identity else 2 * torch.sigmoid(s) - 1
+        y = (gates[:, blocks:].repeat_interleave(layout.block_size, 1) if layout.output_gate else 1.0) * h
         outputs.append(y)
     return torch.stack(outputs, 1)
 
 
-@pytest.mark.parametrize("block_size", [1, 2, 4])
-def test_forward_follows_the_1997_equations(block_size, exact_device):
+def make_layer(layout, truncated=True, kernel="auto", hidden=6, inputs=5, bias="all"):
+    connectivity, block_size, output_gate, h, g = layout
+    return LSTM1997(inputs, hidden, block_size, truncated, kernel, connectivity, bias, "-1/-2", "random", 0.3, h, g,
+                    output_gate)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=lambda l: "-".join(map(str, l)))
+@pytest.mark.parametrize("kernel", ["script", "numba"])
+def test_forward_follows_the_1997_equations(layout, kernel):
     torch.manual_seed(0)
-    layer = LSTM1997(input_size=5, hidden=8, block_size=block_size, truncated=True).to(exact_device)
-    x = torch.randn(3, 13, 5).to(exact_device)
+    layer = make_layer(layout, kernel=kernel)
+    x = torch.randn(3, 13, 5)
     torch.testing.assert_close(layer(x), reference_1997(layer, x), rtol=1e-5, atol=1e-6)
+
+
+def test_the_paper_layout_feeds_the_gates_back():
+    """With F connectivity the previous gate activations reach the net inputs: changing a weight from a
+    gate unit changes the outputs (with 0.8's layout there is no such weight)."""
+    torch.manual_seed(0)
+    layer = make_layer(LAYOUTS[1])
+    x = torch.randn(2, 9, 5)
+    before = layer(x)
+    with torch.no_grad():
+        layer.weight_rec[:, layer.layout.cells] += 0.5  # the first input gate's activation, fed back
+    assert not torch.allclose(before, layer(x))
+    assert layer.weight_rec.shape == (layer.layout.units, layer.layout.units)
 
 
 def test_truncated_gradient_flows_back_only_through_cell_states():
     torch.manual_seed(0)
-    full = LSTM1997(4, 6, 2, truncated=False)
-    truncated = LSTM1997(4, 6, 2, truncated=True)
+    full = make_layer(LAYOUTS[1], truncated=False)
+    truncated = make_layer(LAYOUTS[1], truncated=True)
     truncated.load_state_dict(full.state_dict())
-    x = torch.randn(2, 9, 4)
+    x = torch.randn(2, 9, 5)
     torch.testing.assert_close(full(x), truncated(x))
     gradients = []
     for layer in (full, truncated):
@@ -56,7 +92,31 @@ def test_truncated_gradient_flows_back_only_through_cell_states():
     assert gradients[1][:, 0].abs().sum() > 0
 
 
-def test_gate_biases_negative_by_block_and_weights_small():
+@pytest.mark.parametrize("truncated", [True, False])
+@pytest.mark.parametrize("layout", LAYOUTS, ids=lambda l: "-".join(map(str, l)))
+@pytest.mark.parametrize("steps,batch,cells", [(110, 1, 6), (37, 5, 6)])
+def test_numba_kernel_equals_the_torchscript_loop(truncated, layout, steps, batch, cells):
+    connectivity, block_size, output_gate, h, g = layout
+    shape = Layout(cells, block_size, {"B": 0, "cells": 1, "F": 2}[connectivity], output_gate, h == "identity",
+                   g == "logistic")
+    torch.manual_seed(3)
+    projected = (0.5 * torch.randn(steps, batch, shape.units)).requires_grad_()
+    weight = torch.empty(shape.units, shape.recurrent).uniform_(-0.1, 0.1).requires_grad_()
+    reference = lstm1997_recurrence(projected, weight, cells, block_size, shape.feedback, output_gate,
+                                    shape.h_identity, shape.g_logistic, truncated)
+    kernel = NumbaRecurrence.apply(projected, weight, shape, truncated)
+    # float32 rounding accumulates in the state, which the identity h leaves unbounded: tolerances scale with it
+    torch.testing.assert_close(kernel, reference, rtol=1e-5, atol=1e-6 * max(1.0, float(reference.detach().abs().max())))
+    upstream = torch.randn_like(reference)
+    inputs = (projected, weight) if weight.numel() else (projected,)
+    expected = torch.autograd.grad(reference, inputs, upstream, allow_unused=True)
+    got = torch.autograd.grad(kernel, inputs, upstream, allow_unused=True)
+    for a, b in zip(got, expected):
+        b = torch.zeros_like(a) if b is None else b
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * max(1.0, float(b.abs().max())))
+
+
+def test_default_gate_biases_negative_by_block_and_weights_small():
     torch.manual_seed(0)
     layer = LSTM1997(9, 8, 2, truncated=True)
     gates = layer.bias[8:]
@@ -69,24 +129,143 @@ def test_hidden_must_be_whole_blocks():
         plan(SweepOptions(archs=("lstm1997:block_size=3",), hidden=64), get_registry())
 
 
-@pytest.mark.parametrize("truncated", [True, False])
-@pytest.mark.parametrize("steps,batch,hidden,block_size", [(110, 1, 4, 2), (37, 5, 6, 3), (60, 8, 32, 2)])
-def test_numba_kernel_equals_the_torchscript_loop(truncated, steps, batch, hidden, block_size):
-    from longdep_bench_plugins.lstm1997 import lstm1997_recurrence
-    from longdep_bench.kernels.numba.lstm1997 import NumbaRecurrence
+def _model(arch: str, task: str, **settings):
+    registry = get_registry()
+    config = plan(SweepOptions(archs=(arch,), tasks=(task,), seeds=1, **settings), registry)[0]
+    spec = registry.task(config.task)
+    params = config.task_params(spec)
+    io = spec.model_io(params, spec.width(params))
+    return config, spec, params, build_model(registry.architecture("lstm1997"), io, config, 0, torch.device("cpu"))
 
-    torch.manual_seed(3)
-    width = hidden + 2 * (hidden // block_size)
-    projected = torch.randn(steps, batch, width, requires_grad=True)
-    weight = torch.empty(width, hidden).uniform_(-0.1, 0.1).requires_grad_()
-    reference = lstm1997_recurrence(projected, weight, block_size, truncated)
-    kernel = NumbaRecurrence.apply(projected, weight, block_size, truncated)
-    torch.testing.assert_close(kernel, reference, rtol=1e-5, atol=1e-6)
-    upstream = torch.randn_like(reference)
-    expected = torch.autograd.grad(reference, (projected, weight), upstream)
-    got = torch.autograd.grad(kernel, (projected, weight), upstream)
-    for a, b in zip(got, expected):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * float(b.abs().max()))
+
+# Table 10's rows with the task each is about, and the paper's number of weights [read]
+TABLE_10 = [("reber-4x1", "reber", 264), ("reber-3x2", "reber", 276), ("2a", "task2a", 10_504),
+            ("2b", "task2b", 10_504), ("3a", "task3a", 102), ("3b", "task3b", 102), ("3c", "task3c", 102),
+            ("adding", "adding", 93), ("adding", "adding:T=1000", 93), ("multiplication", "multiplication", 93),
+            ("6a", "task6a", 156), ("6b", "task6b", 308)]
+TABLE_3 = [(50, 50, 364), (100, 100, 664), (200, 200, 1264), (500, 500, 3064), (1000, 1000, 6064), (1000, 500, 3064),
+           (1000, 200, 1264), (1000, 100, 664), (1000, 50, 364)]
+
+
+@pytest.mark.parametrize("preset,task,weights", TABLE_10, ids=lambda v: str(v))
+def test_each_preset_has_the_papers_number_of_weights(preset, task, weights):
+    config, _, _, model = _model(f"lstm1997:preset={preset}", task)
+    assert sum(p.numel() for p in model.parameters()) == weights == PRESETS[preset].weights
+    assert config.hidden == PRESETS[preset].cells
+
+
+@pytest.mark.parametrize("q,p,weights", TABLE_3)
+def test_2c_has_the_papers_number_of_weights_at_every_size(q, p, weights):
+    _, _, _, model = _model("lstm1997:preset=2c", f"long-lag:q={q},p={p},tail=geometric")
+    assert sum(p.numel() for p in model.parameters()) == weights
+
+
+def test_presets_set_the_papers_initial_biases():
+    torch.manual_seed(0)
+    _, _, _, model = _model("lstm1997:preset=3a", "task3a")
+    cells = model.core.layout.cells
+    assert model.core.bias[cells:].tolist() == [-1.0, -3.0, -5.0, -2.0, -4.0, -6.0]  # input, then output gates
+    assert model.head.bias is None  # "b1": hidden units only
+    _, _, _, model = _model("lstm1997:preset=6a", "task6a")
+    gates = model.core.bias[4:]
+    assert gates[:2].tolist() == [-2.0, -4.0] and gates[2:].abs().max() <= 0.1  # output gates random
+    _, _, _, model = _model("lstm1997:preset=2c", "long-lag")
+    assert model.core.bias is None and model.head.bias is None  # no bias weights
+    assert model.core.weight_in.abs().max() <= 0.2 and model.core.weight_in.abs().max() > 0.1  # [-0.2, 0.2]
+
+
+def test_options_given_with_a_preset_override_it():
+    config, _, _, model = _model("lstm1997:preset=6a,in_bias=-1/-1,init=0.05", "task6a")
+    assert config.arch_options["in_bias"] == "-1/-1" and config.arch_options["connectivity"] == "F"
+    assert model.core.bias[4:6].tolist() == [-1.0, -1.0] and model.core.weight_in.abs().max() <= 0.05
+
+
+def test_a_hidden_size_that_contradicts_the_preset_is_an_error():
+    with pytest.raises(BenchError, match="preset=6a has hidden size 4; hidden size 8 contradicts it"):
+        plan(SweepOptions(archs=("lstm1997:preset=6a",), hidden=8), get_registry())
+    assert plan(SweepOptions(archs=("lstm1997:preset=6a",), hidden=4), get_registry())[0].hidden == 4
+    with pytest.raises(BenchError, match="--match-params contradicts it"):
+        plan(SweepOptions(archs=("lstm1997:preset=6a",), match_params=200), get_registry())
+
+
+def test_the_default_network_keeps_its_run_ids():
+    """Options added with the presets are left out of run ids at their defaults: 0.8's runs keep theirs."""
+    config = plan(SweepOptions(archs=("lstm1997",), seeds=1), get_registry())[0]
+    assert config.arch_options == {"block_size": 2, "gradient": "truncated"}
+
+
+PAPER = dict(optimizer="sgd", batch_size=1, clip=0.0, output_units="sigmoid", lr=0.5)
+
+
+def _train_both(arch: str, task: str, n: int, double: bool, **settings):
+    """The same network trained on the same n sequences by autograd + SGD and by the compiled rule."""
+    config, spec, params, model = _model(arch, task, **{**PAPER, **settings})
+    autograd, compiled = copy.deepcopy(model), model
+    if double:
+        autograd = autograd.double()
+        autograd.core.kernel = "script"  # the numba kernels are float32
+    objective = run_objective(spec, config)
+    optimizer = torch.optim.SGD(autograd.parameters(), lr=config.lr)
+    data = spec.generate(params, n, 11, 0)
+    for i in range(n):
+        batch = spec.generate(params, 1, 11, i).to_torch()
+        if double and batch.inputs.is_floating_point():
+            batch = type(batch)(batch.inputs.double(), batch.lengths, batch.targets.double(), batch.extras)
+        optimizer.zero_grad()
+        objective.loss(autograd(batch.inputs, batch.lengths), batch).backward()
+        optimizer.step()
+    learner = compiled.online_learner(OnlineSetup(config.lr, "sgd", 1, 0.0, "sigmoid", config.step_loss, "cpu",
+                                                  spec.output))
+    learner.train(data)
+    core = autograd.core
+    pairs = [(core.weight_in, learner.w_in), (core.weight_rec, learner.w_rec), (autograd.head.weight, learner.w_out)]
+    pairs += [(core.full_bias(), learner.bias)] if core.bias is not None else []
+    pairs += [(autograd.head.bias, learner.out_bias)] if autograd.head.bias is not None else []
+    pairs += [(autograd.skip.weight, learner.w_skip)] if autograd.skip is not None else []
+    return [(a.detach().double().numpy(), b) for a, b in pairs]
+
+
+@pytest.mark.parametrize("arch,task,settings", [
+    ("lstm1997:preset=6a", "task6a", {}), ("lstm1997:preset=adding", "adding", {}),
+    ("lstm1997:preset=2c", "long-lag:q=20,p=20,tail=geometric", {}), ("lstm1997:preset=3c", "task3c:T=30", {}),
+    ("lstm1997:preset=reber-3x2", "reber:training_set=256", {"step_loss": "sum"}),
+    ("lstm1997:preset=reber-4x1", "reber", {}), ("lstm1997:preset=2b", "task2b:p=12", {"step_loss": "sum"}),
+    ("lstm1997:connectivity=cells,learning=auto", "task6a", {"hidden": 4})], ids=lambda v: str(v))
+def test_the_compiled_rule_equals_autograd_in_double_precision(arch, task, settings):
+    """Backpropagation through the network with the fed-back activations detached, plus SGD, is the
+    paper's truncated online rule: the forward recursion of Appendix A.1 computes the same weights."""
+    for a, b in _train_both(arch, task, 60, True, **settings):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("arch,task", [("lstm1997:preset=6a", "task6a"), ("lstm1997:preset=adding", "adding")])
+def test_the_compiled_rule_equals_the_float32_autograd_path_after_1000_sequences(arch, task):
+    worst = max(float(np.abs(a - b).max()) for a, b in _train_both(arch, task, 1000, False))
+    assert worst < 1e-5
+
+
+def test_a_preset_run_trains_with_the_compiled_rule_and_any_chunking_trains_the_same(monkeypatch):
+    from longdep_bench import steps
+    from longdep_bench.training import train
+
+    config = plan(SweepOptions(archs=("lstm1997:preset=6a",), seeds=1, max_sequences=600, check_every=300,
+                               test_size=64, **PAPER), get_registry())[0]
+    first = train(config)
+    assert first.runtime["learning"] == "compiled" and first.status == "ok"
+    monkeypatch.setattr(steps, "ONLINE_CHUNK", 7)
+    monkeypatch.setattr("longdep_bench.training.ONLINE_CHUNK", 7)
+    again = train(config)
+    assert (again.test_accuracy, again.test_loss, again.curve) == (first.test_accuracy, first.test_loss, first.curve)
+
+
+def test_learning_compiled_outside_the_papers_protocol_is_one_line():
+    from longdep_bench.training import train
+
+    config = plan(SweepOptions(archs=("lstm1997:preset=6a,learning=compiled",), seeds=1, max_sequences=64,
+                               test_size=16), get_registry())[0]
+    record = train(config)
+    assert record.status == "error" and "learning=compiled needs the paper's protocol" in record.error
+    assert "optimizer adam" in record.error
 
 
 def test_the_plateau_diagnostic_reports_each_checkpoint():
@@ -99,10 +278,11 @@ def test_the_plateau_diagnostic_reports_each_checkpoint():
 
     script = Path(__file__).parent.parent / "scripts" / "lstm1997_plateau.py"
     result = subprocess.run([sys.executable, str(script), "--T", "22", "--sequences", "1024",
-                             "--gate-bias=-3,-9,0,0"], capture_output=True, text=True, timeout=120)
+                             "--arch", "lstm1997:preset=adding,in_bias=-3/-9"], capture_output=True, text=True,
+                            timeout=120)
     assert result.returncode == 0, result.stderr
     header, line = result.stdout.strip().splitlines()
-    assert header == "lstm1997, adding T=22, lr 0.5, seed 0, gate biases -3,-9,0,0"
+    assert header == "lstm1997:preset=adding,in_bias=-3/-9, adding T=22, lr 0.5, seed 0"
     assert line.startswith("    1,024 seqs  accuracy ") and "output ~ " in line
     gates = [float(g) for g in re.findall(r"\[([\d. ]+)\]", line.split("input gates")[1])[1].split()]
     assert gates[0] == pytest.approx(0.047, abs=0.01) and gates[1] < 0.001  # sigmoid(-3), sigmoid(-9)

@@ -1,4 +1,5 @@
-"""The paper's stopping rule (``streak``): the counter against a plain loop, and runs solved by it."""
+"""The paper's stopping rules on the most recent training sequences (``streak``, ``streak_wrong``,
+``streak_error``): the window against a plain loop, and runs solved by them."""
 
 from __future__ import annotations
 
@@ -12,8 +13,19 @@ from longdep_bench.streak import Streak
 from longdep_bench.training import train
 
 
-def first_streak(right, target):
-    """Sequences seen when ``target`` were first right in a row (None: never), by a plain loop."""
+def first_streak(right, target, wrong=0, errors=None, error=0.0):
+    """Sequences seen when the last ``target`` first held at most ``wrong`` wrong ones (and, with
+    ``error``, a mean error below it), by a plain loop (None: never)."""
+    for seen in range(target, len(right) + 1):
+        window = range(seen - target, seen)
+        if sum(not right[i] for i in window) <= wrong and (
+                not error or sum(errors[i] for i in window) / target < error):
+            return seen
+    return None
+
+
+def first_in_a_row(right, target):
+    """Sequences seen when ``target`` were first right in a row: the rule's original reading."""
     length = 0
     for seen, ok in enumerate(right, start=1):
         length = length + 1 if ok else 0
@@ -22,21 +34,25 @@ def first_streak(right, target):
     return None
 
 
-@pytest.mark.parametrize("seed", range(20))
-def test_streak_matches_a_plain_loop_over_any_batching(seed):
+@pytest.mark.parametrize("seed", range(30))
+def test_the_window_matches_a_plain_loop_over_any_batching(seed):
     rng = random.Random(seed)
     p_right = rng.choice([0.5, 0.8, 0.95])
     right = [rng.random() < p_right for _ in range(rng.randint(1, 400))]
+    errors = [rng.random() * (0.05 if ok else 1.0) for ok in right]
     target = rng.randint(1, 30)
-    streak = Streak(target, torch.device("cpu"))
+    wrong = rng.choice([0, 0, 1, 3])
+    error = rng.choice([0.0, 0.0, 0.02, 0.1])
+    streak = Streak(target, torch.device("cpu"), wrong, error)
     begin = 0
     while begin < len(right):
         end = min(len(right), begin + rng.choice([1, 2, 7, 16, 64]))
-        streak.add(torch.tensor(right[begin:end]))
+        streak.add(torch.tensor(right[begin:end]), torch.tensor(errors[begin:end]))
         begin = end
-    assert streak.reached_at() == first_streak(right, target)
-    trailing = len(right) - max((i + 1 for i, ok in enumerate(right) if not ok), default=0)
-    assert int(streak.length) == trailing and int(streak.seen) == len(right)
+    assert streak.reached_at() == first_streak(right, target, wrong, errors, error)
+    assert int(streak.seen) == len(right)
+    if not wrong and not error:
+        assert streak.reached_at() == first_in_a_row(right, target)
 
 
 def test_a_streak_reached_once_stays_reached():
@@ -57,13 +73,13 @@ def test_a_run_is_solved_by_the_training_sequence_that_completes_the_streak(monk
     seen_right = []
     add = Streak.add
 
-    def recording_add(self, right):
+    def recording_add(self, right, errors=None):
         seen_right.extend(right.tolist())
-        add(self, right)
+        add(self, right, errors)
 
     monkeypatch.setattr(Streak, "add", recording_add)
     record = train(config(streak=300))
-    expected = first_streak(seen_right, 300)
+    expected = first_in_a_row(seen_right, 300)
     assert record.status == "ok" and record.solved and expected is not None
     assert record.sequences_to_solve == expected  # exact, not rounded to a success check
     assert record.train_sequences == -(-expected // 1024) * 1024  # stopped at the next check

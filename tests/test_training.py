@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import torch
 
 import longdep_bench
 from longdep_bench.config import RunConfig, derive_seeds
+from longdep_bench.objectives import run_objective
 from longdep_bench.records import REQUIRED_KEYS
 from longdep_bench.registry import get_registry
 from longdep_bench.training import evaluate, train
@@ -98,13 +100,14 @@ def test_evaluate_stops_once_success_is_impossible():
         def forward(self, inputs, lengths):
             return torch.nn.functional.one_hot(torch.zeros_like(lengths), 4).float()
 
-    result = evaluate(Constant(), task, test)
+    objective = run_objective(task, SimpleNamespace(output_units="linear", step_loss="mean", abs_error=0.0))
+    result = evaluate(Constant(), objective, test)
     assert math.isclose(result.accuracy, float((test.targets == 0).float().mean()))
     constant = torch.nn.functional.one_hot(torch.zeros(1024, dtype=torch.long), 4).float()
     expected_loss = torch.nn.functional.cross_entropy(constant, test.targets)
     assert math.isclose(result.loss, float(expected_loss), rel_tol=1e-5)
-    assert evaluate(Constant(), task, test, at_least=0.99) is None
-    assert evaluate(Constant(), task, test, at_least=0.2) == result
+    assert evaluate(Constant(), objective, test, at_least=0.99) is None
+    assert evaluate(Constant(), objective, test, at_least=0.2) == result
 
 
 def test_seeds_are_independent_and_stable():
