@@ -172,6 +172,10 @@ SETTINGS: tuple[Setting, ...] = (
     _s("step_loss", str, "mean", R, "Per-step tasks: the training loss averages the asked steps' errors (mean) or sums "
        "them (sum: the 1997 paper's, a weight's update the sum of every step's contribution).",
        choices=("mean", "sum"), since="0.9"),
+    _s("update", str, "sequence", R, "When weights change on per-step tasks: once per batch, from its summed or "
+       "averaged step errors (sequence), or after every step with a target (step: the 1997 paper's real-time "
+       "learning; needs an architecture that learns online, such as lstm1997 under the paper's protocol). The "
+       "same on tasks with a target at the end only.", choices=("sequence", "step"), since="0.9"),
     _s("device", str, "auto", T, "Where runs train; auto: CUDA when available.", choices=("auto", "cpu", "cuda")),
     _s("threads", int, 1, T, "torch and numba threads per run.", min=1),
     _s("allocator", str, "keep", T, "CPU memory of a run's process: keep (freed blocks of up to 1 GiB stay in the "

@@ -257,7 +257,8 @@ class ArchitectureSpec:
 class OnlineSetup:
     """What a model's ``online_learner`` is asked to train with: the run's learning rate, optimiser,
     sequences per step, gradient clip, output units, how a per-step task's step errors combine
-    (``step_loss``: mean or sum), the device, and the task's output kind."""
+    (``step_loss``: mean or sum) and when its weights change (``update``: sequence or step), the
+    device, and the task's output kind."""
 
     lr: float
     optimizer: str
@@ -267,6 +268,7 @@ class OnlineSetup:
     step_loss: str
     device: str
     output: OutputKind
+    update: str = "sequence"
 
 
 @dataclass(frozen=True)

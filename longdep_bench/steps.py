@@ -26,7 +26,8 @@ import torch
 
 from longdep_bench.capture_gate import GATE
 from longdep_bench.objectives import Objective, run_objective
-from longdep_bench.specs import ArchitectureSpec, Batch, ModelIO, OnlineSetup, TaskSpec
+from longdep_bench.errors import BenchError
+from longdep_bench.specs import ArchitectureSpec, Batch, ModelIO, OnlineSetup, OutputKind, TaskSpec
 from longdep_bench.streak import Streak
 from longdep_bench.timing import synchronize
 
@@ -63,9 +64,13 @@ def prepare_step(config: Any, task: TaskSpec, arch: ArchitectureSpec, seeds: Map
     if callable(offer):
         learner = offer(OnlineSetup(lr=config.lr, optimizer=config.optimizer, batch_size=config.batch_size,
                                     clip=config.clip, output_units=config.output_units, step_loss=config.step_loss,
-                                    device=device.type, output=task.output))
+                                    device=device.type, output=task.output, update=config.update))
         if learner is not None:
             return OnlineStep(model, learner, task, config, seeds["data"], device, check)
+    if config.update == "step" and task.output is OutputKind.CLASS_PER_STEP:
+        raise BenchError(f"update=step needs an architecture that learns online; {arch.name} trains by autograd here "
+                         "(lstm1997 learns online under the paper's protocol: a preset or learning=auto, sgd, batch "
+                         "size 1, no clipping, sigmoid output units)")
     return TrainingStep(model, task, arch, config, seeds["data"], device, check)
 
 

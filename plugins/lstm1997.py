@@ -310,7 +310,8 @@ class CompiledLearner:
                            else np.eye(classes)[batch.targets.astype(np.int64)])
             logits = np.zeros((n, 1, classes))
         train_online(ids, features, batch.lengths.astype(np.int64), targets, end_targets, self.codes,
-                     PER_STEP if io.per_step else AT_END, scales, float(self.setup.lr), self.w_in, self.w_rec,
+                     PER_STEP if io.per_step else AT_END, scales, float(self.setup.lr), self.setup.update == "step",
+                     self.w_in, self.w_rec,
                      self.bias, self.bias_mask, self.w_out, self.w_skip, self.out_bias, self.out_mask, logits)
         self._write_back()
         return torch.from_numpy(logits.astype(np.float32) if io.per_step else logits[:, 0].astype(np.float32))

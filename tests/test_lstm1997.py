@@ -286,3 +286,85 @@ def test_the_plateau_diagnostic_reports_each_checkpoint():
     assert line.startswith("    1,024 seqs  accuracy ") and "output ~ " in line
     gates = [float(g) for g in re.findall(r"\[([\d. ]+)\]", line.split("input gates")[1])[1].split()]
     assert gates[0] == pytest.approx(0.047, abs=0.01) and gates[1] < 0.001  # sigmoid(-3), sigmoid(-9)
+
+
+def _realtime_reference(model, params_batch, lr: float) -> list[np.ndarray]:
+    """The paper's real-time learning by autograd, in float64: at every step with a target, the
+    gradient of that step's squared error through the truncated graph (cell states carried, fed-back
+    activations detached), every weight's uses at earlier steps of the sequence summed (the
+    approximation RTRL makes), then the update. A test oracle: O(T^2) per sequence."""
+    core, layout = model.core, model.core.layout
+    cells, blocks = layout.cells, layout.blocks
+    names = ["in", "rec", "bias", "out", "out_bias", "skip"]
+    weights = {"in": core.weight_in, "rec": core.weight_rec, "bias": core.full_bias(), "out": model.head.weight,
+               "out_bias": model.head.bias, "skip": model.skip.weight if model.skip is not None else None}
+    weights = {k: v.detach().double().clone() for k, v in weights.items() if v is not None}
+    mask = torch.from_numpy(core.bias_mask())
+    for i in range(len(params_batch)):
+        tokens, length = params_batch.inputs[i], int(params_batch.lengths[i])
+        targets = params_batch.targets[i]
+        s = torch.zeros(cells, dtype=torch.float64)
+        previous = torch.zeros(layout.recurrent, dtype=torch.float64)
+        uses = []
+        for t in range(length):
+            leaves = {k: v.clone().requires_grad_() for k, v in weights.items()}
+            uses.append(leaves)
+            x = torch.nn.functional.one_hot(torch.tensor(int(tokens[t])), leaves["in"].shape[1]).double()
+            net = leaves["in"] @ x + leaves["rec"] @ previous + (leaves["bias"] * mask if "bias" in leaves else 0.0)
+            gates = torch.sigmoid(net[cells:])
+            y_in = gates[:blocks].repeat_interleave(layout.block_size)
+            g = torch.sigmoid(net[:cells]) if layout.g_logistic else 4 * torch.sigmoid(net[:cells]) - 2
+            s = s + y_in * g
+            h = s if layout.h_identity else 2 * torch.sigmoid(s) - 1
+            y = gates[blocks:].repeat_interleave(layout.block_size) * h if layout.output_gate else h
+            if int(targets[t]) >= 0:
+                out = leaves["out"] @ y + (leaves["out_bias"] if "out_bias" in leaves else 0.0)
+                out = out + (leaves["skip"] @ x if "skip" in leaves else 0.0)
+                target = torch.nn.functional.one_hot(targets[t].long(), out.shape[0]).double()
+                error = 0.5 * ((torch.sigmoid(out) - target) ** 2).sum()
+                keys = list(weights)
+                grads = torch.autograd.grad(error, [use[k] for use in uses for k in keys], allow_unused=True,
+                                            retain_graph=True)
+                for j, k in enumerate(keys):
+                    total = sum(g for g in grads[j::len(keys)] if g is not None)
+                    weights[k] = weights[k] - lr * total
+            fed = [torch.zeros(0, dtype=torch.float64), y, torch.cat([y, gates])][layout.feedback]
+            previous = fed.detach()
+    return [weights[k].numpy() for k in names if k in weights]
+
+
+@pytest.mark.parametrize("arch,task", [("lstm1997:preset=reber-4x1", "reber:max_length=12"),
+                                       ("lstm1997:preset=2b", "task2b:p=6")])
+def test_real_time_learning_equals_autograd_step_by_step(arch, task):
+    """update=step: the compiled rule changes the weights after every step with a target, exactly as
+    the autograd oracle does (to 1e-10 after 12 sequences)."""
+    config, spec, params, model = _model(arch, task, **PAPER, step_loss="sum", update="step")
+    data = spec.generate(params, 12, 5, 0)
+    expected = _realtime_reference(copy.deepcopy(model), data.to_torch(), config.lr)
+    learner = model.online_learner(OnlineSetup(config.lr, "sgd", 1, 0.0, "sigmoid", "sum", "cpu", spec.output,
+                                               "step"))
+    learner.train(data)
+    got = [learner.w_in, learner.w_rec] + ([learner.bias] if model.core.bias is not None else []) + [learner.w_out]
+    got += [learner.out_bias] if model.head.bias is not None else []
+    got += [learner.w_skip] if model.skip is not None else []
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+
+
+def test_real_time_and_per_sequence_updates_are_the_same_with_a_target_at_the_end_only():
+    _, spec, params, model = _model("lstm1997:preset=6a", "task6a", **PAPER)
+    data = spec.generate(params, 50, 5, 0)
+    learners = [copy.deepcopy(model).online_learner(OnlineSetup(0.5, "sgd", 1, 0.0, "sigmoid", "mean", "cpu",
+                                                                spec.output, update)) for update in ("step", "sequence")]
+    outputs = [learner.train(data) for learner in learners]
+    assert torch.equal(*outputs) and np.array_equal(learners[0].w_in, learners[1].w_in)
+
+
+def test_update_step_needs_an_online_learner():
+    from longdep_bench.training import train
+
+    config = plan(SweepOptions(archs=("gru",), tasks=("reber",), seeds=1, max_sequences=32, test_size=16,
+                               update="step", hidden=8), get_registry())[0]
+    record = train(config)
+    assert record.status == "error" and "update=step needs an architecture that learns online" in record.error

@@ -11,11 +11,13 @@ the truncated gradient needs; errors never flow back through the recurrent conne
 with a target (the last, or every asked step of a per-step task) the output units
 ``y_k = sigmoid(net_k)`` give the errors ``e_k = f'(net_k) (t_k - y_k)`` (eq. 19), and every weight
 gets its contribution (eq. 21-28): output weights ``e_k y_c``, output gates ``e_out y_m(t-1)``,
-cells and input gates ``e_s ds/dw``. Each weight's update is the sum of the contributions of all
-steps of the sequence, applied when the sequence ends (the Appendix's "each weight's total update
-is the sum of the contributions of all time steps"); with a target only at the end this is the
-same as updating at that step. ``scales[i]`` multiplies sequence i's contributions: 1 sums its steps'
-errors (the paper), 1 / (its asked steps) averages them.
+cells and input gates ``e_s ds/dw``. With ``realtime`` the weights change at every step with a
+target (real-time learning, as RTRL: the derivatives carried forward were computed with the weights
+of earlier steps); without it each weight's update is the sum of the contributions of all steps of
+the sequence, applied when it ends (one reading of the Appendix's "each weight's total update is
+the sum of the contributions of all time steps"). With a target only at the end the two are the
+same. ``scales[i]`` multiplies sequence i's contributions: 1 sums its steps' errors (the paper),
+1 / (its asked steps) averages them.
 
 The arithmetic is float64. It equals backpropagation through the same network with the fed-back
 activations detached (the plugin's autograd path, tested to 1e-5 after 1,000 sequences) and costs
@@ -65,8 +67,26 @@ def _add_trace(d_in, d_rec, d_bias, row, error, trace, c, inputs, recurrent):
     d_bias[row] += error * trace[c, inputs + recurrent]
 
 
+@njit(inline="always", cache=True)
+def _apply(lr, w_in, w_rec, bias, bias_mask, w_out, w_skip, out_bias, out_mask, d_in, d_rec, d_bias, d_out, d_skip,
+           d_out_bias):
+    """Add the accumulated contributions to the weights (bias weights where the unit has one), then zero them."""
+    w_in += lr * d_in
+    w_rec += lr * d_rec
+    bias += lr * d_bias * bias_mask
+    w_out += lr * d_out
+    w_skip += lr * d_skip
+    out_bias += lr * d_out_bias * out_mask
+    d_in[:] = 0.0
+    d_rec[:] = 0.0
+    d_bias[:] = 0.0
+    d_out[:] = 0.0
+    d_skip[:] = 0.0
+    d_out_bias[:] = 0.0
+
+
 @njit(cache=True, nogil=True)
-def train_online(ids, features, lengths, targets, end_targets, layout, mode, scales, lr,
+def train_online(ids, features, lengths, targets, end_targets, layout, mode, scales, lr, realtime,
                  w_in, w_rec, bias, bias_mask, w_out, w_skip, out_bias, out_mask, logits):
     """Train on sequences ``0 .. n - 1`` in order, updating the weights in place, and write the
     output units' net inputs that each sequence got while it was trained on into ``logits``
@@ -95,12 +115,6 @@ def train_online(ids, features, lengths, targets, end_targets, layout, mode, sca
     trace_cell, trace_gate = np.zeros((cells, width)), np.zeros((cells, width))  # ds_c/dw into c / c's gate
     target, back = np.zeros(classes), np.zeros(cells)
     for i in range(lengths.shape[0]):
-        d_in[:] = 0.0
-        d_rec[:] = 0.0
-        d_bias[:] = 0.0
-        d_out[:] = 0.0
-        d_skip[:] = 0.0
-        d_out_bias[:] = 0.0
         s[:] = 0.0
         previous[:] = 0.0
         trace_cell[:] = 0.0
@@ -169,13 +183,12 @@ def train_online(ids, features, lengths, targets, end_targets, layout, mode, sca
                     e_s = back_h(back[c] * y_out, s[c], h_identity)  # eq. 23
                     _add_trace(d_in, d_rec, d_bias, c, e_s, trace_cell, c, inputs, recurrent)  # eq. 27-28
                     _add_trace(d_in, d_rec, d_bias, cells + block, e_s, trace_gate, c, inputs, recurrent)  # 25-26
+            if asked and realtime:  # the paper's real-time learning: the weights change at every target
+                _apply(lr, w_in, w_rec, bias, bias_mask, w_out, w_skip, out_bias, out_mask, d_in, d_rec, d_bias,
+                       d_out, d_skip, d_out_bias)
             for c in range(min(cells, recurrent)):  # what feeds back: the cells, and the gates (feedback 2)
                 previous[c] = y_c[c]
             for j in range(cells, recurrent):
                 previous[j] = act[j]
-        w_in += lr * d_in
-        w_rec += lr * d_rec
-        bias += lr * d_bias * bias_mask
-        w_out += lr * d_out
-        w_skip += lr * d_skip
-        out_bias += lr * d_out_bias * out_mask
+        _apply(lr, w_in, w_rec, bias, bias_mask, w_out, w_skip, out_bias, out_mask, d_in, d_rec, d_bias, d_out,
+               d_skip, d_out_bias)
