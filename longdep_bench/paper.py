@@ -10,7 +10,9 @@ with the runs of its task whose parameters and settings it applies to. Per row:
   bound, ``>=``, and the interval is open above); the median (``>N`` when it falls on an unsolved
   run);
 - the verdict: ``agrees`` when the paper's mean lies in our interval, ``slower`` when it lies below
-  it (we needed more sequences), ``faster`` when above; none from a single run.
+  it (we needed more sequences), ``faster`` when above; ``undecided`` when it lies above an interval
+  that counts unsolved runs at their budget (they might have solved at any later point); none from
+  a single run.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from longdep_bench.tables import (
     count,
     longest_runs,
     run_hours,
+    solved_when,
     summarise,
     task_name,
     wilson_interval,
@@ -60,8 +63,8 @@ class Estimate:
     runs: int
     solved: int
     mean: float  # a lower bound of the true mean when some runs are censored
-    low: float | None  # the 95% t-interval; None from one run
-    high: float | None  # math.inf when censored: the interval is open above
+    low: float | None  # the 95% t-interval, unsolved runs at their budget; None from one run
+    high: float | None  # (with unsolved runs the true interval is open above)
     median: float | None  # None: the median falls on an unsolved run
     budget: int
 
@@ -81,7 +84,7 @@ def estimate(reached: Sequence[int | None], budgets: Sequence[int]) -> Estimate:
     low = high = None
     if n > 1:
         half = t_quantile(n - 1) * statistics.stdev(values) / math.sqrt(n)
-        low, high = mean - half, (mean + half if solved == n else math.inf)
+        low, high = mean - half, mean + half
     ranked = sorted(float(r) for r in reached if r is not None) + [math.inf] * (n - solved)
     median = statistics.median(ranked)
     return Estimate(n, solved, mean, low, high, None if math.isinf(median) else median, max(budgets))
@@ -94,28 +97,14 @@ def verdict(paper: float, ours: Estimate) -> str:
     if paper < ours.low:
         return "slower"
     if paper > ours.high:
-        return "faster"
-    return "agrees" + (f" (open above: {ours.censored} unsolved)" if ours.censored else "")
+        return f"undecided ({ours.censored} unsolved)" if ours.censored else "faster"
+    return "agrees"
 
 
 def paper_protocol(record: RunRecord) -> bool:
     """Whether a run trained one of an architecture's presets (a paper's network) with plain SGD."""
     settings = record.settings()
     return settings["optimizer"] == "sgd" and bool(settings["arch_options"].get("preset"))
-
-
-def criterion(settings: Mapping[str, Any]) -> str:
-    """What stopped a run as solved, in the paper's terms, from its settings."""
-    right = f"ABS({settings['abs_error']:g})" if settings.get("abs_error") else "the task's"
-    if settings.get("streak"):
-        window = f"last {settings['streak']:,}"
-        rule = (f"fewer than {settings['streak_wrong'] + 1} of the {window} wrong" if settings.get("streak_wrong")
-                else f"{window} right")
-        error = f", mean error < {settings['streak_error']:g}" if settings.get("streak_error") else ""
-        return f"{rule}{error}; {right}"
-    where = f"{settings['stop_set']} after the test set" if settings.get("stop_set") else "test set"
-    error = f", mean |error| < {settings['test_error']:g}" if settings.get("test_error") else ""
-    return f"{where} >= {settings['threshold']:.4g} right{error}; {right}"
 
 
 def _label(task: str, params: Mapping[str, Any], figure: Published) -> str:
@@ -149,8 +138,8 @@ def comparison_rows(records: Sequence[RunRecord], published: Mapping[str, Sequen
             low, high = wilson_interval(ours.solved, ours.runs)
             spread = f" ({figure.spread[0]:,}-{figure.spread[1]:,})" if figure.spread else ""
             trials = f", {figure.trials} trials" if figure.trials else ""
-            interval = ("-" if ours.low is None else f"{count(max(ours.low, 0))}-"
-                        + ("open" if math.isinf(ours.high) else count(ours.high)))
+            interval = ("-" if ours.low is None else f"{count(max(ours.low, 0))}-{count(ours.high)}"
+                        + (" (open above)" if ours.censored else ""))
             rows.append([
                 _label(task, with_defaults(task_params.get(task, ()), matched[0].params), figure)
                 + ("" if not matched[0].task_revision else f" (revision {matched[0].task_revision})"),
@@ -160,7 +149,7 @@ def comparison_rows(records: Sequence[RunRecord], published: Mapping[str, Sequen
                 interval,
                 count(ours.median) if ours.median is not None else f">{count(ours.budget)}",
                 verdict(figure.sequences, ours),
-                criterion(matched[0].settings()),
+                solved_when(matched[0].settings()),
                 f"{run_hours(matched):.2f}",
             ])
     return rows
@@ -172,7 +161,7 @@ COMPARISON_HEADERS = ["experiment", "paper: mean sequences [mark]", "ours: solve
 
 def tally(rows: Sequence[Sequence[str]]) -> dict[str, int]:
     """How many rows agree, are slower, faster, or have no verdict."""
-    kinds = ("agrees", "slower", "faster")
+    kinds = ("agrees", "slower", "faster", "undecided")
     counts = {kind: sum(row[6].startswith(kind) for row in rows) for kind in kinds}
     counts["no verdict"] = len(rows) - sum(counts.values())
     return counts
@@ -238,7 +227,8 @@ def paper_section(records: Sequence[RunRecord], published: Mapping[str, Sequence
              "'solved when'). Ours: runs solved/runs with the 95% Wilson interval of the success rate; the mean "
              "sequences to solve with a 95% t-interval, where unsolved runs count at their budget (the mean is "
              "then a lower bound, marked >=, and the interval is open above); the median. Verdict: agrees (the "
-             "paper's mean inside our interval), slower (below it), faster (above it). Paper figures carry their "
+             "paper's mean inside our interval), slower (below it), faster (above it), undecided (above an "
+             "interval that counts unsolved runs at their budget). Paper figures carry their "
              "mark: [read] in a primary source, [agreed] by several secondary sources, [recalled] not checkable "
              "here."]
     if rows:

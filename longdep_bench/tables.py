@@ -25,7 +25,8 @@ from longdep_bench.records import RunRecord, Status
 # Settings that tell two rows of one architecture apart when they differ within a table. The
 # training budget is not one of them: sweeps often give longer lags other budgets, and each cell
 # shows its own (the largest of its runs) when it did not solve.
-_ROW_SETTINGS = ("hidden", "batch_size", "lr", "clip", "threshold", "streak")
+_ROW_SETTINGS = ("hidden", "batch_size", "lr", "clip", "threshold", "streak", "streak_wrong", "streak_error", "abs_error",
+                 "test_error", "stop_set", "step_loss", "update")
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class Table:
     rows: tuple[tuple[str, Mapping[Any, Cell]], ...]
     revision: int = 0  # the task definition's revision (TaskSpec.revision)
     streaks: tuple[int, ...] = ()  # of the runs solved by training sequences right in a row (the streak setting)
+    criteria: tuple[str, ...] = ()  # what solved the runs, in words (solved_when), one per distinct criterion
 
     @property
     def name(self) -> str:
@@ -218,6 +220,8 @@ def build_tables(records: Iterable[RunRecord]) -> list[Table]:
             baseline_loss=first.baseline_loss,
             thresholds=tuple(sorted({r.hyperparameters["threshold"] for r in members if not r.settings()["streak"]})),
             streaks=tuple(sorted({r.settings()["streak"] for r in members} - {0})),
+            criteria=tuple(sorted({solved_when(r.settings()) for r in members}, key=lambda c: (c.startswith(
+                "test") is False, c))),
             gaps=gaps,
             rows=rows,
         ))
@@ -249,15 +253,27 @@ def _cell_text(cell: Cell | None) -> str:
     return f"{solved} · {median} · {accuracy}"
 
 
+def solved_when(settings: Mapping[str, Any]) -> str:
+    """What solves a run with these settings, in words: the test accuracy (with the 1997 paper's
+    ST2 condition and stop set where set), or the most recent training sequences (``streak``: all
+    right, or at most ``streak_wrong`` wrong, with ``streak_error``); and ABS(beta) where set."""
+    if settings.get("streak"):
+        window = settings["streak"]
+        rule = (f"fewer than {settings['streak_wrong'] + 1} of the last {window:,} training sequences wrong"
+                if settings.get("streak_wrong") else f"{window:,} training sequences right in a row")
+        rule += f", their mean error below {settings['streak_error']:g}" if settings.get("streak_error") else ""
+    else:
+        rule = f"test accuracy >= {100 * settings['threshold']:.4g}%"
+        rule += f" on {settings['stop_set']} sequences after the test set" if settings.get("stop_set") else ""
+        rule += f", mean absolute error below {settings['test_error']:g}" if settings.get("test_error") else ""
+    return rule + (f" (right: every output within {settings['abs_error']:g})" if settings.get("abs_error") else "")
+
+
 def _criteria(table: Table) -> str:
-    """What 'solved' means in the table: a test accuracy, a streak of training sequences, or both."""
-    criteria = []
-    if table.thresholds:
-        criteria.append("test accuracy >= " + "/".join(f"{t:.0%}" for t in table.thresholds))
-    if table.streaks:
-        streaks = "/".join(f"{n:,}" for n in table.streaks)
-        criteria.append(f"{streaks} training sequences right in a row" + (" (rows with streak=N)" if criteria else ""))
-    return "; or ".join(criteria)
+    """What 'solved' means in the table: one criterion, or each of the rows' criteria."""
+    several = len(table.criteria) > 1
+    return "; or ".join(c + (" (rows with streak=N)" if several and "training sequences" in c else "")
+                        for c in table.criteria)
 
 
 def _title(table: Table) -> str:

@@ -258,19 +258,24 @@ def test_a_corrected_task_gets_other_run_ids_and_its_own_tables(cli, tmp_path):
 
 def test_paper_report_puts_each_experiment_beside_the_published_figure(cli, tmp_path):
     out = tmp_path / "r.jsonl"
-    paper = ["--optimizer", "sgd", "--batch-size", "1", "--lr", "0.5", "--clip", "0", "--output-units", "sigmoid"]
-    assert cli("run", "-a", "lstm1997", "--hidden", "4", *paper, "--seeds", "2", "--max-sequences", "1500",
+    paper = ["--optimizer", "sgd", "--batch-size", "1", "--lr", "0.5", "--clip", "0", "--output-units", "sigmoid",
+             "--abs-error", "0.3", "--streak", "2000", "--streak-error", "0.1"]
+    assert cli("run", "-a", "lstm1997:preset=6a", *paper, "--seeds", "2", "--max-sequences", "1500",
                "-o", str(out)).code == 0
     assert cli("run", "-a", "gru", "--seeds", "1", "--max-sequences", "1024", "--hidden", "8", "-o", str(out)).code == 0
     result = cli("report", str(out), "--paper", "--out", str(tmp_path / "report"))
     assert result.code == 0, result.err
     text = (tmp_path / "report" / "README.md").read_text()
-    [row] = [line for line in text.splitlines() if line.startswith("| task6a, gap=40 ")]
-    assert "31,390 [agreed]" in row and "0/2 · >1.5k · 1.5k" in row and "4 cells, lr 0.5" in row
-    spent = sum(r.train_seconds + r.eval_seconds for r in read_records(str(out))) / 3600
-    assert row.split("|")[-2].strip() == f"{spent:.2f}"  # run hours of the row: all 3 runs
-    assert f"- {spent:.2f} run hours in all" in text
-    assert "lstm1997 (sgd, 1/step, sigmoid out)" in text and "gru (adam, 16/step, linear out)" in text
+    [row] = [line for line in text.splitlines() if line.startswith("| 6a task6a ")]
+    cells = [cell.strip() for cell in row.split("|")[1:-1]]
+    assert cells[1] == "31,390 [read], 20 trials" and cells[2].startswith("0/2 (")
+    assert cells[3] == "≥ 1.5k" and cells[4] == "1.5k-1.5k (open above)" and cells[5] == ">1.5k"
+    assert cells[6] == "undecided (2 unsolved)"  # unsolved at 1,500: they might solve at 31,390
+    assert "2,000 training sequences right in a row, their mean error below 0.1" in cells[7]
+    spent = sum(r.train_seconds + r.eval_seconds for r in read_records(str(out)) if r.arch == "lstm1997") / 3600
+    assert cells[8] == f"{spent:.2f}"
+    assert "1 rows: 1 undecided." in text
+    assert "### The suite's protocol on the same tasks" in text and "gru (adam, 16/step, linear out)" in text
     assert "--paper --out" in text
 
 
