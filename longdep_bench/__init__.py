@@ -3,6 +3,21 @@
 This module is the public API that plugins may import; everything else is internal.
 """
 
+import multiprocessing as _multiprocessing
+import os as _os
+import sys as _sys
+
+from longdep_bench import numba_cache as _numba_cache
+from longdep_bench import signals as _signals
+
+# First, before anything heavy is imported: a worker process being spawned leaves the signals to its
+# driver and dies with it; the command line's own process leaves quietly if stopped during its imports.
+if getattr(_multiprocessing.current_process(), "_inheriting", False):
+    _signals.quiet_worker()
+elif _os.path.basename(_sys.argv[0] if _sys.argv else "") == "longdep-bench":
+    _signals.quiet_startup()
+_numba_cache.ensure_writable_cache()  # numba must be able to cache, or it raises when a kernel is defined
+
 from longdep_bench import rng
 from longdep_bench.errors import BenchError
 from longdep_bench.hookspecs import hookimpl

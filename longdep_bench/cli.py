@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
-import tempfile
 import time
 import traceback
 from typing import Any, Sequence
@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import click
 import numpy as np
 
-from longdep_bench.errors import BenchError
+from longdep_bench.errors import BAD_INPUT, ENVIRONMENT, BenchError, Interrupted
 from longdep_bench.registry import Registry, get_registry
 
 PROG = "longdep-bench"
@@ -122,19 +122,12 @@ def plugins_command(as_json: bool) -> None:
 
 
 def _save_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
-    """Write an .npz atomically: a failure leaves any existing file untouched."""
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        handle, temporary = tempfile.mkstemp(suffix=".npz", dir=directory)
-    except OSError as exc:
-        raise BenchError(f"cannot write {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez_compressed(stream, **arrays)
-        os.replace(temporary, path)
-    except OSError as exc:
-        os.unlink(temporary)
-        raise BenchError(f"cannot write {path}: {exc.strerror}") from None
+    """Write an .npz atomically: a failure or an interrupt leaves any existing file untouched, and
+    only a regular file is ever replaced (see :mod:`longdep_bench.files`)."""
+    from longdep_bench.files import replacing
+
+    with replacing(path, "data set") as handle:
+        np.savez_compressed(handle, **arrays)
 
 
 @cli.command("generate")
@@ -267,10 +260,12 @@ def run_command(config: str | None, resume: bool, quiet: bool, fmt: str, **value
 
     Exit status: 0 when every run has a result (solved, not solved or diverged), 1 when some runs
     ended in an error (their records say why; running the command again redoes them), 2 for bad
-    input, 130 when interrupted.
+    input, 3 when the environment failed (a dead worker, a full disk), 130, 143 or 129 when SIGINT,
+    SIGTERM or SIGHUP stopped it.
     """
     from longdep_bench.driver import SweepInterrupted, run_sweep
     from longdep_bench.progress import Progress
+    from longdep_bench.settings import MAX_RUNS
     from longdep_bench.records import Status
     from longdep_bench.sweep import plan
     from longdep_bench.tables import build_tables
@@ -279,8 +274,16 @@ def run_command(config: str | None, resume: bool, quiet: bool, fmt: str, **value
     registry = _registry()
     output_format = registry.format(fmt)
     configs: dict[str, Any] = {}
-    for options in blocks:
-        for run_config in plan(options, registry):
+    for number, options in enumerate(blocks, start=1):
+        try:
+            planned = plan(options, registry)
+        except BenchError as exc:
+            if config is None:
+                raise
+            raise type(exc)(f"{config} [[run]] #{number}: {exc}") from None
+        if len(configs) + len(planned) > MAX_RUNS:
+            raise BenchError(f"the sweep plans more than {MAX_RUNS:,} runs; split it")
+        for run_config in planned:
             first = configs.setdefault(run_config.run_id(), run_config)
             if first.runtime() != run_config.runtime():
                 one, other = _runtime_labels(first, run_config)
@@ -297,7 +300,7 @@ def run_command(config: str | None, resume: bool, quiet: bool, fmt: str, **value
             progress_factory=lambda total, parallel: Progress(total, parallel, quiet=quiet, defaults=defaults))
     except SweepInterrupted as stop:
         click.echo(f"{PROG}: {stop}; they stay in {execution.output}. Run the same command again to resume.", err=True)
-        sys.exit(130)
+        sys.exit(stop.exit_code)
     click.echo(output_format.render(build_tables(records)))
     errors = sum(r.status is Status.ERROR for r in records)
     if not quiet or errors:
@@ -368,7 +371,7 @@ def reproduce_command(results: str, run_id: str, device: str | None) -> None:
 
     from longdep_bench.progress import run_label
     from longdep_bench.records import read_records
-    from longdep_bench.reproduce import RESULTS, find_record, rerun, rows
+    from longdep_bench.reproduce import compared, find_record, rerun, rows
 
     record = find_record(read_records(results), run_id, results)
     arch = _registry().entry("architecture", record.arch)
@@ -376,10 +379,11 @@ def reproduce_command(results: str, run_id: str, device: str | None) -> None:
     click.echo(f"{PROG}: training {run_label(record, defaults)} ({record.run_id}) again", err=True)
     comparison = rerun(record, device)
     click.echo(tabulate(rows(comparison), headers=["", "recorded", "now", ""], tablefmt="github"))
+    held = len(compared(record))
     if comparison.identical:
-        click.echo(f"the run reproduces: all {len(RESULTS)} results are the same", err=True)
+        click.echo(f"the run reproduces: all {held} results the record holds are the same", err=True)
         return
-    click.echo(f"{len(comparison.results)} of {len(RESULTS)} results differ", err=True)
+    click.echo(f"{len(comparison.results)} of {held} results differ", err=True)
     sys.exit(1)
 
 
@@ -407,21 +411,61 @@ def speed_command(bench_json: str, baseline: str, stat: str, before_json: str | 
     click.echo(machine_line(machine) + "\n\n" + speed_tables(cases, baseline, stat))
 
 
+def _say(message: str) -> None:
+    """One line on stderr, if stderr can still be written."""
+    try:
+        click.echo(f"{PROG}: {message}", err=True)
+    except OSError:
+        pass
+
+
+def _silence_stdout() -> None:
+    """After stdout failed (a full device, a closed pipe): send what is left to /dev/null, so that the
+    interpreter's final flush fails no more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point: bad input and impossible requests exit with code 2, a plugin's fault with 1,
-    each with one line on stderr (``--debug`` adds the traceback of a plugin's fault)."""
+    """Entry point. Exit status: 0; 1 when runs failed, a plugin broke its contract or a run does not
+    reproduce; 2 for bad input; 3 when the environment failed (a dead worker or scheduler, a full
+    disk, an unwritable output); 128 + the signal when SIGINT, SIGTERM or SIGHUP stopped it. Each
+    failure is one line on stderr (``--debug`` adds the traceback of a plugin's fault)."""
+    from longdep_bench import signals
+
     arguments = list(sys.argv[1:] if argv is None else argv)
+    previous = {signum: signal.getsignal(signum) for signum in signals.STOPPING}
+    signals.install()
     try:
         code = cli.main(args=arguments, prog_name=PROG, standalone_mode=False)
+        sys.stdout.flush()
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except (click.ClickException, BenchError) as exc:
         message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
-        click.echo(f"{PROG}: error: {message}", err=True)
+        _say(f"error: {message}")
         if "--debug" in arguments[:1] and exc.__cause__ is not None:
             traceback.print_exception(exc.__cause__)
-        code = getattr(exc, "exit_code", 2) if isinstance(exc, BenchError) else 2
+        code = getattr(exc, "exit_code", BAD_INPUT) if isinstance(exc, BenchError) else BAD_INPUT
     except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo(f"{PROG}: interrupted", err=True)
-        code = 130
+        _say("interrupted")
+        code = 128 + signal.SIGINT
+    except Interrupted as stop:
+        _say(f"interrupted ({stop})")
+        code = stop.exit_code
+    except OSError as exc:  # stdout or stderr refused, or a file outside the suite's file handling
+        _silence_stdout()
+        where = f" {exc.filename}" if exc.filename else " the output"
+        _say(f"error: cannot write{where}: {exc.strerror or exc}")
+        code = ENVIRONMENT
+    except RecursionError:
+        _say("error: the input is nested too deeply")
+        code = BAD_INPUT
+    finally:
+        for signum, handler in previous.items():
+            if handler is not None:
+                signal.signal(signum, handler)
     sys.exit(code or 0)

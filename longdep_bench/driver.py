@@ -10,23 +10,26 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-from concurrent.futures.process import BrokenProcessPool
 import json
+import signal
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from longdep_bench.config import RunConfig
-from longdep_bench.errors import BenchError
+from longdep_bench.errors import BenchError, EnvironmentFailure, Interrupted
+from longdep_bench.files import set_aside_truncated_tail
 from longdep_bench.params import resolve_params
-from longdep_bench.records import RunRecord, append_record, open_for_append, read_records, set_aside_truncated_tail
+from longdep_bench.records import RunRecord, append_record, open_for_append, read_records
 from longdep_bench.registry import Registry
 from longdep_bench.settings import AUTO, Execution
+from longdep_bench.signals import mark_driver, received
 from longdep_bench.specs import ExecutorRequest
 from longdep_bench.sweep import parse_ref
 from longdep_bench.training import train
 
 
-class WorkerLost(BenchError):
-    """A worker died (killed, out of memory) and took its runs with it."""
+class WorkerLost(EnvironmentFailure):
+    """A worker or the executor died (killed, out of memory, a lost scheduler) and took its runs with it."""
 
 
 def latest_per_run(records: Iterable[RunRecord]) -> list[RunRecord]:
@@ -127,6 +130,10 @@ def execute(configs: Sequence[RunConfig], executor: concurrent.futures.Executor 
                 record = future.result()
             except BrokenProcessPool as exc:
                 raise WorkerLost(f"a worker process died ({exc}); the runs recorded so far stay") from None
+            except (Exception, concurrent.futures.CancelledError) as exc:  # train() returns every run's failure
+                message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                raise WorkerLost(f"the executor failed ({type(exc).__name__}{': ' + message if message else ''}); "
+                                 "the runs recorded so far stay") from None
             scheduler.finished(config, record)
             yield record
 
@@ -150,7 +157,7 @@ def run_sweep(configs: Sequence[RunConfig], execution: Execution, registry: Regi
         existing = list(read_records(execution.output))
         if strict:
             check_same_sweep(execution.output, existing, configs)
-        finished = {r.run_id for r in existing if r.status.final}
+        finished = {r.run_id for r in latest_per_run(existing) if r.status.final}  # the newest record counts
         todo = [c for c in configs if c.run_id() not in finished]
         if len(todo) < len(configs):
             notify(f"{len(configs) - len(todo)} of {len(configs)} runs already recorded in {execution.output}; "
@@ -162,6 +169,7 @@ def run_sweep(configs: Sequence[RunConfig], execution: Execution, registry: Regi
         progress = progress_factory(len(todo), jobs)
         request = ExecutorRequest(jobs=jobs, runs=len(todo), device=device, options=executor_options,
                                   devices=execution.devices)
+        mark_driver()  # the workers started from here check that this process is their parent
         try:
             with executor_spec.open(request) as executor:
                 warned: set[str] = set()
@@ -175,9 +183,14 @@ def run_sweep(configs: Sequence[RunConfig], execution: Execution, registry: Regi
                     if fallback and record.arch not in warned:
                         warned.add(record.arch)
                         notify(f"warning: {record.arch}: {fallback} (its records say so)")
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Interrupted) as stop:
             progress.close()
-            raise SweepInterrupted(len(new), len(todo)) from None
+            raise SweepInterrupted(len(new), len(todo), getattr(stop, "signum", signal.SIGINT)) from None
+        except WorkerLost:
+            if received() is None:
+                raise
+            progress.close()  # the signal reached the workers too: an interruption, not a failure
+            raise SweepInterrupted(len(new), len(todo), received()) from None
         progress.close()
     finally:
         stream.close()
@@ -186,8 +199,14 @@ def run_sweep(configs: Sequence[RunConfig], execution: Execution, registry: Regi
 
 
 class SweepInterrupted(Exception):
-    """Ctrl-C during a sweep; records already written stay."""
+    """A stopping signal (Ctrl-C, SIGTERM, SIGHUP) during a sweep; records already written stay."""
 
-    def __init__(self, recorded: int, planned: int):
-        super().__init__(f"interrupted: {recorded} of {planned} runs recorded")
-        self.recorded, self.planned = recorded, planned
+    def __init__(self, recorded: int, planned: int, signum: int = signal.SIGINT):
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted ({name}): {recorded} of {planned} runs recorded")
+        self.recorded, self.planned, self.signum = recorded, planned, signum
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal's number."""
+        return 128 + self.signum

@@ -18,37 +18,29 @@ from __future__ import annotations
 import concurrent.futures
 from concurrent.futures.process import BrokenProcessPool
 import contextlib
-import ctypes
 import itertools
+import logging
 import multiprocessing
 import os
-import queue
 import signal
+import queue
 import stat
-import sys
 import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from longdep_bench.errors import BenchError
+from longdep_bench.errors import BenchError, EnvironmentFailure
 from longdep_bench.hookspecs import hookimpl
 from longdep_bench.params import Param
 from longdep_bench.settings import AUTO, MPS_RUNS_PER_GPU, RUNS_PER_GPU
+from longdep_bench.signals import quiet_worker
 from longdep_bench.specs import ExecutorRequest, ExecutorSpec
-
-PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
 
 
 def _init_worker() -> None:
-    """Worker initialiser: Ctrl-C is the driver's to handle (it stops the workers), and on Linux
-    a worker dies with its driver instead of running on as an orphan."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass  # best effort
+    """Worker initialiser: what ``longdep_bench``'s import already did in a spawned worker (signals
+    left to the driver, death with it), again for a worker that imported the package before."""
+    quiet_worker()
 
 
 def _stop_local_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
@@ -166,6 +158,19 @@ def _devices(request: ExecutorRequest) -> list[int | None]:
     return list(request.devices) or [None]
 
 
+def start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker ignoring SIGHUP, as it ignores SIGINT and SIGTERM: a
+    hang-up sent to the whole process group must not kill it (a tracker relaunched mid-sweep prints
+    tracebacks about the semaphores its predecessor knew)."""
+    from multiprocessing import resource_tracker
+
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # an ignored signal stays ignored in the child
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
 def available_cores() -> int:
     """CPU cores this process may run on."""
     try:
@@ -220,6 +225,7 @@ def open_local(request: ExecutorRequest) -> Iterator[concurrent.futures.Executor
             torch.cuda.set_device(devices[0])
         yield None
         return
+    start_resource_tracker()
     if devices:
         per_gpu = -(-request.jobs // len(devices))
         if gpu_sharing(request.options) == "threads":
@@ -242,6 +248,22 @@ def open_local(request: ExecutorRequest) -> Iterator[concurrent.futures.Executor
 
 
 @contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """Silence a library's logger (dask.distributed logs a lost scheduler as tracebacks on stderr): the
+    command's one line says what happened."""
+    names = [name for name in logging.root.manager.loggerDict if name == logger or name.startswith(logger + ".")]
+    logs = [logging.getLogger(name) for name in names or [logger]]
+    levels = [log.level for log in logs]
+    for log in logs:
+        log.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for log, level in zip(logs, levels):
+            log.setLevel(level)
+
+
+@contextmanager
 def open_dask(request: ExecutorRequest) -> Iterator[concurrent.futures.Executor]:
     """The executor of a dask.distributed cluster at the ``scheduler`` option's address."""
     scheduler = request.options["scheduler"]
@@ -251,14 +273,20 @@ def open_dask(request: ExecutorRequest) -> Iterator[concurrent.futures.Executor]
         from distributed import Client
     except ImportError:
         raise BenchError("--executor dask needs dask.distributed: pip install 'longdep-bench[dask]'") from None
-    try:
-        client = Client(scheduler, timeout="10s")
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise BenchError(f"cannot reach the dask scheduler at {scheduler}: {exc}") from None
-    try:
-        yield client.get_executor(pure=False)
-    finally:
-        client.close()
+    with _quiet("distributed"):  # its loggers exist once distributed is imported
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise EnvironmentFailure(f"cannot reach the dask scheduler at {scheduler}: {exc}") from None
+        try:
+            yield client.get_executor(pure=False)
+        except EnvironmentFailure as exc:
+            raise EnvironmentFailure(f"lost the dask scheduler at {scheduler} ({exc})") from None
+        finally:
+            try:
+                client.close(timeout=5)
+            except Exception:  # the scheduler is gone: nothing left to close cleanly
+                pass
 
 
 LOCAL = ExecutorSpec("local", "this machine: --jobs worker processes on a CPU; on CUDA, --jobs concurrent runs "

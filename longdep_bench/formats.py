@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Sequence
+import math
+from typing import Any, Sequence
 
 from longdep_bench.hookspecs import hookimpl
 from longdep_bench.specs import FormatSpec
@@ -22,12 +23,21 @@ def _csv(tables: Sequence[Table]) -> str:
     return out.getvalue()
 
 
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: a missing number is null."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _json(tables: Sequence[Table]) -> str:
+    rows = [{k: _finite(v) for k, v in row.items()} for row in flat_rows(tables)]
+    return json.dumps(rows, indent=2, allow_nan=False)
+
+
 FORMATS = (
     FormatSpec("github", "GitHub Markdown tables, one per task", lambda tables: text_tables(tables, "github")),
     FormatSpec("plain", "plain-text tables, one per task", lambda tables: text_tables(tables, "plain")),
     FormatSpec("csv", "CSV, one row per architecture and lag", _csv),
-    FormatSpec("json", "JSON, one object per architecture and lag", lambda tables: json.dumps(flat_rows(tables),
-                                                                                              indent=2)),
+    FormatSpec("json", "JSON, one object per architecture and lag (null where a number is missing)", _json),
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -35,7 +36,7 @@ class Param:
         """Describe the accepted values in a few words, for error messages and listings."""
         if self.choices:
             return "one of " + ", ".join(str(c) for c in self.choices)
-        kind = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}[self.type]
+        kind = {int: "an integer", float: "a finite number", str: "a string", bool: "true or false"}[self.type]
         low = f"({self.above:g}" if self.above is not None else f"[{self.min:g}" if self.min is not None else None
         if low is not None and self.max is not None:
             return f"{kind} in {low}, {self.max:g}]"
@@ -59,16 +60,21 @@ class Param:
                 value = int(text)
             else:
                 value = self.type(text)
-        except ValueError:
-            raise BenchError(f"parameter {self.name}={text!r}: expected {self.accepted()}") from None
+        except (ValueError, OverflowError):
+            raise BenchError(f"parameter {self.name}={text!r:.40}: expected {self.accepted()}") from None
         return self.validate(value)
 
     def validate(self, value: Any) -> Any:
-        """Check a value's type and range; return it (ints are accepted where floats are)."""
+        """Check a value's type and range; return it (ints are accepted where floats are; a float must
+        be finite: NaN and infinities are refused, whatever the range)."""
         if self.type is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, self.type) or (self.type is int and isinstance(value, bool)):
-            raise BenchError(f"parameter {self.name}={value!r}: expected {self.accepted()}")
+            try:
+                value = float(value)
+            except OverflowError:
+                raise BenchError(f"parameter {self.name}={value!r:.40}: expected {self.accepted()}") from None
+        if not isinstance(value, self.type) or (self.type is int and isinstance(value, bool)) or (
+                self.type is float and not math.isfinite(value)):
+            raise BenchError(f"parameter {self.name}={value!r:.40}: expected {self.accepted()}")
         if self.choices and value not in self.choices:
             raise BenchError(f"parameter {self.name}={value!r}: expected {self.accepted()}")
         too_low = (self.min is not None and value < self.min) or (self.above is not None and value <= self.above)

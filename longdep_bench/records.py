@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from enum import Enum
-from typing import IO, Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 from longdep_bench.config import RUN_SETTINGS, RUNTIME_SETTINGS, RunConfig
+from longdep_bench.settings import FIRST_RELEASE
 from longdep_bench.errors import BenchError
+from longdep_bench.files import Appender, failure, read_lines, regular_or_absent
 from longdep_bench.specs import TaskSpec
 
 
@@ -65,6 +66,7 @@ class RunRecord:
     runtime: Mapping[str, Any] = field(default_factory=dict)  # the runtime settings and how the step ran
     task_revision: int = 0  # the task definition's revision (TaskSpec.revision) the run used
     milestones: Mapping[str, int] = field(default_factory=dict)  # criteria met on the way (e.g. ST1 before ST2)
+    absent: frozenset = field(default=frozenset(), compare=False, repr=False)  # fields the stored record lacked
 
     @classmethod
     def from_run(cls, config: RunConfig, task: TaskSpec, seeds: Mapping[str, int], outcome: Any,
@@ -107,18 +109,26 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> "RunRecord":
-        """A record from its JSON object; a BenchError naming ``where`` if it is not one.
+        """A record from its JSON object, every field checked by type (and the settings by value); a
+        BenchError naming ``where`` and the field if it is not one.
 
-        Keys this version does not know (written by a newer one) are ignored.
+        Keys this version does not know (written by a newer one) are ignored; fields added after a
+        record was written take their defaults and are listed in ``absent``.
         """
         missing = REQUIRED_KEYS - data.keys()
         if missing:
             raise BenchError(f"{where}: record lacks {', '.join(sorted(missing))}")
+        for name in FIELDS & data.keys():
+            problem = _SCHEMA[name](data[name])
+            if problem:
+                raise BenchError(f"{where}: field {name}: {problem}")
         try:
             status = Status(data["status"])
         except ValueError:
-            raise BenchError(f"{where}: unknown status {data['status']!r}") from None
-        return cls(**{**{k: v for k, v in data.items() if k in FIELDS}, "status": status})
+            raise BenchError(f"{where}: field status: unknown status {data['status']!r:.60}") from None
+        _check_settings(data["hyperparameters"], data.get("runtime", {}), where)
+        known = {k: v for k, v in data.items() if k in FIELDS}
+        return cls(**{**known, "status": status, "absent": frozenset(FIELDS - data.keys())})
 
     def settings(self) -> dict[str, Any]:
         """The hyperparameters, with each run setting that the record's version lacked at its default."""
@@ -126,65 +136,120 @@ class RunRecord:
 
     def to_json(self) -> str:
         """One line of JSON."""
-        return json.dumps(asdict(self), sort_keys=True, allow_nan=False)
+        data = asdict(self)
+        del data["absent"]
+        return json.dumps(data, sort_keys=True, allow_nan=False)
 
 
-FIELDS = frozenset(f.name for f in fields(RunRecord))
+FIELDS = frozenset(f.name for f in fields(RunRecord)) - {"absent"}
 REQUIRED_KEYS = frozenset(f.name for f in fields(RunRecord)
                           if f.default is MISSING and f.default_factory is MISSING)  # type: ignore[misc]
 
 
-def append_record(stream: IO[str], record: RunRecord) -> None:
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is(kind: str, value: Any) -> bool:
+    return {"str": isinstance(value, str), "int": isinstance(value, int) and not isinstance(value, bool),
+            "float": _number(value), "bool": isinstance(value, bool), "dict": isinstance(value, dict),
+            "list": isinstance(value, list), "scalar": isinstance(value, (str, bool)) or _number(value)}[kind]
+
+
+def _expect(kind: str, optional: bool = False, keys: str | None = None, values: str | None = None) -> Any:
+    """A checker of one field: None when ``value`` is a ``kind`` (or None where optional), with the
+    keys and values of a dict of the kinds given; else what is wrong, in a few words."""
+    def check(value: Any) -> str | None:
+        if value is None and optional:
+            return None
+        if not _is(kind, value):
+            return f"expected {'a finite number' if kind == 'float' else kind}{' or null' if optional else ''}, " \
+                   f"got {json.dumps(value, default=str)[:60]}"
+        if kind == "dict" and values is not None:
+            bad = next((k for k, v in value.items() if not _is(values, v)), None)
+            if bad is not None:
+                return f"{bad!r} holds {json.dumps(value[bad], default=str)[:60]}, not a {values}"
+        return None
+    return check
+
+
+def _curve(value: Any) -> str | None:
+    if not isinstance(value, list) or not all(isinstance(point, list) and len(point) == 2 and _is("int", point[0])
+                                              and _number(point[1]) for point in value):
+        return f"expected a list of [sequences, accuracy] pairs, got {json.dumps(value, default=str)[:60]}"
+    return None
+
+
+_SCHEMA = {
+    "run_id": _expect("str"), "arch": _expect("str"), "task": _expect("str"), "params": _expect("dict", values="scalar"),
+    "gap_param": _expect("str", True), "seed": _expect("int"), "master_seed": _expect("int"),
+    "seeds": _expect("dict", values="int"), "status": _expect("str"), "solved": _expect("bool"),
+    "sequences_to_solve": _expect("int", True), "test_accuracy": _expect("float", True), "chance": _expect("float"),
+    "train_sequences": _expect("int"), "train_seconds": _expect("float"), "eval_seconds": _expect("float"),
+    "sequences_per_second": _expect("float", True), "n_params": _expect("int"), "hyperparameters": _expect("dict"),
+    "curve": _curve, "env": _expect("dict"), "error": _expect("str", True), "finished_at": _expect("str"),
+    "test_loss": _expect("float", True), "baseline": _expect("str", True), "baseline_loss": _expect("float", True),
+    "runtime": _expect("dict"), "task_revision": _expect("int"), "milestones": _expect("dict", values="int"),
+}
+
+
+# What every record's hyperparameters hold: the settings of the first release (later ones may be absent).
+FIRST_SETTINGS = frozenset({"hidden", "arch_options"} | {s.name for s in RUN_SETTINGS if s.since == FIRST_RELEASE})
+
+
+def _check_settings(hyperparameters: Mapping[str, Any], runtime: Mapping[str, Any], where: str) -> None:
+    """The settings a record holds, each valid as the command line would take it."""
+    def validate(setting: Any, value: Any, field: str) -> None:
+        try:
+            setting.validate(value, field)
+        except BenchError as exc:
+            raise BenchError(f"{where}: {exc}") from None
+
+    missing = sorted(FIRST_SETTINGS - hyperparameters.keys())
+    if missing:
+        raise BenchError(f"{where}: field hyperparameters lacks {', '.join(missing)}")
+    if not _is("int", hyperparameters.get("hidden")) or hyperparameters["hidden"] < 1:
+        raise BenchError(f"{where}: field hyperparameters.hidden: expected a positive integer, got "
+                         f"{json.dumps(hyperparameters.get('hidden'), default=str)[:60]}")
+    options = hyperparameters.get("arch_options", {})
+    problem = _expect("dict", values="scalar")(options)
+    if problem:
+        raise BenchError(f"{where}: field hyperparameters.arch_options: {problem}")
+    for setting in RUN_SETTINGS:
+        if setting.name in hyperparameters:
+            validate(setting, hyperparameters[setting.name], f"field hyperparameters.{setting.name}")
+    for setting in RUNTIME_SETTINGS:
+        if setting.name in runtime:
+            validate(setting, runtime[setting.name], f"field runtime.{setting.name}")
+    problem = _expect("dict", values="scalar")(runtime.get("arch_runtime", {}))
+    if problem:
+        raise BenchError(f"{where}: field runtime.arch_runtime: {problem}")
+
+
+def append_record(results: Appender, record: RunRecord) -> None:
     """Append one record as a line and push it to disk, so that a crash loses nothing written."""
-    stream.write(record.to_json() + "\n")
-    stream.flush()
-    os.fsync(stream.fileno())
+    results.append(record.to_json())
 
 
-def open_for_append(path: str) -> IO[str]:
+def open_for_append(path: str) -> Appender:
     """Open a results file for appending; a BenchError when it cannot be written.
 
     A file whose last line is incomplete (a write was interrupted) is refused: appending would
-    glue the next record onto the broken line.
+    glue the next record onto the broken line (:func:`longdep_bench.files.set_aside_truncated_tail`
+    repairs it first).
     """
-    try:
-        with open(path, "ab+") as probe:
-            size = probe.seek(0, os.SEEK_END)
-            probe.seek(max(0, size - 1))
-            complete = size == 0 or probe.read(1) == b"\n"
+    if regular_or_absent(path, "write results to"):
+        try:
+            with open(path, "rb") as probe:
+                size = probe.seek(0, 2)
+                probe.seek(max(0, size - 1))
+                complete = size == 0 or probe.read(1) == b"\n"
+        except OSError as exc:
+            raise failure("write results to", path, exc) from None
         if not complete:
             raise BenchError(f"{path} ends with a truncated record (an interrupted write); "
                              "move the file aside or delete its last line, then run again")
-        return open(path, "a", encoding="utf-8")
-    except OSError as exc:
-        raise BenchError(f"cannot write results to {path}: {exc.strerror}") from None
-
-
-def set_aside_truncated_tail(path: str) -> str | None:
-    """If the file's last line was cut by an interrupted write, move that fragment to a side file.
-
-    The fragment is saved as ``PATH.truncated-TIMESTAMP`` (never dropped) and removed from the
-    results file, whose complete records stay as they are. Returns the side file, or None.
-    """
-    try:
-        with open(path, "rb+") as handle:
-            data = handle.read()
-            if not data or data.endswith(b"\n"):
-                return None
-            keep = data.rfind(b"\n") + 1
-            side = f"{path}.truncated-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%f')}"
-            with open(side, "xb") as saved:
-                saved.write(data[keep:])
-                saved.flush()
-                os.fsync(saved.fileno())
-            handle.truncate(keep)
-            handle.flush()
-            os.fsync(handle.fileno())
-            return side
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise BenchError(f"cannot repair {path}: {exc.strerror}") from None
+    return Appender(path)
 
 
 def config_from_record(record: RunRecord) -> RunConfig:
@@ -204,22 +269,25 @@ def config_from_record(record: RunRecord) -> RunConfig:
     )
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def read_records(path: str) -> Iterator[RunRecord]:
-    """The records of a results file; a BenchError naming the line if one is corrupt or truncated."""
-    try:
-        handle = open(path, encoding="utf-8")
-    except OSError as exc:
-        raise BenchError(f"cannot read results file {path}: {exc.strerror}") from None
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            truncated = not line.endswith("\n")
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                what = "truncated (a write was interrupted)" if truncated else f"not valid JSON ({exc.msg})"
-                raise BenchError(f"{path}:{number}: record is {what}") from None
-            if not isinstance(record, dict):
-                raise BenchError(f"{path}:{number}: record is not a JSON object")
-            yield RunRecord.from_dict(record, f"{path}:{number}")
+    """The records of a results file, streamed; a BenchError naming the line (and the field) if one
+    is corrupt, truncated or of another schema."""
+    for number, line in read_lines(path, "results file"):
+        if not line.strip():
+            continue
+        truncated = not line.endswith("\n")
+        try:
+            record = json.loads(line, parse_constant=_no_constants)
+        except RecursionError:
+            raise BenchError(f"{path}:{number}: record is nested too deeply to be a record") from None
+        except ValueError as exc:
+            message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            what = "truncated (a write was interrupted)" if truncated else f"not valid JSON ({message})"
+            raise BenchError(f"{path}:{number}: record is {what}") from None
+        if not isinstance(record, dict):
+            raise BenchError(f"{path}:{number}: record is not a JSON object")
+        yield RunRecord.from_dict(record, f"{path}:{number}")

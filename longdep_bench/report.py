@@ -6,6 +6,7 @@ Plots need matplotlib (``pip install 'longdep-bench[plots]'``); without it the r
 from __future__ import annotations
 
 import collections
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any, Mapping, Sequence
 from tabulate import tabulate
 
 from longdep_bench.errors import BenchError
+from longdep_bench.files import read_text, replacing, report_directory, write_text
 from longdep_bench.records import RunRecord
 from longdep_bench.specs import Published
 from longdep_bench.paper import paper_section
@@ -34,19 +36,32 @@ class WrittenReport:
     removed: tuple[str, ...] = ()
 
 
-def _previous_plots(path: str) -> set[str]:
-    """The plot files a report written earlier at ``path`` shows (none if there is none, or if the
-    file there is not one of ours)."""
+def _previous_report(path: str) -> str | None:
+    """The text of a report written earlier at ``path`` (None if there is none, or if the file there
+    is not one of ours)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError):
-        return set()
-    return set(IMAGE.findall(text)) if text.startswith(TITLE) else set()
+        text = read_text(path, "report")
+    except BenchError:
+        return None
+    return text if text.startswith(TITLE) else None
+
+
+def _previous_plots(path: str) -> set[str]:
+    """The plot files a report written earlier at ``path`` shows."""
+    return set(IMAGE.findall(_previous_report(path) or ""))
 
 
 def _slug(text: str) -> str:
+    """A file-name stem for ``text``; texts that would share a stem (names differing only in case or
+    punctuation) get a short hash of the text appended (see :func:`_stems`)."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _stems(texts: Sequence[str]) -> dict[str, str]:
+    """A distinct file-name stem for each text."""
+    slugs = collections.Counter(_slug(text) for text in texts)
+    return {text: _slug(text) + ("-" + hashlib.sha256(text.encode()).hexdigest()[:8] if slugs[_slug(text)] > 1 else "")
+            for text in texts}
 
 
 def _count(value: float | None) -> str:
@@ -182,11 +197,14 @@ def _curves(plt: Any, table: Table, directory: str, stem: str, colours: Mapping[
 
 
 def _save(figure: Any, directory: str, name: str) -> str:
-    figure.tight_layout()
-    figure.savefig(os.path.join(directory, name), dpi=110, bbox_inches="tight")
     import matplotlib.pyplot as plt
 
-    plt.close(figure)
+    figure.tight_layout()
+    try:
+        with replacing(os.path.join(directory, name), "plot") as handle:
+            figure.savefig(handle, format="png", dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(figure)
     return name
 
 
@@ -219,10 +237,7 @@ def write_report(records: Sequence[RunRecord], directory: str, source: str,
     ``task_params`` maps a task name to its parameters, to read records that leave some at their defaults).
     """
     published = published or {}
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError as exc:
-        raise BenchError(f"cannot create report directory {directory}: {exc.strerror}") from None
+    report_directory(directory, lambda path: _previous_report(path) is not None, REPORT_NAME)
     try:
         import matplotlib  # noqa: F401
         plots = True
@@ -247,9 +262,12 @@ def write_report(records: Sequence[RunRecord], directory: str, source: str,
     if paper:
         lines += paper_section(records, published, task_params or {})
     shown: set[str] = set()  # the plots this report shows
-    for table in build_tables(records):
+    tables = build_tables(records)
+    titles = [table.name + "-" + "-".join(f"{k}-{v}" for k, v in table.params.items()) for table in tables]
+    stems = _stems(titles)
+    for table, title in zip(tables, titles):
         name = table.name
-        stem = _slug(name + "-" + "-".join(f"{k}-{v}" for k, v in table.params.items()))
+        stem = stems[title]
         lines += ["", f"## {name}" + (f" ({', '.join(f'{k}={v}' for k, v in table.params.items())})"
                                       if table.params else "")]
         relevant = _relevant(published.get(table.task, ()), table.params, ignore=table.gap_param)
@@ -264,8 +282,7 @@ def write_report(records: Sequence[RunRecord], directory: str, source: str,
         lines += ["", "(No plots: install matplotlib, `pip install 'longdep-bench[plots]'`.)"]
     path = os.path.join(directory, REPORT_NAME)
     stale = sorted(_previous_plots(path) - shown) if plots else []
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n", "report")
     removed = []
     for name in stale:
         try:

@@ -64,9 +64,16 @@ def rerun(record: RunRecord, device: str | None = None) -> Comparison:
     return compare(record, train(config))
 
 
+def compared(record: RunRecord) -> tuple[str, ...]:
+    """The results a record holds (one written before a result existed, such as ``test_loss`` before
+    0.3, cannot be compared on it)."""
+    return tuple(name for name in RESULTS if name not in record.absent)
+
+
 def compare(recorded: RunRecord, now: RunRecord) -> Comparison:
-    """What differs between a record and its rerun: results, and the environment that may explain it."""
-    results = tuple(name for name in RESULTS if _plain(getattr(recorded, name)) != _plain(getattr(now, name)))
+    """What differs between a record and its rerun: the results the record holds, and the parts of the
+    environment that may explain a difference."""
+    results = tuple(name for name in compared(recorded) if _plain(getattr(recorded, name)) != _plain(getattr(now, name)))
     environment = tuple(name for name in ENVIRONMENT if recorded.env.get(name) != now.env.get(name))
     return Comparison(recorded, now, results, environment)
 
@@ -86,7 +93,7 @@ def rows(comparison: Comparison) -> Sequence[list[str]]:
             else str(value)
 
     table = [[name, shown(getattr(comparison.recorded, name)), shown(getattr(comparison.now, name)),
-              "differs" if name in comparison.results else "same"] for name in RESULTS]
+              "differs" if name in comparison.results else "same"] for name in compared(comparison.recorded)]
     table += [[f"env.{name}", str(comparison.recorded.env.get(name, "-")), str(comparison.now.env.get(name, "-")),
                "differs"] for name in comparison.environment]
     return table

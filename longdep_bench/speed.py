@@ -4,12 +4,15 @@ baseline architecture at each size, and how step time grows with sequence length
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from tabulate import tabulate
 
 from longdep_bench.errors import BenchError
+from longdep_bench.files import read_text
 
+MAX_BENCHMARK_FILE = 256 * 1024 * 1024
 
 STATS = {"median": "Median", "min": "Fastest-round"}
 GRAPHED = " (graphed)"  # label suffix of a step captured in a CUDA graph; eager steps carry none
@@ -20,31 +23,50 @@ def load_benchmarks(path: str, stat: str = "median") -> tuple[dict[str, Any], li
     """Machine info and one entry per benchmark case: training steps (arch, batch, hidden, length)
     and data generation (kind 'generation': case, sequences), each with its ``stat`` in seconds
     ('median', or 'min': the fastest round, which leaves out one-off costs such as a JIT compile)."""
+    text = read_text(path, "benchmark file", limit=MAX_BENCHMARK_FILE)
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except OSError as exc:
-        raise BenchError(f"cannot read {path}: {exc.strerror}") from None
+        data = json.loads(text, parse_constant=lambda name: float("nan"))
     except json.JSONDecodeError as exc:
         raise BenchError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise BenchError(f"{path} is nested too deeply to be a pytest-benchmark file") from None
+    benchmarks = data.get("benchmarks", []) if isinstance(data, dict) else None
+    if not isinstance(benchmarks, list):
+        raise BenchError(f"{path} is not a pytest-benchmark file (no list of benchmarks)")
     cases = []
-    for bench in data.get("benchmarks", []) if isinstance(data, dict) else []:
+    for number, bench in enumerate(benchmarks, start=1):
+        if not isinstance(bench, dict) or not isinstance(bench.get("stats", {}), dict):
+            raise BenchError(f"{path}: benchmark #{number} is not a pytest-benchmark entry")
         info = bench.get("extra_info", {})
-        if "stats" not in bench:
+        if "stats" not in bench or not isinstance(info, dict):
             continue
-        if stat not in bench["stats"]:
-            raise BenchError(f"{path}: benchmark {bench.get('name', '?')!r} has no {stat!r} statistic")
-        seconds = bench["stats"][stat]
+        name = str(bench.get("name", f"#{number}"))[:60]
+        seconds = bench["stats"].get(stat)
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds) or \
+                seconds <= 0:
+            raise BenchError(f"{path}: benchmark {name!r} has no {stat!r} statistic in seconds")
         if {"arch", "batch", "hidden", "length"} <= info.keys():
+            _expect_fields(path, name, info, {"arch": str, "batch": int, "hidden": int, "length": int})
             arch = info["arch"] + {"graphed": GRAPHED, "forward": FORWARD}.get(info.get("mode"), "")
             cases.append({**{k: info[k] for k in ("batch", "hidden", "length")}, "arch": arch, "seconds": seconds})
         elif info.get("kind") == "generation":
-            cases.append({"case": info["case"], "group": bench.get("group"), "sequences": info["sequences"],
+            _expect_fields(path, name, info, {"case": str, "sequences": int})
+            cases.append({"case": info["case"], "group": str(bench.get("group")), "sequences": info["sequences"],
                           "seconds": seconds})
     if not cases:
         raise BenchError(f"{path} holds no benchmarks of tests/benchmarks (run pytest tests/benchmarks "
                          "--benchmark-enable --benchmark-only --benchmark-json=FILE)")
-    return data.get("machine_info", {}), cases
+    machine = data.get("machine_info", {})
+    return (machine if isinstance(machine, dict) else {}), cases
+
+
+def _expect_fields(path: str, name: str, info: dict[str, Any], kinds: dict[str, type]) -> None:
+    """A benchmark's extra_info fields of the right types, or one line naming the first that is not."""
+    for field, kind in kinds.items():
+        value = info[field]
+        if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value <= 0):
+            raise BenchError(f"{path}: benchmark {name!r}: extra_info.{field} is {json.dumps(value)[:40]}, "
+                             f"not a {'positive integer' if kind is int else 'string'}")
 
 
 def _ms(seconds: float) -> str:
@@ -166,8 +188,12 @@ def comparison_table(before: list[dict[str, Any]], after: list[dict[str, Any]], 
 
 def machine_line(machine: dict[str, Any]) -> str:
     """One line naming the machine and libraries a benchmark file was measured with."""
-    extra = machine.get("longdep_bench", {})
-    cpu = machine.get("cpu", {}).get("brand_raw") or machine.get("processor", "")
+    def part(name: str) -> dict[str, Any]:
+        value = machine.get(name, {})
+        return value if isinstance(value, dict) else {}
+
+    extra = part("longdep_bench")
+    cpu = part("cpu").get("brand_raw") or machine.get("processor", "")
     return (f"Measured on {extra.get('device_name') or cpu} ({extra.get('device', '?')}), "
             f"torch {extra.get('torch', '?')}, numba {extra.get('numba', '?')}, "
             f"{extra.get('torch_threads', '?')} torch thread(s), Python {machine.get('python_version', '?')}"

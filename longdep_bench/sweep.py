@@ -10,7 +10,7 @@ from longdep_bench.environment import resolve_device
 from longdep_bench.errors import BenchError
 from longdep_bench.params import parse_assignments, recorded, resolve_params
 from longdep_bench.registry import Registry
-from longdep_bench.settings import BY_NAME, SweepOptions, resolve
+from longdep_bench.settings import BY_NAME, MAX_HIDDEN, MAX_RUNS, SweepOptions, resolve
 from longdep_bench.specs import ArchitectureSpec, TaskSpec
 
 
@@ -49,7 +49,6 @@ def task_variants(registry: Registry, text: str, params: Sequence[str], gaps: Se
 
 
 MATCH_TOLERANCE = 0.10  # the Long Range Arena rule: parameter counts within 10%
-MAX_HIDDEN = 8192
 
 
 def _count_params(arch: ArchitectureSpec, options: Mapping[str, Any], task: TaskSpec, params: Mapping[str, Any],
@@ -129,6 +128,10 @@ def plan(options: SweepOptions, registry: Registry) -> list[RunConfig]:
     archs = [(spec, arch_options) for spec, arch_options, _ in variants]
     tasks = [variant for text in options.tasks
              for variant in task_variants(registry, text, options.params, options.gaps)]
+    planned = len(tasks) * options.seeds * len(archs)
+    if planned > MAX_RUNS:
+        raise BenchError(f"{planned:,} runs ({len(archs)} architectures x {len(tasks)} tasks and gaps x {options.seeds} "
+                         f"seeds) are more than one sweep may plan ({MAX_RUNS:,}); split it")
     hidden: dict[tuple[int, int], int] = {}
     if options.match_params is not None:
         for (t, (task, params)), (a, (arch, arch_options)) in itertools.product(enumerate(tasks), enumerate(archs)):

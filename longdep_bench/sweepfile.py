@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from longdep_bench.errors import BenchError
+from longdep_bench.files import read_text
 from longdep_bench.params import suggest
 from longdep_bench.settings import BY_NAME
 
@@ -55,13 +56,13 @@ def _validated(table: Mapping[str, Any], where: str, per_block: bool) -> dict[st
 
 def load_sweep_file(path: str) -> SweepFile:
     """Parse and validate a sweep file; a BenchError naming the problem otherwise."""
+    text = read_text(path, "sweep file")
     try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as exc:
-        raise BenchError(f"cannot read sweep file {path}: {exc.strerror}") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise BenchError(f"{path}: malformed TOML: {exc}") from None
+    except RecursionError:
+        raise BenchError(f"{path}: nested too deeply to be a sweep file") from None
     blocks = data.pop("run", [{}])
     if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks) or not blocks:
         raise BenchError(f"{path}: 'run' must be one or more [[run]] tables")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import HealthCheck, settings
 
 # Without a GPU, Triton kernels run in Triton's interpreter on CPU tensors. Triton decides when a
 # kernel is decorated, that is when the plugins are first imported: so before anything imports them.
@@ -19,6 +20,16 @@ from longdep_bench.cli import main
 from longdep_bench.environment import configure_allocator
 from longdep_bench.registry import get_registry
 from longdep_bench.settings import BY_NAME
+
+
+# Property-based tests: derandomised, so that CI is reproducible; the ``fuzz`` profile is the long run
+# (pytest tests/test_fuzz.py --hypothesis-profile=fuzz).
+_HYPOTHESIS = dict(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None,
+                   derandomize=True)
+settings.register_profile("ci", max_examples=40, **_HYPOTHESIS)
+settings.register_profile("fuzz", max_examples=2000, **_HYPOTHESIS)
+settings.register_profile("fuzz-short", max_examples=300, **_HYPOTHESIS)
+settings.load_profile("ci")
 
 
 class CliResult:

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from longdep_bench.progress import Progress
 from longdep_bench.records import RunRecord
+from record_helpers import hyperparameters
 
 
 class Terminal(io.StringIO):
@@ -19,7 +20,7 @@ RECORD = RunRecord.from_dict({
     "master_seed": 0, "seeds": {}, "status": "ok", "solved": True, "sequences_to_solve": 2048, "test_accuracy": 1.0,
     "chance": 0.25, "train_sequences": 2048, "train_seconds": 1.5, "eval_seconds": 0.1,
     "sequences_per_second": 1365.0, "n_params": 1, "curve": [], "env": {}, "error": None, "finished_at": "",
-    "hyperparameters": {"arch_options": {"init": "chrono", "gate_bias": 3.0}}}, "test")
+    "hyperparameters": hyperparameters(arch_options={"init": "chrono", "gate_bias": 3.0})}, "test")
 DEFAULTS = {"lstm": {"init": "constant", "gate_bias": 3.0}}
 
 

@@ -21,7 +21,7 @@ def test_a_recorded_run_trains_again_to_the_same_results(cli, tmp_path):
     result = cli("reproduce", str(out), records[1]["run_id"][:6])
     assert result.code == 0, result.err
     assert "gru on task6a[gap=20] seed 1" in result.err
-    assert "the run reproduces: all 7 results are the same" in result.err
+    assert "the run reproduces: all 7 results the record holds are the same" in result.err
     assert result.out.count("| same") == 7 and "differs" not in result.out
 
 

@@ -6,6 +6,7 @@ import itertools
 
 from longdep_bench.driver import latest_per_run
 from longdep_bench.records import RunRecord
+import record_helpers
 from longdep_bench.tables import build_tables, text_tables
 
 SEEDS = itertools.count()
@@ -16,8 +17,7 @@ def render(tables, fmt):
 
 
 def record(arch="lstm", gap=40, solved_at=None, accuracy=0.25, status="ok", run_id=None, seed=None, **hyper):
-    hyperparameters = {"hidden": 64, "batch_size": 16, "lr": 3e-3, "clip": 1.0, "max_sequences": 100_000,
-                       "threshold": 0.99, "arch_options": {}, **hyper}
+    hyperparameters = record_helpers.hyperparameters(**hyper)
     seed = next(SEEDS) if seed is None else seed
     return RunRecord.from_dict({
         "run_id": run_id or f"{arch}{gap}{solved_at}{accuracy}{hyper}{seed}", "arch": arch, "task": "task6a",
