@@ -12,14 +12,15 @@ import concurrent.futures
 import dataclasses
 import json
 import signal
+import time
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from longdep_bench.config import RunConfig
 from longdep_bench.errors import BenchError, EnvironmentFailure, Interrupted
-from longdep_bench.files import set_aside_truncated_tail
+from longdep_bench.files import Claims, Follower, file_size, set_aside_truncated_tail
 from longdep_bench.params import resolve_params
-from longdep_bench.records import RunRecord, append_record, open_for_append, read_records
+from longdep_bench.records import RunRecord, append_record, new_records, open_for_append, read_records
 from longdep_bench.registry import Registry
 from longdep_bench.settings import AUTO, Execution
 from longdep_bench.signals import mark_driver, received
@@ -106,23 +107,77 @@ class _Scheduler:
         return self.waiting.pop(best)
 
 
-def execute(configs: Sequence[RunConfig], executor: concurrent.futures.Executor | None, jobs: int = 1
-            ) -> Iterator[RunRecord]:
+class Coordination:
+    """What other sweeps on the same results file do: runs they have in flight (claims) and runs they
+    recorded since this sweep read the file. A run claimed elsewhere waits; one recorded elsewhere is
+    not run again."""
+
+    POLL_SECONDS = 2.0
+
+    def __init__(self, claims: Claims, follower: Follower):
+        self.claims, self.follower = claims, follower
+        self.recorded: set[str] = set()
+        self.records: list[RunRecord] = []  # what other sweeps recorded meanwhile
+
+    def take(self, config: RunConfig) -> bool:
+        """Claim a run; False when another sweep trains it or has recorded it meanwhile."""
+        run_id = config.run_id()
+        if run_id in self.recorded or not self.claims.take(run_id):
+            return False
+        self.follow()
+        if run_id in self.recorded:  # finished elsewhere while we looked
+            self.claims.release(run_id)
+            return False
+        return True
+
+    def release(self, config: RunConfig) -> None:
+        """Give a finished run's claim back."""
+        self.claims.release(config.run_id())
+
+    def follow(self) -> None:
+        """Read the records that other sweeps appended."""
+        records = new_records(self.follower)
+        self.records += records
+        self.recorded |= {r.run_id for r in latest_per_run(records) if r.status.final}
+
+    def skipped(self, config: RunConfig) -> bool:
+        """Whether a run waiting on another sweep's claim was recorded there (else it is tried again)."""
+        self.follow()
+        return config.run_id() in self.recorded
+
+
+def execute(configs: Sequence[RunConfig], executor: concurrent.futures.Executor | None, jobs: int = 1,
+            coordination: Coordination | None = None) -> Iterator[RunRecord]:
     """Train every configuration and yield records as they finish (in completion order).
 
     With an executor, at most ``jobs`` runs are in flight; the next run to start is chosen by
-    :class:`_Scheduler`. Every run trains the same either way: only the order changes.
+    :class:`_Scheduler`. Every run trains the same either way: only the order changes. With
+    ``coordination``, a run that another sweep on the same file trains waits for it, and is not run
+    again if that sweep records it.
     """
-    if executor is None:
-        for config in configs:
-            yield train(config)
-        return
     scheduler = _Scheduler(configs)
     running: dict[concurrent.futures.Future, RunConfig] = {}
-    while scheduler.waiting or running:
+    deferred: list[RunConfig] = []
+    while scheduler.waiting or running or deferred:
         while scheduler.waiting and len(running) < max(1, jobs):
             config = scheduler.next()
+            if coordination is not None and not coordination.take(config):
+                deferred.append(config)
+                continue
+            if executor is None:
+                record = train(config)
+                scheduler.finished(config, record)
+                yield record
+                if coordination is not None:
+                    coordination.release(config)
+                continue
             running[executor.submit(train, config)] = config
+        if not running:
+            if deferred:  # only runs that other sweeps train are left: wait for them
+                time.sleep(Coordination.POLL_SECONDS)
+                scheduler.waiting.extend(c for c in deferred if not coordination.skipped(c))
+                deferred.clear()
+            continue
         done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
         for future in done:
             config = running.pop(future)
@@ -136,6 +191,8 @@ def execute(configs: Sequence[RunConfig], executor: concurrent.futures.Executor 
                                  "the runs recorded so far stay") from None
             scheduler.finished(config, record)
             yield record
+            if coordination is not None:
+                coordination.release(config)
 
 
 def run_sweep(configs: Sequence[RunConfig], execution: Execution, registry: Registry, strict: bool,
@@ -153,7 +210,9 @@ def run_sweep(configs: Sequence[RunConfig], execution: Execution, registry: Regi
         notify(f"{execution.output} ended with a record cut by an interrupted write: saved it to {side} "
                "and removed it from the file; that run will be done again")
     stream = open_for_append(execution.output)  # fails early on an unwritable path
+    follower = None
     try:
+        start = file_size(execution.output)  # records appended after this by other sweeps are followed
         existing = list(read_records(execution.output))
         if strict:
             check_same_sweep(execution.output, existing, configs)
@@ -170,10 +229,12 @@ def run_sweep(configs: Sequence[RunConfig], execution: Execution, registry: Regi
         request = ExecutorRequest(jobs=jobs, runs=len(todo), device=device, options=executor_options,
                                   devices=execution.devices)
         mark_driver()  # the workers started from here check that this process is their parent
+        follower = Follower(execution.output, start, "results file")
+        coordination = Coordination(Claims(stream), follower)
         try:
             with executor_spec.open(request) as executor:
                 warned: set[str] = set()
-                for record in execute(todo, executor, jobs):
+                for record in execute(todo, executor, jobs, coordination):
                     # how many runs shared the machine: a run's speed depends on it
                     record = dataclasses.replace(record, runtime={**record.runtime, "jobs": jobs})
                     append_record(stream, record)
@@ -192,10 +253,13 @@ def run_sweep(configs: Sequence[RunConfig], execution: Execution, registry: Regi
             progress.close()  # the signal reached the workers too: an interruption, not a failure
             raise SweepInterrupted(len(new), len(todo), received()) from None
         progress.close()
+        coordination.follow()  # the records other sweeps wrote meanwhile
     finally:
         stream.close()
+        if follower is not None:
+            follower.close()
     planned = {config.run_id() for config in configs}
-    return latest_per_run([r for r in existing if r.run_id in planned] + new)
+    return latest_per_run([r for r in [*existing, *coordination.records, *new] if r.run_id in planned])
 
 
 class SweepInterrupted(Exception):

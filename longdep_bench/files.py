@@ -17,6 +17,8 @@
 from __future__ import annotations
 
 import errno
+import fcntl
+import hashlib
 import os
 import stat
 import tempfile
@@ -234,6 +236,84 @@ class Appender:
 
     def close(self) -> None:
         """Close the file (its lines are already on disk)."""
+        try:
+            os.close(self.descriptor)
+        except OSError:
+            pass
+
+
+CLAIMS = 1 << 62  # claims are byte-range locks this far beyond any results file's end: its content is untouched
+
+
+class Claims:
+    """Runs in flight, claimed by advisory byte-range locks on the results file (one byte per run,
+    far beyond its end), so that sweeps sharing a file never train the same run at once. A claim
+    ends when it is released or when the process holding it dies."""
+
+    def __init__(self, results: Appender):
+        self.descriptor = results.descriptor
+
+    def _offset(self, key: str) -> int:
+        return CLAIMS + int(hashlib.sha256(key.encode()).hexdigest()[:12], 16)
+
+    def take(self, key: str) -> bool:
+        """Claim ``key``; False when another process holds it."""
+        try:
+            fcntl.lockf(self.descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, self._offset(key), os.SEEK_SET)
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EAGAIN):
+                return False
+            return True  # a file system without locks: every sweep runs its own runs, as before
+        return True
+
+    def release(self, key: str) -> None:
+        """Give ``key`` back."""
+        try:
+            fcntl.lockf(self.descriptor, fcntl.LOCK_UN, 1, self._offset(key), os.SEEK_SET)
+        except OSError:
+            pass
+
+
+def file_size(path: str) -> int:
+    """The size of a file in bytes (one line for an error)."""
+    try:
+        return os.stat(path).st_size
+    except OSError as exc:
+        raise failure("read", path, exc) from None
+
+
+class Follower:
+    """Reads what others append to a file, through one descriptor kept open: closing any descriptor
+    of a file drops every POSIX lock the process holds on it (the claims), so none is opened and
+    closed while a sweep runs."""
+
+    def __init__(self, path: str, offset: int, what: str = "file"):
+        self.path, self.offset, self.what = path, offset, what
+        try:
+            self.descriptor = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            raise failure(f"read {what}", path, exc) from None
+
+    def new_lines(self) -> list[str]:
+        """The complete lines appended since the last call."""
+        chunks = []
+        position = self.offset
+        try:
+            while chunk := os.pread(self.descriptor, TAIL_CHUNK, position):
+                chunks.append(chunk)
+                position += len(chunk)
+        except OSError as exc:
+            raise failure(f"read {self.what}", self.path, exc) from None
+        data = b"".join(chunks)
+        complete = data[:data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        try:
+            return complete.decode("utf-8").splitlines(keepends=True)
+        except UnicodeDecodeError:
+            raise BenchError(f"{self.path}: lines appended meanwhile are not UTF-8: not a {self.what}") from None
+
+    def close(self) -> None:
+        """Stop following (this releases the process's claims on the file)."""
         try:
             os.close(self.descriptor)
         except OSError:

@@ -12,7 +12,7 @@ from typing import Any, Iterator, Mapping
 from longdep_bench.config import RUN_SETTINGS, RUNTIME_SETTINGS, RunConfig
 from longdep_bench.settings import FIRST_RELEASE
 from longdep_bench.errors import BenchError
-from longdep_bench.files import Appender, failure, read_lines, regular_or_absent
+from longdep_bench.files import Appender, Follower, failure, read_lines, regular_or_absent
 from longdep_bench.specs import TaskSpec
 
 
@@ -273,21 +273,35 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def parse_record(line: str, where: str) -> RunRecord | None:
+    """The record of one results-file line (None for a blank line); a BenchError naming ``where``
+    (file:line) and the field when it is not one."""
+    if not line.strip():
+        return None
+    truncated = not line.endswith("\n")
+    try:
+        data = json.loads(line, parse_constant=_no_constants)
+    except RecursionError:
+        raise BenchError(f"{where}: record is nested too deeply to be a record") from None
+    except ValueError as exc:
+        message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        what = "truncated (a write was interrupted)" if truncated else f"not valid JSON ({message})"
+        raise BenchError(f"{where}: record is {what}") from None
+    if not isinstance(data, dict):
+        raise BenchError(f"{where}: record is not a JSON object")
+    return RunRecord.from_dict(data, where)
+
+
 def read_records(path: str) -> Iterator[RunRecord]:
     """The records of a results file, streamed; a BenchError naming the line (and the field) if one
     is corrupt, truncated or of another schema."""
     for number, line in read_lines(path, "results file"):
-        if not line.strip():
-            continue
-        truncated = not line.endswith("\n")
-        try:
-            record = json.loads(line, parse_constant=_no_constants)
-        except RecursionError:
-            raise BenchError(f"{path}:{number}: record is nested too deeply to be a record") from None
-        except ValueError as exc:
-            message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-            what = "truncated (a write was interrupted)" if truncated else f"not valid JSON ({message})"
-            raise BenchError(f"{path}:{number}: record is {what}") from None
-        if not isinstance(record, dict):
-            raise BenchError(f"{path}:{number}: record is not a JSON object")
-        yield RunRecord.from_dict(record, f"{path}:{number}")
+        record = parse_record(line, f"{path}:{number}")
+        if record is not None:
+            yield record
+
+
+def new_records(follower: Follower) -> list[RunRecord]:
+    """The records appended to a results file since the follower last looked."""
+    records = [parse_record(line, f"{follower.path} (appended meanwhile)") for line in follower.new_lines()]
+    return [r for r in records if r is not None]

@@ -145,7 +145,7 @@ SETTINGS: tuple[Setting, ...] = (
        flags=("--seed",)),
     _s("hidden", int, None, P, "Hidden size (an architecture preset may fix it).", min=1, max=MAX_HIDDEN, fallback=64),
     _s("match_params", int, None, R, "Choose each model's hidden size to have this many parameters (+-10%).",
-       min=1, max=10 ** 9),
+       min=1, max=10 ** 7),
     _s("batch_size", int, None, R, "Sequences per step.", min=1, max=65_536, recommendable=True, fallback=16),
     _s("lr", float, None, R, "Learning rate.", above=0, max=1e6, recommendable=True, fallback=3e-3),
     _s("clip", float, None, R, "Gradient-norm clip, 0 for none.", min=0, max=1e9, recommendable=True, fallback=1.0),

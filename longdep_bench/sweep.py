@@ -74,8 +74,13 @@ def matched_hidden(arch: ArchitectureSpec, options: Mapping[str, Any], task: Tas
     sizes = [h for h in range(1, MAX_HIDDEN + 1) if allowed(h)]
     if not sizes:
         raise BenchError(f"architecture {arch.name!r}: no hidden size up to {MAX_HIDDEN} is valid")
-    low, high = 0, len(sizes) - 1
-    while low < high:  # the smallest size with at least `budget` parameters (counts grow with size)
+    # the smallest size with at least `budget` parameters (counts grow with size): doubling first, so that
+    # no model much larger than the one asked for is ever built, then bisection
+    low, high = 0, 1
+    while high < len(sizes) and _count_params(arch, options, task, params, max_length, sizes[high]) < budget:
+        low, high = high, 2 * high
+    high = min(high, len(sizes) - 1)
+    while low < high:
         middle = (low + high) // 2
         if _count_params(arch, options, task, params, max_length, sizes[middle]) >= budget:
             high = middle

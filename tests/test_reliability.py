@@ -365,3 +365,27 @@ def test_tasks_whose_names_differ_in_punctuation_get_their_own_plots():
 
     stems = _stems(["task-6a-gap-40", "task_6a-gap-40", "adding"])
     assert len(set(stems.values())) == 3 and stems["adding"] == "adding"
+
+
+def test_identical_concurrent_sweeps_share_the_work(tmp_path):
+    """Sweeps on one file claim the runs they train (byte-range locks): none is trained twice, and each
+    sweep ends with every run's result in its table; a claim dies with its sweep."""
+    args = ["run", "-a", "rnn", "-a", "gru", "--hidden", "8", "--seeds", "3", "--max-sequences", "4096",
+            "--test-size", "64", "-j", "1", "-o", "r.jsonl", "-q"]
+    sweeps = [subprocess.Popen([*CLI, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+              for _ in range(3)]
+    outputs = [sweep.communicate(timeout=300) for sweep in sweeps]
+    assert [sweep.returncode for sweep in sweeps] == [0, 0, 0], outputs
+    runs = _records(tmp_path / "r.jsonl")
+    assert len(runs) == len(set(runs)) == 6
+    for out, _ in outputs:
+        assert "| gru " in out and "| rnn " in out and "/3 " in out
+    victim = subprocess.Popen([*CLI, *args[:-5], "--seeds", "4", "-o", "r.jsonl", "-q"], cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(8)
+    os.killpg(victim.pid, signal.SIGKILL)  # its claim on the run it was training goes with it
+    victim.wait()
+    result = run_cli([*args[:-5], "--seeds", "4", "-o", "r.jsonl", "-q"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    runs = _records(tmp_path / "r.jsonl")
+    assert len(runs) == len(set(runs)) == 8
