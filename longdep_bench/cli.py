@@ -27,7 +27,7 @@ def _registry(warn: bool = True) -> Registry:
         for failure in registry.failures:
             click.echo(f"{PROG}: warning: plugin {failure.name!r} ({failure.distribution}) failed: "
                        f"{failure.error} (see '{PROG} plugins')", err=True)
-        for line in registry.conflict_lines():
+        for line in registry.conflict_lines() + registry.warning_lines():
             click.echo(f"{PROG}: warning: {line}", err=True)
     return registry
 
@@ -100,25 +100,35 @@ def list_command(as_json: bool) -> None:
 @cli.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def plugins_command(as_json: bool) -> None:
-    """List loaded plugins with their hooks, plugins that failed to load, and conflicting names."""
+    """List loaded plugins with their hooks, plugins that failed to load, conflicting names, specs
+    whose declarations are wrong (every task is checked against its data here) and warnings.
+
+    Exit status 1 when a plugin failed or a spec is unusable.
+    """
     from tabulate import tabulate
 
     registry = _registry(warn=False)
-    loaded = [{"name": p.name, "distribution": p.distribution, "version": p.version, "hooks": list(p.hooks)}
-              for p in registry.plugins]
+    registry.probe_all()
+    loaded = [{"name": p.name, "distribution": p.distribution, "version": p.version, "hooks": list(p.hooks),
+               "warnings": list(p.warnings)} for p in registry.plugins]
     failed = [{"name": f.name, "distribution": f.distribution, "version": f.version, "error": f.error}
               for f in registry.failures]
     conflicts = registry.conflict_lines()
     if as_json:
         click.echo(json.dumps({"loaded": loaded, "failed": failed, "conflicts": conflicts}, indent=2))
-        return
-    click.echo(tabulate([[p["name"], p["distribution"], p["version"], ", ".join(p["hooks"])] for p in loaded],
-                        headers=["plugin", "distribution", "version", "hooks"]))
-    if failed:
-        click.echo("\nFailed\n" + tabulate([[f["name"], f["distribution"], f["version"], f["error"]] for f in failed],
-                                            headers=["plugin", "distribution", "version", "error"]))
-    if conflicts:
-        click.echo("\nConflicts\n" + "\n".join(conflicts))
+    else:
+        click.echo(tabulate([[p["name"], p["distribution"], p["version"], ", ".join(p["hooks"])] for p in loaded],
+                            headers=["plugin", "distribution", "version", "hooks"]))
+        if failed:
+            click.echo("\nFailed\n" + tabulate([[f["name"], f["distribution"], f["version"], f["error"]]
+                                                 for f in failed], headers=["plugin", "distribution", "version",
+                                                                            "error"]))
+        if conflicts:
+            click.echo("\nUnusable\n" + "\n".join(conflicts))
+        if registry.warning_lines():
+            click.echo("\nWarnings\n" + "\n".join(registry.warning_lines()))
+    if failed or conflicts:
+        sys.exit(1)
 
 
 def _save_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
@@ -342,7 +352,7 @@ def report_command(results: str, fmt: str, out_dir: str | None, paper: bool) -> 
         raise BenchError("--paper adds a table to the report that --out DIR writes: give --out too")
     registry = _registry()
     output_format = registry.format(fmt)
-    records = latest_per_run(read_records(results))
+    records = latest_per_run(read_records(results), by_code=True)
     if not records:
         raise BenchError(f"{results} holds no records")
     click.echo(output_format.render(build_tables(records)))
@@ -383,7 +393,8 @@ def reproduce_command(results: str, run_id: str, device: str | None) -> None:
     if comparison.identical:
         click.echo(f"the run reproduces: all {held} results the record holds are the same", err=True)
         return
-    click.echo(f"{len(comparison.results)} of {held} results differ", err=True)
+    cause = f"; the plugins' code differs: {comparison.code}" if comparison.code else ""
+    click.echo(f"{len(comparison.results)} of {held} results differ{cause}", err=True)
     sys.exit(1)
 
 

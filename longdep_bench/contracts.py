@@ -159,7 +159,7 @@ def check_padding(entry: Any, model: torch.nn.Module, batch: Batch, io: ModelIO,
             length = int(batch.lengths[i])
             alone = model(batch.inputs[i:i + 1, :length], batch.lengths[i:i + 1])
             expected = outputs[i, :length] if io.per_step else outputs[i]
-            if not torch.allclose(alone[0], expected, rtol=tolerance, atol=tolerance):
+            if not torch.allclose(alone[0], expected, rtol=tolerance, atol=tolerance, equal_nan=True):
                 raise _broke(entry, "architecture", f"sequence {i} alone gives other outputs than in a padded batch "
                              "(padding changes the outputs, or the model is not causal)")
         garbage = batch.inputs.clone()
@@ -167,9 +167,59 @@ def check_padding(entry: Any, model: torch.nn.Module, batch: Batch, io: ModelIO,
         garbage[steps[None, :] >= batch.lengths[:, None]] = 1 if not garbage.is_floating_point() else 0.5
         changed = model(garbage, batch.lengths)
         mask = (steps[None, :] < batch.lengths[:, None]) if io.per_step else None
-        same = (torch.allclose(changed[mask], outputs[mask], rtol=tolerance, atol=tolerance) if mask is not None
-                else torch.allclose(changed, outputs, rtol=tolerance, atol=tolerance))
+        same = (torch.allclose(changed[mask], outputs[mask], rtol=tolerance, atol=tolerance, equal_nan=True) if mask is not None
+                else torch.allclose(changed, outputs, rtol=tolerance, atol=tolerance, equal_nan=True))
         if not same:
             raise _broke(entry, "architecture", "outputs change when the padding after a sequence's end changes")
     finally:
         model.train(was_training)
+
+
+def probe_size(width: int, io: ModelIO) -> int:
+    """A probe batch size unlike every other dimension of the task (its width, features, outputs), so
+    that a model that swaps the time and batch dimensions shows it in its output shape."""
+    taken = {width, io.input_size, io.n_outputs, io.n_features}
+    return next(n for n in (7, 5, 11, 13, 3, 17, 19) if n not in taken)
+
+
+def _tensors(value: Any) -> list[torch.Tensor]:
+    """The tensors an attribute holds (directly, or in a list, tuple or dict)."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in _tensors(item)]
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in _tensors(item)]
+    return []
+
+
+def check_registered_state(entry: Any, model: torch.nn.Module) -> None:
+    """Every tensor a model keeps is a parameter or a buffer: a plain attribute holding one is never
+    trained, counted in ``n_params``, moved to the device nor saved."""
+    registered = {id(t) for t in [*model.parameters(), *model.buffers()]}
+    for prefix, module in model.named_modules():
+        for name, value in vars(module).items():
+            if name in ("_parameters", "_buffers", "_modules"):
+                continue
+            stray = [t for t in _tensors(value) if id(t) not in registered]
+            if stray:
+                where = f"{prefix}.{name}" if prefix else name
+                shape = "x".join(map(str, stray[0].shape)) or "scalar"
+                raise _broke(entry, "architecture", f"its model keeps a tensor ({shape}) in the attribute {where!r} "
+                             "that is neither a parameter nor a buffer: it is never trained, counted or moved (use "
+                             "nn.Parameter, or register_buffer for state that is not learned)")
+
+
+def check_gradients(entry: Any, model: torch.nn.Module, batch: Batch, loss: Any) -> None:
+    """One backward pass on a copy of the model gives every trainable parameter a gradient (a
+    non-finite one is a result, divergence, not a broken contract)."""
+    import copy
+
+    clone = copy.deepcopy(model)
+    clone.train()
+    value = call_plugin("architecture", entry, lambda: loss(clone(batch.inputs, batch.lengths), batch))
+    call_plugin("architecture", entry, value.backward)
+    missing = [name for name, p in clone.named_parameters() if p.requires_grad and p.grad is None]
+    if missing:
+        raise _broke(entry, "architecture", f"parameters that get no gradient: {', '.join(missing[:4])}"
+                     + (" ..." if len(missing) > 4 else "") + " (not connected to the outputs: never trained)")

@@ -20,7 +20,15 @@ from longdep_bench.config import RunConfig
 from longdep_bench.errors import BenchError, EnvironmentFailure, Interrupted
 from longdep_bench.files import Claims, Follower, file_size, set_aside_truncated_tail
 from longdep_bench.params import resolve_params
-from longdep_bench.records import RunRecord, append_record, new_records, open_for_append, read_records
+from longdep_bench.records import (
+    RunRecord,
+    append_record,
+    code_difference,
+    code_key,
+    new_records,
+    open_for_append,
+    read_records,
+)
 from longdep_bench.registry import Registry
 from longdep_bench.settings import AUTO, Execution
 from longdep_bench.signals import mark_driver, received
@@ -33,13 +41,22 @@ class WorkerLost(EnvironmentFailure):
     """A worker or the executor died (killed, out of memory, a lost scheduler) and took its runs with it."""
 
 
-def latest_per_run(records: Iterable[RunRecord]) -> list[RunRecord]:
-    """One record per run id, the newest (a run that erred and was run again counts once)."""
-    latest: dict[str, RunRecord] = {}
+def latest_per_run(records: Iterable[RunRecord], by_code: bool = False) -> list[RunRecord]:
+    """One record per run id, the newest (a run that erred and was run again counts once); with
+    ``by_code``, one per run id and code (a run trained again by changed plugin code keeps both:
+    reports show the versions apart)."""
+    latest: dict[tuple[str, str], RunRecord] = {}
     for record in records:
-        latest.pop(record.run_id, None)
-        latest[record.run_id] = record
+        key = (record.run_id, code_key(record.code) if by_code else "")
+        latest.pop(key, None)
+        latest[key] = record
     return list(latest.values())
+
+
+def current_code(registry: Registry, config: RunConfig) -> dict[str, dict[str, str]]:
+    """The code that would train a run now: its architecture's and its task's plugin."""
+    return {"architecture": registry.entry("architecture", config.arch).code(),
+            "task": registry.entry("task", config.task).code()}
 
 
 def _difference(record: RunRecord, configs: Sequence[RunConfig]) -> str:
@@ -216,8 +233,21 @@ def run_sweep(configs: Sequence[RunConfig], execution: Execution, registry: Regi
         existing = list(read_records(execution.output))
         if strict:
             check_same_sweep(execution.output, existing, configs)
-        finished = {r.run_id for r in latest_per_run(existing) if r.status.final}  # the newest record counts
-        todo = [c for c in configs if c.run_id() not in finished]
+        newest = {r.run_id: r for r in existing}  # the newest record of each run counts
+        todo, stale = [], []
+        for config in configs:
+            record = newest.get(config.run_id())
+            changed = code_difference(record.code, current_code(registry, config)) if record else None
+            if record is None or not record.status.final or changed:
+                todo.append(config)
+            if record is not None and record.status.final and changed:
+                stale.append(changed)
+        if stale and strict:
+            raise BenchError(f"--resume: {len(stale)} runs in {execution.output} were trained by other code "
+                             f"({stale[0]}); drop --resume to train them again beside the old records")
+        if stale:
+            notify(f"{len(stale)} runs in {execution.output} were trained by other code ({stale[0]}): training them "
+                   "again; the old records stay, and reports show the two apart")
         if len(todo) < len(configs):
             notify(f"{len(configs) - len(todo)} of {len(configs)} runs already recorded in {execution.output}; "
                    f"running the other {len(todo)}")
@@ -259,7 +289,7 @@ def run_sweep(configs: Sequence[RunConfig], execution: Execution, registry: Regi
         if follower is not None:
             follower.close()
     planned = {config.run_id() for config in configs}
-    return latest_per_run([r for r in [*existing, *coordination.records, *new] if r.run_id in planned])
+    return latest_per_run([r for r in [*existing, *coordination.records, *new] if r.run_id in planned], by_code=True)
 
 
 class SweepInterrupted(Exception):

@@ -66,11 +66,13 @@ class RunRecord:
     runtime: Mapping[str, Any] = field(default_factory=dict)  # the runtime settings and how the step ran
     task_revision: int = 0  # the task definition's revision (TaskSpec.revision) the run used
     milestones: Mapping[str, int] = field(default_factory=dict)  # criteria met on the way (e.g. ST1 before ST2)
+    code: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # the plugins that trained it (see code_key)
     absent: frozenset = field(default=frozenset(), compare=False, repr=False)  # fields the stored record lacked
 
     @classmethod
     def from_run(cls, config: RunConfig, task: TaskSpec, seeds: Mapping[str, int], outcome: Any,
-                 train_seconds: float, eval_seconds: float, env: Mapping[str, Any]) -> "RunRecord":
+                 train_seconds: float, eval_seconds: float, env: Mapping[str, Any],
+                 code: Mapping[str, Mapping[str, str]] | None = None) -> "RunRecord":
         """Assemble the record of a finished run from its configuration and outcome."""
         def finite(value: float | None) -> float | None:
             return None if value is None or math.isnan(value) else value
@@ -105,6 +107,7 @@ class RunRecord:
             finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             runtime={**config.runtime(), **outcome.runtime},
             milestones=dict(outcome.milestones),
+            code={kind: dict(value) for kind, value in (code or {}).items()},
         )
 
     @classmethod
@@ -190,6 +193,9 @@ _SCHEMA = {
     "curve": _curve, "env": _expect("dict"), "error": _expect("str", True), "finished_at": _expect("str"),
     "test_loss": _expect("float", True), "baseline": _expect("str", True), "baseline_loss": _expect("float", True),
     "runtime": _expect("dict"), "task_revision": _expect("int"), "milestones": _expect("dict", values="int"),
+    "code": lambda value: _expect("dict", values="dict")(value) or next(
+        (f"{kind!r}: {problem}" for kind, part in value.items()
+         for problem in [_expect("dict", values="str")(part)] if problem), None),
 }
 
 
@@ -224,6 +230,32 @@ def _check_settings(hyperparameters: Mapping[str, Any], runtime: Mapping[str, An
     problem = _expect("dict", values="scalar")(runtime.get("arch_runtime", {}))
     if problem:
         raise BenchError(f"{where}: field runtime.arch_runtime: {problem}")
+
+
+CODE_FIELDS = ("distribution", "version", "source")  # what tells two versions of a plugin's code apart
+
+
+def code_key(code: Mapping[str, Mapping[str, str]]) -> str:
+    """The code that trained a run, as a key: the distribution, version and source hash of the
+    plugins of its architecture and task ("" for a record written before records said so)."""
+    return json.dumps({kind: [part.get(k) for k in CODE_FIELDS] for kind, part in sorted(code.items())})\
+        if code else ""
+
+
+def code_difference(recorded: Mapping[str, Mapping[str, str]], now: Mapping[str, Mapping[str, str]]) -> str | None:
+    """How the code that trained a record differs from the code installed now, in a few words (None:
+    the same, or a record too old to say)."""
+    if not recorded:
+        return None
+    changes = []
+    for kind in sorted(set(recorded) | set(now)):
+        before, after = recorded.get(kind, {}), now.get(kind, {})
+        if [before.get(k) for k in CODE_FIELDS] != [after.get(k) for k in CODE_FIELDS]:
+            what = "version" if before.get("version") != after.get("version") else "source"
+            changes.append(f"{kind} plugin {after.get('plugin') or before.get('plugin')} "
+                           f"({after.get('distribution') or before.get('distribution')}) {what} "
+                           f"{before.get(what, '?')} there, {after.get(what, '?')} now")
+    return "; ".join(changes) or None
 
 
 def append_record(results: Appender, record: RunRecord) -> None:

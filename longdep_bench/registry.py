@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
 import inspect
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -20,8 +21,8 @@ from typing import Any, Iterable
 
 import pluggy
 
-from longdep_bench import hookspecs
-from longdep_bench.contracts import fault
+from longdep_bench import declarations, hookspecs
+from longdep_bench.contracts import PluginError, fault
 from longdep_bench.errors import BenchError
 from longdep_bench.params import suggest
 from longdep_bench.specs import ArchitectureSpec, ExecutorSpec, FormatSpec, TaskSpec
@@ -50,12 +51,14 @@ HOOKS = tuple(kind.hook for kind in KINDS)
 
 @dataclass(frozen=True)
 class PluginInfo:
-    """A plugin that loaded: its entry-point name, distribution, version and implemented hooks."""
+    """A plugin that loaded: its entry-point name, distribution, version, implemented hooks, and
+    what may be wrong with it without stopping it (``warnings``, one line each)."""
 
     name: str
     distribution: str
     version: str
     hooks: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,16 +73,25 @@ class PluginFailure:
 
 @dataclass(frozen=True)
 class Registered:
-    """A registered spec and the plugin it came from (``package``: the plugin's top-level package)."""
+    """A registered spec and the plugin it came from (``package``: the plugin's top-level package;
+    ``version``: its distribution's; ``source``: a hash of the plugin module's source, so that an
+    edited plugin under development is told apart from the one that wrote earlier records)."""
 
     spec: Any
     plugin: str
     distribution: str
     package: str = ""
+    version: str = "unknown"
+    source: str = "unknown"
 
     def label(self) -> str:
         """'plugin (distribution)'."""
         return f"{self.plugin} ({self.distribution})"
+
+    def code(self) -> dict[str, str]:
+        """The code a record says trained it: plugin, distribution, version and source hash."""
+        return {"plugin": self.plugin, "distribution": self.distribution, "version": self.version,
+                "source": self.source}
 
 
 @dataclass
@@ -88,6 +100,8 @@ class Registry:
 
     entries: dict[str, dict[str, Registered]] = field(default_factory=lambda: {k.name: {} for k in KINDS})
     conflicts: dict[tuple[str, str], list[Registered]] = field(default_factory=dict)
+    invalid: dict[tuple[str, str], tuple[Registered, str]] = field(default_factory=dict)  # spec, its problems
+    probed: set[str] = field(default_factory=set)  # tasks checked against their data
     plugins: list[PluginInfo] = field(default_factory=list)
     failures: list[PluginFailure] = field(default_factory=list)
 
@@ -106,6 +120,10 @@ class Registry:
         conflicting plugins) otherwise."""
         if (kind, name) in self.conflicts:
             raise BenchError(conflict_message(kind, name, self.conflicts[kind, name]))
+        if kind == "task" and name in self.entries[kind] and name not in self.probed:
+            self.probe(name)
+        if (kind, name) in self.invalid:
+            raise PluginError(invalid_message(kind, *self.invalid[kind, name]))
         table = self.entries[kind]
         if name not in table:
             known = ", ".join(sorted(table)) or "none"
@@ -128,15 +146,42 @@ class Registry:
         """The output format called ``name``."""
         return self.entry("format", name).spec
 
+    def probe(self, name: str) -> None:
+        """Check a task's declared baseline against its data once (see :mod:`longdep_bench.declarations`);
+        a task with problems becomes unusable."""
+        self.probed.add(name)
+        entry = self.entries["task"][name]
+        problems = declarations.probe_problems(entry.spec)
+        if problems:
+            del self.entries["task"][name]
+            self.invalid["task", name] = (entry, "; ".join(problems))
+
+    def probe_all(self) -> None:
+        """Check every task against its data (``plugins`` does: it says everything that is wrong)."""
+        for name in list(self.entries["task"]):
+            if name not in self.probed:
+                self.probe(name)
+
     def listing(self, kind: str) -> list[tuple[Registered, bool]]:
         """Every spec of a kind by name, conflicting ones included: (entry, in conflict)."""
         usable = [(entry, False) for entry in self.entries[kind].values()]
         clashing = [(entry, True) for (k, _), entries in self.conflicts.items() if k == kind for entry in entries]
-        return sorted(usable + clashing, key=lambda pair: (pair[0].spec.name, pair[0].plugin))
+        unusable = [(entry, True) for (k, _), (entry, _) in self.invalid.items() if k == kind]
+        return sorted(usable + clashing + unusable, key=lambda pair: (pair[0].spec.name, pair[0].plugin))
 
     def conflict_lines(self) -> list[str]:
-        """One line per name that several plugins register."""
-        return [conflict_message(kind, name, entries) for (kind, name), entries in sorted(self.conflicts.items())]
+        """One line per name that several plugins register, and per spec whose declarations are wrong."""
+        return [conflict_message(kind, name, entries) for (kind, name), entries in sorted(self.conflicts.items())] + [
+            invalid_message(kind, entry, problem) for (kind, _), (entry, problem) in sorted(self.invalid.items())]
+
+    def warning_lines(self) -> list[str]:
+        """One line per plugin warning (hooks that registered nothing, near-misses of hook names)."""
+        return [line for plugin in self.plugins for line in plugin.warnings]
+
+
+def invalid_message(kind: str, entry: Registered, problem: str) -> str:
+    """Why a spec is unusable: its plugin, distribution and the declarations that are wrong."""
+    return f"{kind} {entry.spec.name!r} (plugin {entry.plugin} from {entry.distribution}) is unusable: {problem}"
 
 
 def conflict_message(kind: str, name: str, entries: list[Registered]) -> str:
@@ -150,6 +195,17 @@ def _dist_of(entry_point: metadata.EntryPoint) -> tuple[str, str]:
     if dist is None:
         return "unknown", "unknown"
     return dist.metadata["Name"] or "unknown", dist.version or "unknown"
+
+
+def near_misses(module: ModuleType) -> list[str]:
+    """Functions that are neither hooks nor marked, whose names are close to a hook's (a typo that
+    leaves a hook unimplemented, silently)."""
+    marker = f"{ENTRY_POINT_GROUP}_impl"
+    return [f"{name} looks like {close[0]} but is not a hook (misspelt, and not marked with "
+            "@longdep_bench.hookimpl): it is never called"
+            for name, obj in sorted(vars(module).items())
+            if callable(obj) and not isinstance(obj, type) and not hasattr(obj, marker) and name not in HOOKS
+            for close in [difflib.get_close_matches(name, HOOKS, n=1, cutoff=0.85)] if close]
 
 
 def hook_problems(module: ModuleType, plugin: str) -> list[str]:
@@ -174,12 +230,13 @@ def hook_problems(module: ModuleType, plugin: str) -> list[str]:
                             f"{', '.join(f'`{a}`' for a in arguments) or 'no argument'}")
     if not problems and not set(HOOKS) & marked:
         problems.append(f"plugin {plugin} defines no known hook (hooks: {', '.join(HOOKS)}, each marked with "
-                        "@longdep_bench.hookimpl)")
+                        "@longdep_bench.hookimpl)" + "".join(f"; {line}" for line in near_misses(module)))
     return problems
 
 
-def _collect(kind: Kind, function: Any) -> list[Any]:
-    """Call one plugin's registration hook and return the specs it registered."""
+def _collect(kind: Kind, function: Any, warnings: list[str]) -> list[Any]:
+    """Call one plugin's registration hook and return the specs it registered (a hook that registers
+    nothing adds a warning)."""
     found: list[Any] = []
 
     def register(spec: Any) -> None:
@@ -187,8 +244,22 @@ def _collect(kind: Kind, function: Any) -> list[Any]:
             raise TypeError(f"{kind.hook}: register() expects a {kind.spec.__name__}, got {type(spec).__name__}")
         found.append(spec)
 
-    function(**{HOOK_ARGUMENT: register})
+    returned = function(**{HOOK_ARGUMENT: register})
+    if not found:
+        hint = (f"; it returned a {type(returned).__name__}: call register(spec) for each instead"
+                if returned is not None else "")
+        warnings.append(f"hook {kind.hook} registered nothing{hint}")
     return found
+
+
+def _source_hash(module: ModuleType) -> str:
+    """A short hash of a module's source file (unknown where it has none)."""
+    try:
+        path = inspect.getsourcefile(module)
+        with open(path or "", "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()[:12]
+    except (OSError, TypeError):
+        return "unknown"
 
 
 def _add(registry: Registry, kind: str, entry: Registered) -> None:
@@ -235,16 +306,25 @@ def build_registry(entry_points: Iterable[metadata.EntryPoint] | None = None) ->
             continue
         manager.register(module, name=entry_point.name)
         package = module.__name__.split(".")[0]
+        warnings: list[str] = []
         try:
             found = [(kind, spec) for kind in KINDS for impl in getattr(manager.hook, kind.hook).get_hookimpls()
-                     if impl.plugin is module for spec in _collect(kind, impl.function)]
+                     if impl.plugin is module for spec in _collect(kind, impl.function, warnings)]
         except Exception as exc:
             fail(fault(exc, package))
             continue
+        source = _source_hash(module)
         for kind, spec in found:
-            _add(registry, kind.name, Registered(spec, entry_point.name, distribution, package))
+            entry = Registered(spec, entry_point.name, distribution, package, version, source)
+            problems = declarations.problems(spec)
+            if problems:
+                registry.invalid[kind.name, spec.name] = (entry, "; ".join(problems))
+            else:
+                _add(registry, kind.name, entry)
         hooks = tuple(sorted(caller.name for caller in manager.get_hookcallers(module) or ()))
-        registry.plugins.append(PluginInfo(entry_point.name, distribution, version, hooks))
+        warnings += near_misses(module)
+        registry.plugins.append(PluginInfo(entry_point.name, distribution, version, hooks,
+                                           tuple(f"plugin {entry_point.name} ({distribution}): {w}" for w in warnings)))
     return registry
 
 

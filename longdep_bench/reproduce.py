@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 
 from longdep_bench.driver import latest_per_run
 from longdep_bench.errors import BenchError
-from longdep_bench.records import RunRecord, config_from_record
+from longdep_bench.records import CODE_FIELDS, RunRecord, code_difference, config_from_record
 
 # The results a rerun must give again, in the order they are shown.
 RESULTS = ("status", "solved", "sequences_to_solve", "train_sequences", "test_accuracy", "test_loss", "curve")
@@ -31,6 +31,7 @@ class Comparison:
     now: RunRecord
     results: tuple[str, ...]  # the results that differ
     environment: tuple[str, ...]  # the parts of the environment that differ
+    code: str | None = None  # how the plugins' code differs (version or source), if it does
 
     @property
     def identical(self) -> bool:
@@ -75,7 +76,7 @@ def compare(recorded: RunRecord, now: RunRecord) -> Comparison:
     environment that may explain a difference."""
     results = tuple(name for name in compared(recorded) if _plain(getattr(recorded, name)) != _plain(getattr(now, name)))
     environment = tuple(name for name in ENVIRONMENT if recorded.env.get(name) != now.env.get(name))
-    return Comparison(recorded, now, results, environment)
+    return Comparison(recorded, now, results, environment, code_difference(recorded.code, now.code))
 
 
 def _plain(value: Any) -> Any:
@@ -96,4 +97,9 @@ def rows(comparison: Comparison) -> Sequence[list[str]]:
               "differs" if name in comparison.results else "same"] for name in compared(comparison.recorded)]
     table += [[f"env.{name}", str(comparison.recorded.env.get(name, "-")), str(comparison.now.env.get(name, "-")),
                "differs"] for name in comparison.environment]
+    for kind in ("architecture", "task"):
+        before, after = comparison.recorded.code.get(kind, {}), comparison.now.code.get(kind, {})
+        if before and [before.get(k) for k in CODE_FIELDS] != [after.get(k) for k in CODE_FIELDS]:
+            table.append([f"code.{kind}", f"{before.get('version')} / source {before.get('source')}",
+                          f"{after.get('version')} / source {after.get('source')}", "differs"])
     return table

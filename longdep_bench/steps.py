@@ -183,7 +183,7 @@ class TrainingStep:
         self.optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, device)
         self.totals = WindowTotals(self.objective, config, device)
         self.streak = self.totals.streak
-        self.check = check
+        self.check, self.first = check, True  # the batch contract: the first batch, and any that fails a step
         self.setting = config.cuda_graphs
         self.wanted, self.fallback = graphs_wanted(self.setting, device, arch)
         self.static = device.type == "cuda"  # batches through static buffers (so that they can be captured)
@@ -195,9 +195,17 @@ class TrainingStep:
         """Train on sequences ``start .. start + n - 1`` of the data stream. Nothing here waits
         for the device."""
         host = self.task.generate(self.params, n, self.data_seed, start)
-        if self.check is not None:
+        if self.first and self.check is not None:
             self.check(host, n)
-            self.check = None
+        self.first = False
+        try:
+            self._dispatch(host, n)
+        except Exception:
+            if self.check is not None:
+                self.check(host, n)  # a batch that breaks its contract is the task's fault: say so
+            raise
+
+    def _dispatch(self, host: Batch, n: int) -> None:
         if not self.static or n != self.batch_size:  # the CPU, or a short last batch: eager on fresh tensors
             self._body(host.to_torch(self.device), n)
             return
@@ -295,8 +303,7 @@ class OnlineStep:
         """Train on sequences ``start .. start + n - 1`` of the data stream."""
         host = self.task.generate(self.params, n, self.data_seed, start)
         if self.check is not None:
-            self.check(host, n)
-            self.check = None
+            self.check(host, n)  # every batch: a learner in compiled code may not notice a bad target
         outputs = self.learner.train(host).to(self.device)
         batch = host.to_torch(self.device)
         with torch.no_grad():

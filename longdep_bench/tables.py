@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from tabulate import tabulate
 
-from longdep_bench.records import RunRecord, Status
+from longdep_bench.records import RunRecord, Status, code_key
 
 # Settings that tell two rows of one architecture apart when they differ within a table. The
 # training budget is not one of them: sweeps often give longer lags other budgets, and each cell
@@ -108,13 +108,22 @@ def _gap_order(gap: Any) -> tuple[int, Any]:
 
 def _row_key(record: RunRecord) -> str:
     settings = record.settings()
-    return _canonical([record.arch, settings.get("arch_options", {}), [settings[k] for k in _ROW_SETTINGS]])
+    return _canonical([record.arch, settings.get("arch_options", {}), [settings[k] for k in _ROW_SETTINGS],
+                       code_key(record.code)])
+
+
+def _code_label(record: RunRecord) -> str:
+    """The code that trained a run, short: each plugin's version and source hash ('?' for records
+    written before records said so)."""
+    return "+".join(f"{part.get('version')}/{str(part.get('source'))[:6]}" for _, part in sorted(record.code.items())) \
+        if record.code else "?"
 
 
 def _row_settings(record: RunRecord) -> dict[str, Any]:
     settings = record.settings()
     shown = dict(settings.get("arch_options", {}))
     shown.update({k: settings[k] for k in _ROW_SETTINGS})
+    shown["code"] = _code_label(record)  # labels a row only where runs of two versions share a table
     return shown
 
 
@@ -124,7 +133,7 @@ def longest_runs(records: Iterable[RunRecord]) -> list[RunRecord]:
     for record in records:
         hyper = {k: v for k, v in record.settings().items() if k != "max_sequences"}
         key = _canonical([record.arch, record.task, record.task_revision, record.params, hyper, record.seed,
-                          record.master_seed])
+                          record.master_seed, code_key(record.code)])
         if key not in best or record.hyperparameters["max_sequences"] > best[key].hyperparameters["max_sequences"]:
             best[key] = record
     return list(best.values())

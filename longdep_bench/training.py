@@ -136,7 +136,8 @@ class Run:
         except Exception as exc:  # one failing run must not stop the sweep
             self.outcome.status, self.outcome.error = Status.ERROR, self._blame(exc)
         return RunRecord.from_run(self.config, self.task, self.seeds, self.outcome, self.train_clock.seconds,
-                                  self.eval_clock.seconds, environment(self.device, self.config.threads))
+                                  self.eval_clock.seconds, environment(self.device, self.config.threads),
+                                  {"architecture": self.arch_entry.code(), "task": self.task_entry.code()})
 
     def _blame(self, exc: Exception) -> str:
         """One line for an unexpected exception, naming the plugin whose code it passed through, if any."""
@@ -180,10 +181,14 @@ class Run:
             "architecture", self.arch_entry, prepare_step, config, self.task, self.arch_entry.spec, self.seeds,
             self.device, width,
             check=lambda batch, n: contracts.check_batch(self.task_entry, self.params, batch, n, width))
-        probe = rows(test, 0, STREAM_PROBE)
+        io = self.task.model_io(self.params, width)
+        probe = self._generate(contracts.probe_size(width, io), self.seeds["test"], 0).to_torch(self.device)
         with torch.no_grad():
             outputs = contracts.call_plugin("architecture", self.arch_entry, step.model, probe.inputs, probe.lengths)
-        contracts.check_outputs(self.arch_entry, outputs, self.task.model_io(self.params, width), len(probe), width)
+        contracts.check_outputs(self.arch_entry, outputs, io, len(probe), width)
+        contracts.check_padding(self.arch_entry, step.model, probe, io)
+        contracts.check_registered_state(self.arch_entry, step.model)
+        contracts.check_gradients(self.arch_entry, step.model, probe, self.objective.loss)
         return test, step
 
     def _train(self, on_check: Callable[[int, float], None] | None) -> None:

@@ -119,7 +119,7 @@ def test_a_model_with_the_wrong_output_shape_is_named(plugin_dist, cli, tmp_path
     assert result.code == 1
     [record] = read_records(str(out))
     assert ("architecture 'wrong-shape' (plugin models from fake-model) broke its contract: its model returned "
-            "torch.float32 of shape (8, 3); expected floats of shape (8, 4)") in record.error
+            "torch.float32 of shape (7, 3); expected floats of shape (7, 4)") in record.error
 
 
 def test_check_command_passes_built_ins_and_names_what_fails(plugin_dist, cli):
