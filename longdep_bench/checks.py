@@ -6,7 +6,6 @@ Each check returns a :class:`Check` (passed, or the one-line reason it failed); 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
@@ -14,7 +13,8 @@ import torch
 
 from longdep_bench import contracts
 from longdep_bench.config import RUN_SETTINGS, RunConfig, derive_seeds
-from longdep_bench.objectives import loss_function
+from longdep_bench import declarations as declarations_of
+from longdep_bench.objectives import run_objective
 from longdep_bench.registry import Registered
 from longdep_bench.settings import resolve
 from longdep_bench.steps import build_model, prepare_step
@@ -60,14 +60,7 @@ def check_task(entry: Registered, params: Mapping[str, Any] | None = None, seed:
     subject = f"task {task.name}"
 
     def declarations() -> None:
-        problems = [text for ok, text in (
-            (0.0 <= task.chance <= 1.0, f"chance {task.chance} is not in [0, 1]"),
-            (0.0 < task.success_threshold <= 1.0, f"success_threshold {task.success_threshold} is not in (0, 1]"),
-        ) if not ok]
-        if task.baseline_loss is not None:
-            loss = contracts.call_plugin("task", entry, task.baseline_loss, params)
-            if not isinstance(loss, (int, float)) or not math.isfinite(loss):
-                problems.append(f"baseline_loss returned {loss!r}, not a finite number")
+        problems = declarations_of.task_problems(task) or declarations_of.probe_problems(task)
         if problems:
             raise contracts.ContractError(f"{contracts.owner('task', entry)}: " + "; ".join(problems))
 
@@ -79,7 +72,8 @@ def check_task(entry: Registered, params: Mapping[str, Any] | None = None, seed:
                                           "the same sequences")
 
     return [
-        _run(subject, "declarations (chance, threshold, baseline loss)", declarations),
+        _run(subject, "declarations (threshold, chance and baseline loss against its data, symbols, classes)",
+             declarations),
         _run(subject, "batch shapes, dtypes and ranges; pure; continues its stream",
              lambda: contracts.check_stream(entry, params, seed, 16)),
         _run(subject, "different seeds give different sequences", seeds_differ),
@@ -87,16 +81,16 @@ def check_task(entry: Registered, params: Mapping[str, Any] | None = None, seed:
 
 
 def small_config(arch: Registered, task: Registered, params: Mapping[str, Any], device: torch.device,
-                 **settings: Any) -> RunConfig:
-    """A small run configuration of ``arch`` on ``task`` with default options."""
+                 options: Mapping[str, Any] | None = None, hidden: int = SMALL_HIDDEN, **settings: Any) -> RunConfig:
+    """A small run configuration of ``arch`` on ``task`` with its options (default ones where not given)."""
     runtime = runtime_names(arch.spec)
-    options = {p.name: p.default for p in arch.spec.options}
+    options = {**{p.name: p.default for p in arch.spec.options}, **(options or {})}
     given = {"batch_size": SMALL_BATCH, **settings}
     values = {s.name: resolve(s, given.get(s.name, s.default), arch.spec.recommended, task.spec) for s in RUN_SETTINGS}
     return RunConfig(arch=arch.spec.name, task=task.spec.name,
                      arch_options={k: v for k, v in options.items() if k not in runtime},
                      arch_runtime={k: v for k, v in options.items() if k in runtime}, params=dict(params), seed=0,
-                     master_seed=0, hidden=SMALL_HIDDEN, device=device.type, **values,
+                     master_seed=0, hidden=hidden, device=device.type, **values,
                      **{k: v for k, v in settings.items() if k not in values})
 
 
@@ -118,14 +112,19 @@ def _losses_and_parameters(arch: Registered, task: Registered, config: RunConfig
 
 
 def check_architecture(arch: Registered, task: Registered, device: torch.device,
-                       params: Mapping[str, Any] | None = None) -> list[Check]:
-    """The architecture's model against its contract on a task, at hidden size 16 and batch 8."""
+                       params: Mapping[str, Any] | None = None, options: Mapping[str, Any] | None = None,
+                       hidden: int | None = None) -> list[Check]:
+    """The architecture's model (with ``options``) against its contract on a task, at hidden size 16
+    (or the size a preset fixes), on a batch whose size differs from every dimension of the task."""
     params = dict(params or default_params(task))
-    subject = f"architecture {arch.spec.name} on {task.spec.name}"
-    config = small_config(arch, task, params, device, cuda_graphs="off")
+    defaults = {p.name: p.default for p in arch.spec.options}
+    shown = ",".join(f"{k}={v}" for k, v in (options or {}).items() if defaults.get(k) != v)
+    subject = f"architecture {arch.spec.name}{f'[{shown}]' if shown else ''} on {task.spec.name}"
+    config = small_config(arch, task, params, device, options, hidden or SMALL_HIDDEN, cuda_graphs="off")
     seeds = derive_seeds(0, 0)
-    batch = task.spec.generate(params, SMALL_BATCH, seeds["test"], 0)
-    io = task.spec.model_io(params, batch.inputs.shape[1])
+    width = task.spec.width(params)
+    io = task.spec.model_io(params, width)
+    batch = task.spec.generate(params, contracts.probe_size(width, io), seeds["test"], 0)
     tensors = batch.to_torch(device)
     built: dict[str, torch.nn.Module] = {}
 
@@ -143,28 +142,20 @@ def check_architecture(arch: Registered, task: Registered, device: torch.device,
     def outputs() -> None:
         with torch.no_grad():
             result = contracts.call_plugin("architecture", arch, built["model"], tensors.inputs, tensors.lengths)
-        contracts.check_outputs(arch, result, io, len(batch), batch.inputs.shape[1])
-
-    def gradients() -> None:
-        model = built["model"]
-        result = contracts.call_plugin("architecture", arch, model, tensors.inputs, tensors.lengths)
-        loss = loss_function(task.spec, config.output_units)(result, tensors)
-        loss.backward()
-        missing = [name for name, p in model.named_parameters()
-                   if p.requires_grad and (p.grad is None or not torch.isfinite(p.grad).all())]
-        if not torch.isfinite(loss) or missing:
-            raise contracts.ContractError(f"{contracts.owner('architecture', arch)}: loss {float(loss):.4g}; "
-                                          f"parameters without a finite gradient: {', '.join(missing) or 'none'}")
-        model.zero_grad(set_to_none=True)
+        contracts.check_outputs(arch, result, io, len(batch), width)
 
     checks = [_run(subject, "builds, reproducibly from its seed", builds)]
     if not checks[0].passed:
         return checks
+    loss = run_objective(task.spec, config).loss
     checks += [
         _run(subject, "output shape", outputs),
         _run(subject, "padding does not change outputs; readout at each sequence's last step",
              lambda: contracts.check_padding(arch, built["model"], tensors, io)),
-        _run(subject, "one training step: finite loss, a gradient for every parameter", gradients),
+        _run(subject, "every tensor it keeps is a parameter or a buffer",
+             lambda: contracts.check_registered_state(arch, built["model"])),
+        _run(subject, "one training step: a gradient for every parameter",
+             lambda: contracts.check_gradients(arch, built["model"], tensors, loss)),
     ]
     if device.type == "cuda" and arch.spec.cuda_graphs:
         checks.append(_run(subject, f"{GRAPH_CHECK_STEPS} steps in a CUDA graph equal {GRAPH_CHECK_STEPS} eager steps",

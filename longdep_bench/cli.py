@@ -150,7 +150,7 @@ def _save_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
 def generate_command(task_name: str, params: tuple[str, ...], gap: int | None, count: int, seed: int,
                      output: str) -> None:
     """Write COUNT sequences of TASK to an .npz file for inspection."""
-    from longdep_bench.contracts import call_plugin, check_batch
+    from longdep_bench.contracts import call_plugin, check_batch, check_stream
     from longdep_bench.datasets import dataset_arrays
     from longdep_bench.sweep import task_variants
 
@@ -159,43 +159,60 @@ def generate_command(task_name: str, params: tuple[str, ...], gap: int | None, c
     entry = registry.entry("task", task.name)
     batch = call_plugin("task", entry, task.generate, resolved, count, seed, 0)
     check_batch(entry, resolved, batch, count)
+    check_stream(entry, resolved, seed, min(max(count, 3), 16))  # pure, and continues its stream
     _save_npz(output, dataset_arrays(task, resolved, batch))
     settings = "".join(f"{k}={v}, " for k, v in resolved.items())
     click.echo(f"wrote {count} {task.name} sequences ({settings}seed {seed}) to {output}", err=True)
 
 
 @cli.command("check")
-@click.argument("names", nargs=-1, required=True, metavar="NAME...")
-@click.option("-t", "--task", "task_ref", default="task6a", show_default=True, metavar="TASK[:P=V,..]",
-              help="The task that architectures are checked on.")
+@click.argument("names", nargs=-1, required=True, metavar="NAME[:OPT=V,..]...")
+@click.option("-t", "--task", "task_ref", metavar="TASK[:P=V,..]",
+              help="The task that architectures are checked on (default: the first task named, else task6a).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="cuda adds: steps captured in a CUDA graph equal eager steps.")
-def check_command(names: tuple[str, ...], task_ref: str, device: str) -> None:
-    """Check architectures and tasks (by name) against their plugin contracts, at small sizes.
+def check_command(names: tuple[str, ...], task_ref: str | None, device: str) -> None:
+    """Check architectures and tasks (by name, with options or parameters) against their plugin
+    contracts, at small sizes.
 
-    For a task: shapes, dtypes and ranges of its batches, purity and stream continuation, its
-    declarations. For an architecture: reproducible build, output shape, padding invariance, a
-    training step with a gradient for every parameter (and on CUDA, graphed steps = eager steps).
+    For a task: its declarations (against its data too), shapes, dtypes and ranges of its batches,
+    purity and stream continuation. For an architecture: reproducible build, output shape, padding
+    invariance, no tensor outside its parameters and buffers, a gradient for every parameter (and on
+    CUDA, graphed steps = eager steps), on the task given with -t, else the first task named.
     Exit status 1 when a check fails.
     """
     import torch
 
-    from longdep_bench.checks import check_architecture, check_task
+    from longdep_bench.checks import Check, check_architecture, check_task
+    from longdep_bench.contracts import PluginError
     from longdep_bench.environment import resolve_device
-    from longdep_bench.sweep import task_variants
+    from longdep_bench.sweep import architecture_variant, parse_ref, task_variants
 
     registry = _registry()
     target = torch.device(resolve_device(device))
-    [(task, params)] = task_variants(registry, task_ref, (), ())
-    task_entry = registry.entry("task", task.name)
-    results = []
-    for name in names:
-        if name in registry.architectures or ("architecture", name) in registry.conflicts:
-            results += check_architecture(registry.entry("architecture", name), task_entry, target, params)
-        elif name in registry.tasks or ("task", name) in registry.conflicts:
-            results += check_task(registry.entry("task", name))
-        else:
+    kinds = {}
+    for text in names:
+        name = parse_ref(text)[0]
+        known = [kind for kind in ("architecture", "task") if name in registry.entries[kind] or any(
+            (kind, name) == key for key in (*registry.conflicts, *registry.invalid))]
+        if not known:
             raise BenchError(f"no architecture or task is called {name!r}; see '{PROG} list'")
+        kinds[text] = known[0]
+    tasks = [text for text in names if kinds[text] == "task"]
+    task_text = task_ref or (tasks[0] if tasks else "task6a")
+    results: list[Check] = []
+    for text in names:
+        try:
+            if kinds[text] == "task":
+                [(task, params)] = task_variants(registry, text, (), ())
+                results += check_task(registry.entry("task", task.name), params)
+                continue
+            [(task, params)] = task_variants(registry, task_text, (), ())
+            spec, options, hidden = architecture_variant(registry, text, None, False)
+            results += check_architecture(registry.entry("architecture", spec.name), registry.entry("task", task.name),
+                                          target, params, options, hidden)
+        except PluginError as exc:  # a spec that cannot be used: its declarations are wrong
+            results.append(Check(f"{kinds[text]} {parse_ref(text)[0]}", "declarations", str(exc)))
     for result in results:
         click.echo(f"{'ok  ' if result.passed else 'FAIL'} {result.subject}: {result.name}"
                    + ("" if result.passed else f"\n     {result.failure}"))
@@ -312,7 +329,11 @@ def run_command(config: str | None, resume: bool, quiet: bool, fmt: str, **value
         click.echo(f"{PROG}: {stop}; they stay in {execution.output}. Run the same command again to resume.", err=True)
         sys.exit(stop.exit_code)
     click.echo(output_format.render(build_tables(records)))
-    errors = sum(r.status is Status.ERROR for r in records)
+    failed = [r for r in records if r.status is Status.ERROR]
+    errors = len(failed)
+    if quiet:  # the progress lines said why runs failed; -q still does, once per distinct reason
+        for reason in list(dict.fromkeys(r.error for r in failed))[:5]:
+            click.echo(f"{PROG}: a run failed: {reason}", err=True)
     if not quiet or errors:
         click.echo(f"{_runs(len(records))} in the sweep, {time.perf_counter() - started:.0f} s; records in "
                    f"{execution.output}" + (f"; {errors} of them ended in an error (see the error field of their "

@@ -211,15 +211,15 @@ def check_registered_state(entry: Any, model: torch.nn.Module) -> None:
 
 
 def check_gradients(entry: Any, model: torch.nn.Module, batch: Batch, loss: Any) -> None:
-    """One backward pass on a copy of the model gives every trainable parameter a gradient (a
-    non-finite one is a result, divergence, not a broken contract)."""
-    import copy
-
-    clone = copy.deepcopy(model)
-    clone.train()
-    value = call_plugin("architecture", entry, lambda: loss(clone(batch.inputs, batch.lengths), batch))
-    call_plugin("architecture", entry, value.backward)
-    missing = [name for name, p in clone.named_parameters() if p.requires_grad and p.grad is None]
+    """One backward pass gives every trainable parameter a gradient (a non-finite one is a result,
+    divergence, not a broken contract); the gradients are then cleared, the model left as it was."""
+    try:
+        value = call_plugin("architecture", entry, lambda: loss(model(batch.inputs, batch.lengths), batch))
+        call_plugin("architecture", entry, value.backward)
+        missing = [name for name, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    finally:
+        for parameter in model.parameters():
+            parameter.grad = None
     if missing:
         raise _broke(entry, "architecture", f"parameters that get no gradient: {', '.join(missing[:4])}"
                      + (" ..." if len(missing) > 4 else "") + " (not connected to the outputs: never trained)")

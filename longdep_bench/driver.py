@@ -112,7 +112,8 @@ class _Scheduler:
 
     def finished(self, config: RunConfig, record: RunRecord) -> None:
         """Learn from a finished run."""
-        self.seconds.setdefault(self.kinds[id(config)], []).append(record.train_seconds + record.eval_seconds)
+        seconds = record.train_seconds + record.eval_seconds + record.compile_seconds
+        self.seconds.setdefault(self.kinds[id(config)], []).append(seconds)
 
     def next(self) -> RunConfig:
         """Remove and return the run to start next."""

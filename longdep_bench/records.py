@@ -67,6 +67,7 @@ class RunRecord:
     task_revision: int = 0  # the task definition's revision (TaskSpec.revision) the run used
     milestones: Mapping[str, int] = field(default_factory=dict)  # criteria met on the way (e.g. ST1 before ST2)
     code: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # the plugins that trained it (see code_key)
+    compile_seconds: float = 0.0  # the first steps (compilation, warm-up, graph capture), not in train_seconds
     absent: frozenset = field(default=frozenset(), compare=False, repr=False)  # fields the stored record lacked
 
     @classmethod
@@ -98,7 +99,8 @@ class RunRecord:
             train_sequences=outcome.seen,
             train_seconds=round(train_seconds, 4),
             eval_seconds=round(eval_seconds, 4),
-            sequences_per_second=round(outcome.seen / train_seconds, 1) if train_seconds > 0 else None,
+            sequences_per_second=(round((outcome.seen - outcome.warm_sequences) / train_seconds, 1)
+                                  if train_seconds > 0 and outcome.seen > outcome.warm_sequences else None),
             n_params=outcome.n_params,
             hyperparameters=config.hyperparameters(),
             curve=outcome.curve,
@@ -108,6 +110,7 @@ class RunRecord:
             runtime={**config.runtime(), **outcome.runtime},
             milestones=dict(outcome.milestones),
             code={kind: dict(value) for kind, value in (code or {}).items()},
+            compile_seconds=round(getattr(outcome, "compile_seconds", 0.0), 4),
         )
 
     @classmethod
@@ -145,6 +148,38 @@ class RunRecord:
 
 
 FIELDS = frozenset(f.name for f in fields(RunRecord)) - {"absent"}
+# What each field of a record holds (the documentation's table of record fields is made from this).
+FIELD_HELP = {
+    "run_id": "a hash of the configuration (architecture, options, task, parameters, seed, run settings): the key "
+              "that resuming, skipping and reports use",
+    "arch": "the architecture's name", "task": "the task's name",
+    "params": "the task's parameters (those added after a release are left out at their default)",
+    "gap_param": "the task's lag parameter, which tables put in columns",
+    "seed": "the run's index in its sweep", "master_seed": "the sweep's master seed",
+    "seeds": "the data, test-set and initialisation seeds derived from (master_seed, seed)",
+    "status": "ok, diverged (a non-finite loss: a result) or error (a run to do again)",
+    "solved": "whether the run met its criterion", "sequences_to_solve": "training sequences when it did (null: not)",
+    "test_accuracy": "the final accuracy on the test set", "test_loss": "the final mean training loss on the test set",
+    "chance": "the accuracy of the task's trivial baseline", "baseline": "what that baseline is",
+    "baseline_loss": "its loss, comparable with test_loss",
+    "train_sequences": "training sequences seen (the budget, or when the run stopped)",
+    "train_seconds": "seconds of training, the first steps left out (see compile_seconds)",
+    "eval_seconds": "seconds of evaluation (success checks, learning curve, test set)",
+    "compile_seconds": "seconds of the contract checks and first steps: compilation, warm-up, CUDA-graph capture",
+    "sequences_per_second": "training speed: the sequences after the first steps over train_seconds",
+    "n_params": "trainable parameters",
+    "hyperparameters": "hidden size, architecture options and every run setting",
+    "curve": "[sequences, accuracy] points: the first 512 test sequences at 2048, 4096, ... and every test-set "
+             "evaluation",
+    "env": "versions (longdep-bench, Python, torch, numba, NumPy; CUDA, cuDNN), platform, device and its name, threads",
+    "runtime": "the runtime settings and options (device, threads, kernel, ...) and how the step ran (graphed, "
+               "kernel, learning rule, jobs at once)",
+    "error": "why the run failed (status error), naming the plugin where it is one's",
+    "finished_at": "when the run finished (UTC)", "task_revision": "the revision of the task's definition",
+    "milestones": "criteria met on the way to the one that solved it (the 1997 paper's ST1 as accuracy)",
+    "code": "the plugins that trained it: plugin, distribution, version and source hash of its architecture's and "
+            "task's",
+}
 REQUIRED_KEYS = frozenset(f.name for f in fields(RunRecord)
                           if f.default is MISSING and f.default_factory is MISSING)  # type: ignore[misc]
 
@@ -193,6 +228,7 @@ _SCHEMA = {
     "curve": _curve, "env": _expect("dict"), "error": _expect("str", True), "finished_at": _expect("str"),
     "test_loss": _expect("float", True), "baseline": _expect("str", True), "baseline_loss": _expect("float", True),
     "runtime": _expect("dict"), "task_revision": _expect("int"), "milestones": _expect("dict", values="int"),
+    "compile_seconds": _expect("float"),
     "code": lambda value: _expect("dict", values="dict")(value) or next(
         (f"{kind!r}: {problem}" for kind, part in value.items()
          for problem in [_expect("dict", values="str")(part)] if problem), None),

@@ -251,7 +251,7 @@ def write_report(records: Sequence[RunRecord], directory: str, source: str,
         f"{len(records)} runs ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}).",
         "",
         *_environment_lines(records),
-        f"- {run_hours(records):.2f} run hours in all (training and evaluation, summed over runs)",
+        f"- {run_hours(records):.2f} run hours in all (compilation, training and evaluation, summed over runs)",
         "",
         "Cells of the overview: solved runs/runs · median sequences to solve (unsolved runs count as never "
         "solving; `>N`: half or more did not solve within the budget N) · mean final test accuracy. An experiment "

@@ -174,6 +174,12 @@ class TrainingStep:
 
     online = False
 
+    @property
+    def warm_steps(self) -> int:
+        """Steps that compile or capture rather than train at speed: the first; on CUDA with graphs,
+        the eager warm-up steps and the capture."""
+        return WARMUP_STEPS + 1 if self.wanted else 1
+
     def __init__(self, model: torch.nn.Module, task: TaskSpec, arch: ArchitectureSpec, config: Any, data_seed: int,
                  device: torch.device, check: Callable[[Batch, int], None] | None = None):
         self.model, self.task, self.params = model, task, config.task_params(task)
@@ -290,6 +296,7 @@ class OnlineStep:
     learner's chunk of sequences is an execution detail: any chunking trains the same."""
 
     online = True
+    warm_steps = 1  # the first call compiles the learner's kernel (or loads it from numba's cache)
 
     def __init__(self, model: torch.nn.Module, learner: Any, task: TaskSpec, config: Any, data_seed: int,
                  device: torch.device, check: Callable[[Batch, int], None] | None = None):

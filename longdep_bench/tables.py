@@ -238,9 +238,9 @@ def build_tables(records: Iterable[RunRecord]) -> list[Table]:
 
 
 def run_hours(records: Sequence[RunRecord]) -> float:
-    """Hours the runs took, training and evaluation, summed over runs (on a CPU, core hours: one
+    """Hours the runs took, compilation, training and evaluation, summed over runs (on a CPU, core hours: one
     thread per run)."""
-    return sum(r.train_seconds + r.eval_seconds for r in records) / 3600
+    return sum(r.train_seconds + r.eval_seconds + r.compile_seconds for r in records) / 3600
 
 
 def count(value: float) -> str:

@@ -10,6 +10,11 @@ run and measures the whole test set. A learning curve records
 the accuracy on the first 512 test sequences at 2048, 4096, 8192, ... sequences, plus every
 full-test-set evaluation. Together they keep evaluation under 10% of the training time.
 
+The contract checks before training (which run the model forward and backward, compiling what it
+runs: numba, TorchScript, Triton) and the first steps of a run (one; on CUDA with graphs, the eager
+warm-up steps and the capture) are timed apart as ``compile_seconds``: the training speed
+(``sequences_per_second``) counts the steps after them only.
+
 Before training, the task's first batches and the model's first outputs are checked against
 their contracts (:mod:`longdep_bench.contracts`), so that a plugin's mistake ends the run with
 one line naming the plugin and the rule, not with a raw error from deep inside torch.
@@ -103,6 +108,8 @@ class Outcome:
     n_params: int = 0
     curve: list = field(default_factory=list)
     milestones: dict[str, int] = field(default_factory=dict)  # criteria met before the one that solved the run
+    warm_sequences: int = 0  # trained in the first steps, timed apart (compile_seconds), not in the speed
+    compile_seconds: float = 0.0
     error: str | None = None
     runtime: dict[str, Any] = field(default_factory=dict)  # how the step ran (graphed, fallback, kernels)
 
@@ -121,6 +128,7 @@ class Run:
         self.seeds = derive_seeds(config.master_seed, config.seed)
         self.device = torch.device(config.device)
         self.train_clock, self.eval_clock = Stopwatch(self.device), Stopwatch(self.device)
+        self.compile_clock = Stopwatch(self.device)  # the first steps: compilation, warm-up, graph capture
         self.outcome = Outcome()
 
     def execute(self, on_check: Callable[[int, float], None] | None = None) -> RunRecord:
@@ -135,6 +143,7 @@ class Run:
             self.outcome.status, self.outcome.error = Status.ERROR, str(exc)
         except Exception as exc:  # one failing run must not stop the sweep
             self.outcome.status, self.outcome.error = Status.ERROR, self._blame(exc)
+        self.outcome.compile_seconds = self.compile_clock.seconds
         return RunRecord.from_run(self.config, self.task, self.seeds, self.outcome, self.train_clock.seconds,
                                   self.eval_clock.seconds, environment(self.device, self.config.threads),
                                   {"architecture": self.arch_entry.code(), "task": self.task_entry.code()})
@@ -193,13 +202,17 @@ class Run:
 
     def _train(self, on_check: Callable[[int, float], None] | None) -> None:
         config, outcome = self.config, self.outcome
-        test, step = self._prepare()
+        self.compile_clock.start()
+        test, step = self._prepare()  # contract checks: the first forward and backward passes compile
+        self.compile_clock.stop()
         model = step.model
         curve_set = rows(test, 0, CURVE_SIZE)
         outcome.n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
         next_curve = CURVE_START
         window_seen = 0
-        self.train_clock.start()
+        warm = step.warm_steps  # the first steps compile (numba, TorchScript, Triton) and capture: timed apart
+        clock = self.compile_clock
+        clock.start()
         while outcome.seen < config.max_sequences:
             GATE.let_captures_in()
             n = min(config.batch_size, config.max_sequences - outcome.seen)
@@ -208,10 +221,17 @@ class Run:
             step(outcome.seen, n)
             outcome.seen += n
             window_seen += n
+            if warm:
+                warm -= 1
+                outcome.warm_sequences += n
+                if not warm:
+                    clock.stop()
+                    clock = self.train_clock
+                    clock.start()
             at_end = outcome.seen >= config.max_sequences
             if window_seen < config.check_every and not at_end:
                 continue
-            self.train_clock.stop()
+            clock.stop()
             outcome.runtime = step.runtime()
             window_hits, window_loss = step.take_window()
             if not math.isfinite(window_loss):
@@ -237,7 +257,7 @@ class Run:
             if outcome.sequences_to_solve is not None:
                 return
             window_seen = 0
-            self.train_clock.start()
+            clock.start()
 
     def _judge(self, model: torch.nn.Module, test: Batch, at_end: bool) -> bool:
         """Whether the test-set criterion holds now: the accuracy threshold on the test set (or the stop

@@ -58,7 +58,7 @@ from longdep_bench import (
     script,
 )
 from longdep_bench.kernels.devices import check_kernel_device, use_numba
-from longdep_bench.kernels.numba.lstm1997 import FEEDBACK, Layout, NumbaRecurrence
+from longdep_bench.kernels.numba.lstm1997 import FEEDBACK, Layout, NumbaRecurrence, forward_kernel
 from longdep_bench.kernels.numba.lstm1997_online import AT_END, PER_STEP, train_online
 
 PAPER = "0.9"  # the release that added the paper's networks: options left out of run ids at their defaults
@@ -190,6 +190,18 @@ class LSTM1997(nn.Module):
         """1.0 for each hidden unit that has a bias weight, else 0.0."""
         cells, units = self.layout.cells, self.layout.units
         return np.array([float(self.cell_bias)] * cells + [float(self.gate_bias)] * (units - cells))
+
+    def trace(self, inputs: Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """For diagnostics: the net inputs of every unit (T, B, units) and the cell states (T, B, cells)
+        on ``inputs`` (B, T, features), computed by the compiled forward pass, no gradient."""
+        projected = project_time_major(inputs, self.weight_in, self.full_bias()).detach().contiguous().numpy()
+        steps, batch, units = projected.shape
+        layout = self.layout
+        net = np.empty((steps, batch, units), dtype=np.float32)
+        states = np.empty((steps, batch, layout.cells), dtype=np.float32)
+        forward_kernel(projected, self.weight_rec.detach().contiguous().numpy(), layout.codes(), net, states,
+                       states.copy(), np.empty((steps, batch, layout.recurrent), dtype=np.float32))
+        return net, states
 
     def forward(self, inputs: Tensor) -> Tensor:
         projected = project_time_major(inputs, self.weight_in, self.full_bias())

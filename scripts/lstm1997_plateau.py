@@ -20,9 +20,7 @@ import argparse
 import numpy as np
 import torch
 
-from longdep_bench import project_time_major
 from longdep_bench.config import derive_seeds
-from longdep_bench.kernels.numba.lstm1997 import forward_kernel
 from longdep_bench.environment import configure_allocator, configure_threads
 from longdep_bench.objectives import run_objective
 from longdep_bench.registry import get_registry
@@ -35,15 +33,9 @@ from longdep_bench_plugins.lstm1997 import LSTM1997
 
 def gate_activations(layer: LSTM1997, inputs: torch.Tensor) -> torch.Tensor:
     """Input-gate activations (B, T, blocks) of ``layer`` on ``inputs`` (B, T, features)."""
-    projected = project_time_major(inputs, layer.weight_in, layer.full_bias()).detach().contiguous().numpy()
-    steps, batch, units = projected.shape
-    layout = layer.layout
-    net = np.empty((steps, batch, units), dtype=np.float32)
-    cells = np.empty((steps, batch, layout.cells), dtype=np.float32)
-    forward_kernel(projected, layer.weight_rec.detach().contiguous().numpy(), layout.codes(), net, cells,
-                   cells.copy(), np.empty((steps, batch, layout.recurrent), dtype=np.float32))
-    gates = torch.sigmoid(torch.from_numpy(net[..., layout.cells:layout.cells + layout.blocks]))
-    return gates.transpose(0, 1)
+    net, _ = layer.trace(inputs)
+    cells, blocks = layer.layout.cells, layer.layout.blocks
+    return torch.sigmoid(torch.from_numpy(net[..., cells:cells + blocks])).transpose(0, 1)
 
 
 def main() -> None:

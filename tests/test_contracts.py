@@ -127,11 +127,15 @@ def test_check_command_passes_built_ins_and_names_what_fails(plugin_dist, cli):
     plugin_dist("fake-bad", {"tasks": BAD_TASKS})
     good = cli("check", "lstm", "gru", "task6a", "reber")
     assert good.code == 0, good.out
-    assert good.out.count("ok  ") == 14 and "14 of 14 checks passed" in good.err
-    bad = cli("check", "wrong-shape", "peeks", "impure", "fine")
+    assert good.out.count("ok  ") == 16 and "16 of 16 checks passed" in good.err
+    assert "architecture lstm on task6a" in good.out  # the first task named is the architectures' task
+    bad = cli("check", "wrong-shape", "peeks", "impure", "fine", "-t", "task6a")
     assert bad.code == 1
     assert "FAIL architecture wrong-shape on task6a: output shape" in bad.out
     assert "FAIL architecture peeks on task6a: padding does not change outputs" in bad.out
     assert "generate is not pure: two identical calls gave different targets" in bad.out
     assert "ok   task fine: batch shapes" in bad.out
     assert cli("check", "nothing-by-this-name").code == 2
+    with_options = cli("check", "lstm1997:preset=6a,init=0.05", "-t", "task6a:gap=20")
+    assert with_options.code == 0 and "architecture lstm1997[preset=6a," in with_options.out
+    assert "init=0.05" in with_options.out and " on task6a: " in with_options.out

@@ -175,5 +175,5 @@ def test_scheduler_times_new_kinds_first_then_starts_the_longest():
     first = [scheduler.next() for _ in range(3)]
     assert [c.arch for c in first] == ["rnn", "lstm", "gru"]  # nothing timed yet: plan order
     for config, seconds in zip(first, (24.0, 5.0, 4.0)):
-        scheduler.finished(config, SimpleNamespace(train_seconds=seconds, eval_seconds=0.0))
+        scheduler.finished(config, SimpleNamespace(train_seconds=seconds, eval_seconds=0.0, compile_seconds=0.0))
     assert [scheduler.next().arch for _ in range(3)] == ["rnn", "lstm", "gru"]  # longest first

@@ -114,3 +114,29 @@ def test_seeds_are_independent_and_stable():
     seeds = derive_seeds(0, 0)
     assert len(set(seeds.values())) == 3
     assert derive_seeds(0, 0) == seeds and derive_seeds(0, 1) != seeds and derive_seeds(1, 0) != seeds
+
+
+def test_the_speed_leaves_out_compilation(tmp_path):
+    """A run in a fresh process with an empty numba cache compiles its kernels in its first step; that
+    step is timed apart (compile_seconds), so its speed is the speed of a rerun with everything cached,
+    within the noise (with the compilation counted it was 10 to 40 times slower)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cli = str(Path(sys.executable).with_name("longdep-bench"))
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    args = [cli, "run", "-a", "gru", "--hidden", "16", "--seeds", "1", "--max-sequences", "4096", "--test-size", "64",
+            "-j", "1", "-q"]
+    speeds, compiles = [], []
+    for name in ("fresh.jsonl", "again.jsonl"):
+        result = subprocess.run([*args, "-o", str(tmp_path / name)], env=env, capture_output=True, text=True,
+                                timeout=600)
+        assert result.returncode == 0, result.stderr
+        record = json.loads((tmp_path / name).read_text())
+        speeds.append(record["sequences_per_second"])
+        compiles.append(record["compile_seconds"])
+    assert compiles[0] > compiles[1]  # the fresh process compiled; the second loaded the cache
+    assert 0.5 < speeds[0] / speeds[1] < 2.0, speeds
