@@ -382,7 +382,9 @@ def report_command(results: str, fmt: str, out_dir: str | None, paper: bool) -> 
 
         published = {name: entry.spec.published for name, entry in registry.tasks.items()}
         task_params = {name: entry.spec.params for name, entry in registry.tasks.items()}
-        written = write_report(records, out_dir, results, published, paper=paper, task_params=task_params)
+        architectures = {name: entry.spec for name, entry in registry.architectures.items()}
+        written = write_report(records, out_dir, results, published, paper=paper, task_params=task_params,
+                               architectures=architectures)
         click.echo(f"wrote {written.path}" + ("" if written.plots else " (no plots: install matplotlib)")
                    + (f"; removed the plots it no longer shows: {', '.join(written.removed)}" if written.removed
                       else ""), err=True)

@@ -1,7 +1,8 @@
 """The 1997 paper side by side: every published figure beside the runs made under its conditions.
 
 A run is under the paper's protocol when it trains a preset of an architecture (one of the paper's
-networks) with plain SGD. A published figure (:class:`~longdep_bench.specs.Published`) is compared
+networks), unchanged, with plain SGD; a preset with options given beside it is another network, shown
+apart with what it changes. A published figure (:class:`~longdep_bench.specs.Published`) is compared
 with the runs of its task whose parameters and settings it applies to. Per row:
 
 - the paper's mean (with its spread where published) and number of trials, with its mark;
@@ -25,8 +26,8 @@ from typing import Any, Mapping, Sequence
 from tabulate import tabulate
 
 from longdep_bench.params import with_defaults
-from longdep_bench.records import RunRecord
-from longdep_bench.specs import Published
+from longdep_bench.records import RunRecord, code_key
+from longdep_bench.specs import ArchitectureSpec, Published
 from longdep_bench.tables import (
     at_largest_budget,
     count,
@@ -101,10 +102,30 @@ def verdict(paper: float, ours: Estimate) -> str:
     return "agrees"
 
 
-def paper_protocol(record: RunRecord) -> bool:
-    """Whether a run trained one of an architecture's presets (a paper's network) with plain SGD."""
-    settings = record.settings()
-    return settings["optimizer"] == "sgd" and bool(settings["arch_options"].get("preset"))
+def preset_changes(record: RunRecord, architectures: Mapping[str, ArchitectureSpec]) -> dict[str, Any] | None:
+    """How a run's network differs from the preset it names (one of the paper's networks): None when
+    it names none, {} when it is the preset's network, else each option (or hidden size) given
+    beside the preset with its value. A run of an architecture not installed counts as its preset's."""
+    options = record.settings()["arch_options"]
+    name = options.get("preset")
+    spec = architectures.get(record.arch)
+    if not name:
+        return None
+    if spec is None or name not in spec.presets:
+        return {}
+    resolved = {**{p.name: p.default for p in spec.options}, **options}
+    preset = spec.presets[name]
+    runtime = {p.name for p in spec.options if p.runtime}
+    changes = {k: resolved.get(k) for k, v in preset.items()
+               if k != "hidden" and k not in runtime and resolved.get(k) != v}
+    if "hidden" in preset and record.settings()["hidden"] != preset["hidden"]:
+        changes["hidden"] = record.settings()["hidden"]
+    return changes
+
+
+def paper_protocol(record: RunRecord, architectures: Mapping[str, ArchitectureSpec]) -> bool:
+    """Whether a run trained one of an architecture's presets (a paper's network, unchanged) with plain SGD."""
+    return record.settings()["optimizer"] == "sgd" and preset_changes(record, architectures) == {}
 
 
 def _label(task: str, params: Mapping[str, Any], figure: Published) -> str:
@@ -119,10 +140,20 @@ def _reached(record: RunRecord, figure: Published) -> int | None:
     return record.milestones.get(figure.milestone) if figure.milestone else record.sequences_to_solve
 
 
+def code_versions(runs: Sequence[RunRecord]) -> str:
+    """'' when one version of the plugins' code trained every run, else how many (records written
+    before records said which code trained them count as one version, 'not recorded')."""
+    versions = {code_key(r.code) for r in runs}
+    if len(versions) < 2:
+        return ""
+    return f" [{len(versions)} code versions" + (", one not recorded]" if "" in versions else "]")
+
+
 def comparison_rows(records: Sequence[RunRecord], published: Mapping[str, Sequence[Published]],
-                    task_params: Mapping[str, Sequence[Any]]) -> list[list[str]]:
+                    task_params: Mapping[str, Sequence[Any]], architectures: Mapping[str, ArchitectureSpec]
+                    ) -> list[list[str]]:
     """One row per published figure with runs under its conditions (see the module docstring)."""
-    runs = [r for r in longest_runs(records) if paper_protocol(r)]
+    runs = [r for r in longest_runs(records) if paper_protocol(r, architectures)]
     rows = []
     for task in sorted(published, key=lambda t: list(EXPERIMENTS).index(t) if t in EXPERIMENTS else 99):
         for figure in published[task]:
@@ -142,7 +173,8 @@ def comparison_rows(records: Sequence[RunRecord], published: Mapping[str, Sequen
                         + (" (open above)" if ours.censored else ""))
             rows.append([
                 _label(task, with_defaults(task_params.get(task, ()), matched[0].params), figure)
-                + ("" if not matched[0].task_revision else f" (revision {matched[0].task_revision})"),
+                + ("" if not matched[0].task_revision else f" (revision {matched[0].task_revision})")
+                + code_versions(matched),
                 f"{figure.sequences:,}{spread} {figure.mark}{trials}",
                 f"{ours.solved}/{ours.runs} ({low:.0%}-{high:.0%})",
                 ("≥ " if ours.censored else "") + count(ours.mean),
@@ -178,15 +210,24 @@ def protocol(record: RunRecord) -> str:
     return f"{settings['optimizer']}, {settings['batch_size']}/step, {settings['output_units']} out"
 
 
+def network(record: RunRecord, architectures: Mapping[str, ArchitectureSpec]) -> str:
+    """The architecture of a run, and for a changed preset network the preset and each change."""
+    changes = preset_changes(record, architectures)
+    if not changes:
+        return record.arch
+    shown = ", ".join(f"{k}={v}" for k, v in changes.items())
+    return f"{record.arch}[preset {record.settings()['arch_options']['preset']}, {shown}]"
+
+
 def _median(budget: int, median: float | None) -> str:
     return count(median) if median is not None else f">{count(budget)}"
 
 
-def suite_table(records: Sequence[RunRecord]) -> str:
+def suite_table(records: Sequence[RunRecord], architectures: Mapping[str, ArchitectureSpec]) -> str:
     """The runs not under the paper's protocol, one row per task and parameters, one column per
     architecture and protocol: runs solved/runs · median sequences to solve (mean over the solved
     runs) · budget, and the hours that every run of the row took (shorter budgets included)."""
-    records = [r for r in records if not paper_protocol(r)]
+    records = [r for r in records if not paper_protocol(r, architectures)]
     hours: dict[str, float] = {}
     for record in records:
         hours[experiment_name(record)] = hours.get(experiment_name(record), 0.0) + run_hours([record])
@@ -198,7 +239,7 @@ def suite_table(records: Sequence[RunRecord]) -> str:
         order = list(EXPERIMENTS)
         keys[row] = (order.index(record.task) if record.task in order else len(order), record.task,
                      tuple(sorted(record.params.items())))  # T=100 before T=1000
-        column = f"{record.arch} ({protocol(record)})"
+        column = f"{network(record, architectures)} ({protocol(record)})"
         columns.setdefault(column)
         rows.setdefault(row, {}).setdefault(column, []).append(record)
     body = []
@@ -217,9 +258,10 @@ def suite_table(records: Sequence[RunRecord]) -> str:
 
 
 def paper_section(records: Sequence[RunRecord], published: Mapping[str, Sequence[Published]],
-                  task_params: Mapping[str, Sequence[Any]]) -> list[str]:
-    """The report's section on the paper: the comparison, its tally, and the suite's protocol on the same tasks."""
-    rows = comparison_rows(records, published, task_params)
+                  task_params: Mapping[str, Sequence[Any]], architectures: Mapping[str, ArchitectureSpec]
+                  ) -> list[str]:
+    """The report's section on the paper: the comparison, its tally, and other protocols and networks on the same tasks."""
+    rows = comparison_rows(records, published, task_params, architectures)
     lines = ["", "## Side by side with the paper", "",
              "Each published figure beside the runs made under its conditions: the paper's network for the "
              "experiment (an lstm1997 preset), its learning rate, plain online gradient descent with the truncated "
@@ -237,9 +279,10 @@ def paper_section(records: Sequence[RunRecord], published: Mapping[str, Sequence
                   f"{len(rows)} rows: {tallied}."]
     else:
         lines += ["", "(No run in this file is under the paper's protocol.)"]
-    suite = suite_table(records)
+    suite = suite_table(records, architectures)
     if suite:
-        lines += ["", "### The suite's protocol on the same tasks", "",
-                  "Cells: runs solved/runs · median sequences to solve (mean over the solved runs) · budget; each "
-                  "task's own criterion (test accuracy at its threshold).", "", suite]
+        lines += ["", "### Other protocols and networks on the same tasks", "",
+                  "The suite's architectures under its own protocol, and the paper's networks changed (the preset "
+                  "and what differs from it). Cells: runs solved/runs · median sequences to solve (mean over the "
+                  "solved runs) · budget; each run's own criterion.", "", suite]
     return lines

@@ -269,13 +269,22 @@ def _check_settings(hyperparameters: Mapping[str, Any], runtime: Mapping[str, An
 
 
 CODE_FIELDS = ("distribution", "version", "source")  # what tells two versions of a plugin's code apart
+BUILT_IN = "longdep-bench"  # the distribution of the built-in plugins
+
+
+def code_identity(part: Mapping[str, str]) -> list[Any]:
+    """What tells two versions of one plugin's code apart: the distribution, version and source hash;
+    for a built-in plugin its source hash alone (the package's version changes with every release,
+    the plugin module only when it is edited)."""
+    if part.get("distribution") == BUILT_IN:
+        return [BUILT_IN, part.get("source")]
+    return [part.get(k) for k in CODE_FIELDS]
 
 
 def code_key(code: Mapping[str, Mapping[str, str]]) -> str:
-    """The code that trained a run, as a key: the distribution, version and source hash of the
-    plugins of its architecture and task ("" for a record written before records said so)."""
-    return json.dumps({kind: [part.get(k) for k in CODE_FIELDS] for kind, part in sorted(code.items())})\
-        if code else ""
+    """The code that trained a run, as a key (see :func:`code_identity`) of the plugins of its
+    architecture and task ("" for a record written before records said so)."""
+    return json.dumps({kind: code_identity(part) for kind, part in sorted(code.items())}) if code else ""
 
 
 def code_difference(recorded: Mapping[str, Mapping[str, str]], now: Mapping[str, Mapping[str, str]]) -> str | None:
@@ -286,8 +295,9 @@ def code_difference(recorded: Mapping[str, Mapping[str, str]], now: Mapping[str,
     changes = []
     for kind in sorted(set(recorded) | set(now)):
         before, after = recorded.get(kind, {}), now.get(kind, {})
-        if [before.get(k) for k in CODE_FIELDS] != [after.get(k) for k in CODE_FIELDS]:
-            what = "version" if before.get("version") != after.get("version") else "source"
+        if code_identity(before) != code_identity(after):
+            versions = before.get("version") != after.get("version") and after.get("distribution") != BUILT_IN
+            what = "version" if versions else "source"
             changes.append(f"{kind} plugin {after.get('plugin') or before.get('plugin')} "
                            f"({after.get('distribution') or before.get('distribution')}) {what} "
                            f"{before.get(what, '?')} there, {after.get(what, '?')} now")

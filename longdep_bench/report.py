@@ -17,7 +17,7 @@ from tabulate import tabulate
 from longdep_bench.errors import BenchError
 from longdep_bench.files import read_text, replacing, report_directory, write_text
 from longdep_bench.records import RunRecord
-from longdep_bench.specs import Published
+from longdep_bench.specs import ArchitectureSpec, Published
 from longdep_bench.paper import paper_section
 from longdep_bench.tables import Cell, Table, build_tables, count, run_hours, text_tables
 
@@ -228,13 +228,15 @@ def _relevant(published: Sequence[Published], params: Mapping[str, Any], ignore:
 
 def write_report(records: Sequence[RunRecord], directory: str, source: str,
                  published: Mapping[str, Sequence[Published]] | None = None, paper: bool = False,
-                 task_params: Mapping[str, Sequence[Any]] | None = None) -> WrittenReport:
+                 task_params: Mapping[str, Sequence[Any]] | None = None,
+                 architectures: Mapping[str, ArchitectureSpec] | None = None) -> WrittenReport:
     """Write DIR/README.md and the plots, and remove the plots of the report it replaces that it
     no longer shows (a table gone from the results); other files are left alone.
 
     ``published`` maps a task name to its published results, shown under its section and as stars
     in its plots; ``paper`` puts the comparison with them first (:func:`longdep_bench.paper.paper_section`;
-    ``task_params`` maps a task name to its parameters, to read records that leave some at their defaults).
+    ``task_params`` maps a task name to its parameters, to read records that leave some at their defaults;
+    ``architectures`` the registered architectures, whose presets are the paper's networks).
     """
     published = published or {}
     report_directory(directory, lambda path: _previous_report(path) is not None, REPORT_NAME)
@@ -260,7 +262,7 @@ def write_report(records: Sequence[RunRecord], directory: str, source: str,
         "about all seeds: 5/5 is 57%-100%, 3/5 23%-88%.",
     ]
     if paper:
-        lines += paper_section(records, published, task_params or {})
+        lines += paper_section(records, published, task_params or {}, architectures or {})
     shown: set[str] = set()  # the plots this report shows
     tables = build_tables(records)
     titles = [table.name + "-" + "-".join(f"{k}-{v}" for k, v in table.params.items()) for table in tables]

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 
 from longdep_bench.driver import latest_per_run
 from longdep_bench.errors import BenchError
-from longdep_bench.records import CODE_FIELDS, RunRecord, code_difference, config_from_record
+from longdep_bench.records import RunRecord, code_difference, code_identity, config_from_record
 
 # The results a rerun must give again, in the order they are shown.
 RESULTS = ("status", "solved", "sequences_to_solve", "train_sequences", "test_accuracy", "test_loss", "curve")
@@ -99,7 +99,7 @@ def rows(comparison: Comparison) -> Sequence[list[str]]:
                "differs"] for name in comparison.environment]
     for kind in ("architecture", "task"):
         before, after = comparison.recorded.code.get(kind, {}), comparison.now.code.get(kind, {})
-        if before and [before.get(k) for k in CODE_FIELDS] != [after.get(k) for k in CODE_FIELDS]:
+        if before and code_identity(before) != code_identity(after):
             table.append([f"code.{kind}", f"{before.get('version')} / source {before.get('source')}",
                           f"{after.get('version')} / source {after.get('source')}", "differs"])
     return table

@@ -58,7 +58,7 @@ def main() -> None:
     print(f"{args.arch} on {args.task}, lr {args.lr}, seed {args.seed}: {config.hidden} cells")
     seen, checkpoint = 0, 0
     while True:
-        if seen >= checkpoint:
+        if seen >= checkpoint or seen >= args.sequences:
             with torch.no_grad():
                 _, states = step.model.core.trace(test.inputs)
             final = np.abs(states[last, np.arange(len(last))])

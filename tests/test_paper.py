@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import statistics
 
 import pytest
 
-from longdep_bench.paper import comparison_rows, estimate, t_quantile, tally, verdict
+from longdep_bench.paper import (
+    comparison_rows,
+    estimate,
+    paper_protocol,
+    preset_changes,
+    suite_table,
+    t_quantile,
+    tally,
+    verdict,
+)
 from longdep_bench.records import RunRecord
 import record_helpers
 from longdep_bench.registry import get_registry
@@ -42,10 +52,24 @@ def test_unsolved_runs_count_at_their_budget_and_leave_the_verdict_open_above():
     assert verdict(5, estimate([1000], [2000])) == "- (one run)"
 
 
+ARCHITECTURES = {name: entry.spec for name, entry in get_registry().architectures.items()}
+
+
+def preset_options(name):
+    """The options a run of lstm1997's preset ``name`` records (its runtime options are not among them)."""
+    spec = ARCHITECTURES["lstm1997"]
+    runtime = {p.name for p in spec.options if p.runtime}
+    return {k: v for k, v in spec.presets[name].items() if k != "hidden" and k not in runtime}
+
+
 def record(task="task6a", params=None, solved_at=None, budget=100_000, options=None, milestones=None, **hyper):
+    options = dict(options if options is not None else {"preset": "6a"})
+    if options.get("preset"):
+        options = {**preset_options(options["preset"]), "preset": options["preset"], **options}
     hyperparameters = record_helpers.hyperparameters(**{
-        "hidden": 4, "batch_size": 1, "lr": 0.5, "clip": 0.0, "max_sequences": budget, "optimizer": "sgd",
-        "output_units": "sigmoid", "arch_options": {"preset": "6a", **(options or {})}, **hyper})
+        "hidden": ARCHITECTURES["lstm1997"].presets.get(options.get("preset"), {}).get("hidden", 4), "batch_size": 1,
+        "lr": 0.5, "clip": 0.0, "max_sequences": budget, "optimizer": "sgd", "output_units": "sigmoid",
+        "arch_options": options, **hyper})
     seed = next(SEEDS)
     return RunRecord.from_dict({
         "run_id": f"r{seed}", "arch": "lstm1997", "task": task, "params": params or {"gap": 40}, "gap_param": None,
@@ -69,7 +93,8 @@ def test_a_figure_meets_only_runs_under_its_conditions():
     other_net = record("reber", params, 100, options={"preset": "reber-4x1"})
     fresh = record("reber", {}, 100, options={"preset": "reber-3x2"})  # training_set 0: not the paper's task
     modern = record("reber", params, 100, optimizer="adam", options={})
-    [row] = comparison_rows(matching + [other_lr, other_net, fresh, modern], figures, _params())
+    changed = record("reber", params, 100, options={"preset": "reber-3x2", "connectivity": "cells"})
+    [row] = comparison_rows(matching + [other_lr, other_net, fresh, modern, changed], figures, _params(), ARCHITECTURES)
     assert row[0] == "1 reber training_set=256 [preset reber-3x2, lr 0.5]"
     assert row[1] == "8,440 [read], 30 trials" and row[2].startswith("3/3 (") and row[3] == "9.0k"
     assert row[6] == "slower"  # 9,000-9,002 sequences: the paper's 8,440 lies below the interval
@@ -81,7 +106,29 @@ def test_a_milestone_figure_is_compared_with_the_milestone():
                           Published("P", "ST2", "[read]", {"T": 100, "N": 3}, 39_850, trials=10))}
     runs = [record("task3a", {}, 40_000 + i, options={"preset": "3a"}, milestones={"accuracy": 27_000 + i})
             for i in range(4)]
-    first, second = comparison_rows(runs, figures, _params())
+    first, second = comparison_rows(runs, figures, _params(), ARCHITECTURES)
     assert first[0].endswith("(ST1)") and first[3] == "27k" and second[3] == "40k"
     assert (first[6], second[6]) == ("faster", "slower")
     assert tally([first, second]) == {"agrees": 0, "slower": 1, "faster": 1, "undecided": 0, "no verdict": 0}
+
+
+def test_a_changed_preset_is_another_network_shown_with_its_changes():
+    paper = record("long-lag", {"q": 100, "p": 100, "tail": "geometric"}, 30_000, options={"preset": "2c"}, lr=0.01)
+    changed = record("long-lag", {"q": 100, "p": 100, "tail": "geometric"}, 31_000,
+                     options={"preset": "2c", "connectivity": "cells"}, lr=0.01)
+    assert preset_changes(paper, ARCHITECTURES) == {} and paper_protocol(paper, ARCHITECTURES)
+    assert preset_changes(changed, ARCHITECTURES) == {"connectivity": "cells"}
+    assert not paper_protocol(changed, ARCHITECTURES)
+    table = suite_table([paper, changed], ARCHITECTURES)
+    assert "lstm1997[preset 2c, connectivity=cells] (sgd, 1/step, sigmoid out)" in table
+    assert "1/1 · 31k" in table and "30k" not in table
+
+
+def test_a_row_says_when_runs_of_several_code_versions_meet_in_it():
+    figures = {"task6a": (Published("P", "6a", "[read]", {"gap": 40}, 31_390, trials=20),)}
+    old = [record(solved_at=30_000 + i) for i in range(2)]
+    new = [dataclasses.replace(record(solved_at=32_000 + i), code={"architecture": {
+        "plugin": "lstm1997", "distribution": "longdep-bench", "version": "0.9.0", "source": "abc"}}) for i in range(2)]
+    assert "code versions" not in comparison_rows(old, figures, _params(), ARCHITECTURES)[0][0]
+    [row] = comparison_rows(old + new, figures, _params(), ARCHITECTURES)
+    assert row[0].endswith("[2 code versions, one not recorded]") and row[2].startswith("4/4")

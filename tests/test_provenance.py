@@ -78,3 +78,20 @@ def test_records_before_provenance_are_taken_as_they_are(cli, tmp_path):
     result = cli("run", "-a", "rnn", "--hidden", "4", "--seeds", "1", "--max-sequences", "64", "--test-size", "16",
                  "-j", "1", "-o", str(out))
     assert result.code == 0 and "1 of 1 runs already recorded" in result.err
+
+
+def test_a_plugin_version_counts_for_third_party_plugins_and_the_source_for_built_ins():
+    from longdep_bench.records import code_difference, code_key
+
+    def code(distribution, version, source):
+        return {"architecture": {"plugin": "p", "distribution": distribution, "version": version, "source": source}}
+
+    # a new release of longdep-bench does not make its unchanged plugin modules other code
+    assert code_key(code("longdep-bench", "0.8.0", "abc")) == code_key(code("longdep-bench", "0.9.0", "abc"))
+    assert code_difference(code("longdep-bench", "0.8.0", "abc"), code("longdep-bench", "0.9.0", "abc")) is None
+    assert "source abc there, def now" in code_difference(code("longdep-bench", "0.8.0", "abc"),
+                                                         code("longdep-bench", "0.8.0", "def"))
+    # a third-party plugin's release is other code, named by its versions
+    assert code_key(code("other", "1.0", "abc")) != code_key(code("other", "1.1", "abc"))
+    assert "architecture plugin p (other) version 1.0 there, 1.1 now" == code_difference(
+        code("other", "1.0", "abc"), code("other", "1.1", "abc"))

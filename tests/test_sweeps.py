@@ -275,7 +275,7 @@ def test_paper_report_puts_each_experiment_beside_the_published_figure(cli, tmp_
     spent = sum(r.train_seconds + r.eval_seconds for r in read_records(str(out)) if r.arch == "lstm1997") / 3600
     assert cells[8] == f"{spent:.2f}"
     assert "1 rows: 1 undecided." in text
-    assert "### The suite's protocol on the same tasks" in text and "gru (adam, 16/step, linear out)" in text
+    assert "### Other protocols and networks on the same tasks" in text and "gru (adam, 16/step, linear out)" in text
     assert "--paper --out" in text
 
 
