@@ -132,7 +132,10 @@ def include(path: str, heading: str) -> str:
     end = next((i for i in range(start + 1, len(lines))
                 if lines[i].startswith("#") and len(lines[i]) - len(lines[i].lstrip("#")) <= level), len(lines))
     body = [line for line in lines[start + 1:end] if not re.search(r"!\[[^\]]*\]\([^)]+\.png\)", line)]
-    return "\n".join(body).strip() + f"\n\n(From `{path}`, section \"{heading}\".)"
+    text = "\n".join(body).strip()
+    if path == "README.md":  # the README links into docs/ from the repository's root
+        text = text.replace("](docs/", "](")
+    return text + f"\n\n(From `{path}`, section \"{heading}\".)"
 
 
 def report_files(config) -> list:

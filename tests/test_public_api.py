@@ -40,26 +40,49 @@ def test_public_api_is_importable_and_documented():
         assert getattr(longdep_bench, name).__doc__, name
 
 
-README = (ROOT / "README.md").read_text()
+PLUGIN_GUIDE = (ROOT / "docs" / "plugins.md").read_text()
 
 
-def test_readme_documents_every_public_name():
-    missing = [name for name in longdep_bench.__all__ if f"`{name}" not in README]
-    assert not missing, f"README's plugin reference lacks {missing}"
+def test_the_plugin_guide_documents_every_public_name():
+    missing = [name for name in longdep_bench.__all__ if f"`{name}" not in PLUGIN_GUIDE]
+    assert not missing, f"docs/plugins.md lacks {missing}"
 
 
-def test_readme_documents_every_setting():
-    from longdep_bench.settings import SETTINGS
-
-    missing = [s.name for s in SETTINGS if f"`{s.option_flags[-1]}" not in README and
-               f"/{s.option_flags[-1]}" not in README or f"`{s.name}`" not in README]
-    assert not missing, f"README's settings table lacks {missing}"
-
-
-def test_readme_names_every_hook():
+def test_the_plugin_guide_names_every_hook():
     from longdep_bench.registry import HOOKS
 
-    assert all(f"`{hook}(register)`" in README for hook in HOOKS)
+    assert all(f"`{hook}(register)`" in PLUGIN_GUIDE for hook in HOOKS)
+
+
+def _docs_hooks():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_reference_tables_of_the_docs_are_generated_from_the_code():
+    """Settings and record fields are documented where they are declared; the docs' tables are made
+    from those declarations, so a new setting or field without its help text fails here."""
+    pytest.importorskip("mkdocs")
+    from longdep_bench.records import FIELD_HELP, FIELDS
+    from longdep_bench.settings import SETTINGS
+
+    hooks = _docs_hooks()
+    assert set(FIELD_HELP) == set(FIELDS) and all(FIELD_HELP.values())
+    settings, fields = hooks.settings_table(), hooks.record_fields_table()
+    assert all(f"`{s.name}`" in settings and s.help for s in SETTINGS)
+    assert all(f"`{name}`" in fields for name in FIELDS)
+    assert "<!-- settings -->" in (ROOT / "docs" / "running.md").read_text()
+    assert "<!-- record-fields -->" in (ROOT / "docs" / "records.md").read_text()
+
+
+def test_the_readme_is_short_and_keeps_its_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 250
+    assert readme.count("<!-- main-command -->") == 1 and readme.count("<!-- test-command -->") == 1
 
 
 def test_the_installed_version_is_the_declared_one():
@@ -67,3 +90,16 @@ def test_the_installed_version_is_the_declared_one():
     from importlib.metadata import version
 
     assert version("longdep-bench") == longdep_bench.__version__
+
+
+def test_the_readme_headlines_are_the_committed_results():
+    """The README's headline tables are scripts/readme_headlines.py's output on the committed results
+    files, verbatim: rerun it (with --write) whenever those files change."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("readme_headlines", ROOT / "scripts" / "readme_headlines.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    readme = (ROOT / "README.md").read_text()
+    start, end = (readme.index(marker) for marker in module.MARKERS)
+    assert readme[start + len(module.MARKERS[0]):end].strip() == module.headlines()
