@@ -158,7 +158,10 @@ def on_files(files, config):
 
 
 def on_page_markdown(markdown, page, config, files):
-    """Replace the placeholders of the hand-written pages."""
+    """Replace the placeholders of the hand-written pages; in the reports, links into ``docs/`` (right
+    in the repository) point where those pages are in the site."""
+    if page.file.src_uri.startswith("reports/"):
+        markdown = re.sub(r"\]\(((?:\.\./)+)docs/", r"](\1", markdown)
     markdown = markdown.replace("<!-- settings -->", settings_table())
     markdown = markdown.replace("<!-- record-fields -->", record_fields_table())
     markdown = markdown.replace("<!-- task-index -->", index_table("task"))
