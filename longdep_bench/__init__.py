@@ -47,7 +47,7 @@ from longdep_bench.specs import (
 )
 from longdep_bench.tables import Cell, Table
 
-__version__ = "0.8.0"
+__version__ = "0.9.0"
 
 __all__ = [
     "ArchitectureSpec",
