@@ -33,7 +33,7 @@ from longdep_bench.errors import BenchError, EnvironmentFailure
 from longdep_bench.hookspecs import hookimpl
 from longdep_bench.params import Param
 from longdep_bench.settings import AUTO, MPS_RUNS_PER_GPU, RUNS_PER_GPU
-from longdep_bench.signals import quiet_worker
+from longdep_bench.signals import held_for_workers, quiet_worker
 from longdep_bench.specs import ExecutorRequest, ExecutorSpec
 
 
@@ -51,6 +51,16 @@ def _stop_local_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
         process.terminate()
     for process in processes:
         process.join(timeout=5)
+
+
+class LocalPool(concurrent.futures.ProcessPoolExecutor):
+    """A process pool whose workers start with the terminal's signals held (:func:`held_for_workers`):
+    ``submit`` is where a pool starts its worker processes."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
+        """Submit ``fn(*args, **kwargs)``, starting worker processes with SIGINT and SIGHUP held."""
+        with held_for_workers():
+            return super().submit(fn, *args, **kwargs)
 
 
 def _gpu_worker(device: int | None, threads: int, tasks: Any, results: Any) -> None:
@@ -90,8 +100,9 @@ class GpuPool(concurrent.futures.Executor):
         self.threads = threads
         self.processes = [context.Process(target=_gpu_worker, args=(device, threads, self.tasks, self.results),
                                           daemon=True) for device in devices]
-        for process in self.processes:
-            process.start()
+        with held_for_workers():
+            for process in self.processes:
+                process.start()
         self.futures: dict[int, concurrent.futures.Future] = {}
         self.numbers = itertools.count()
         self.lock = threading.Lock()
@@ -233,8 +244,8 @@ def open_local(request: ExecutorRequest) -> Iterator[concurrent.futures.Executor
         else:
             pool = GpuPool([device for device in devices for _ in range(per_gpu)], threads=1)
     else:
-        pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=request.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
+        pool = LocalPool(max_workers=request.jobs, mp_context=multiprocessing.get_context("spawn"),
+                         initializer=_init_worker)
     try:
         yield pool
     except BaseException:

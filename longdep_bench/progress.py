@@ -30,8 +30,10 @@ def describe_record(record: RunRecord, defaults: Mapping[str, Any] | None = None
     if record.status is Status.DIVERGED:
         return f"{what}: diverged after {record.train_sequences:,} sequences"
     speed = f"{record.sequences_per_second:,.0f} seq/s" if record.sequences_per_second else "n/a"
-    streak = record.settings()["streak"]
-    criterion = f" ({streak:,} right in a row)" if streak else ""
+    settings = record.settings()
+    streak, wrong = settings["streak"], settings.get("streak_wrong")
+    criterion = (f" (at most {wrong:,} of the last {streak:,} wrong)" if streak and wrong
+                 else f" ({streak:,} right in a row)" if streak else "")
     result = (f"solved after {record.sequences_to_solve:,} sequences{criterion}" if record.solved
               else f"not solved in {record.train_sequences:,} sequences")
     return f"{what}: {result}, test accuracy {record.test_accuracy:.1%}, {record.train_seconds:.1f} s ({speed})"

@@ -9,11 +9,13 @@ parent-death signal), set before they import anything heavy, so that no window l
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
 import sys
 import threading
+from typing import Iterator
 
 from longdep_bench.errors import Interrupted
 
@@ -45,11 +47,28 @@ def mark_driver() -> None:
     os.environ[DRIVER] = str(os.getpid())
 
 
+LEFT_TO_DRIVER = (signal.SIGINT, signal.SIGHUP)  # what a terminal sends the whole group: workers ignore them
+
+
+@contextlib.contextmanager
+def held_for_workers() -> Iterator[None]:
+    """While worker processes may be started here: SIGINT and SIGHUP blocked in this thread, so that a
+    worker starts with them blocked (a mask survives exec) and no Ctrl-C reaches it before
+    :func:`quiet_worker` ignores them. The driver gets a signal that arrived meanwhile when this ends."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, LEFT_TO_DRIVER)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, LEFT_TO_DRIVER)
+
+
 def quiet_worker() -> None:
-    """In a worker process: ignore SIGINT and SIGHUP (the driver stops the workers) and die with the
-    driver: the parent-death signal on Linux, and an exit now if the driver is already gone."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    """In a worker process: ignore SIGINT and SIGHUP (the driver stops the workers; one that came while
+    the worker started, blocked by :func:`held_for_workers`, is dropped) and die with the driver: the
+    parent-death signal on Linux, and an exit now if the driver is already gone."""
+    for signum in LEFT_TO_DRIVER:
+        signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, LEFT_TO_DRIVER)
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -18,6 +18,7 @@ of the process pause their GPU work while a step captures (:mod:`longdep_bench.c
 
 from __future__ import annotations
 
+import copy
 import threading
 from typing import Any, Callable, Mapping
 
@@ -197,8 +198,9 @@ class TrainingStep:
         self.replay: Callable[[], None] | None = None
         self.full_steps = 0
 
-    def __call__(self, start: int, n: int) -> None:
-        """Train on sequences ``start .. start + n - 1`` of the data stream. Nothing here waits
+    def __call__(self, start: int, n: int) -> int:
+        """Train on sequences ``start .. start + n - 1`` of the data stream and return ``n`` (one
+        update: a stopping rule met inside the batch stops the run after it). Nothing here waits
         for the device."""
         host = self.task.generate(self.params, n, self.data_seed, start)
         if self.first and self.check is not None:
@@ -210,6 +212,7 @@ class TrainingStep:
             if self.check is not None:
                 self.check(host, n)  # a batch that breaks its contract is the task's fault: say so
             raise
+        return n
 
     def _dispatch(self, host: Batch, n: int) -> None:
         if not self.static or n != self.batch_size:  # the CPU, or a short last batch: eager on fresh tensors
@@ -306,9 +309,31 @@ class OnlineStep:
         self.totals = WindowTotals(self.objective, config, device)
         self.streak = self.totals.streak
 
-    def __call__(self, start: int, n: int) -> None:
-        """Train on sequences ``start .. start + n - 1`` of the data stream."""
-        host = self.task.generate(self.params, n, self.data_seed, start)
+    def __call__(self, start: int, n: int) -> int:
+        """Train on sequences ``start .. start + n - 1`` of the data stream and return how many it
+        trained on: all of them, or, where the stopping rule first held after one of them, the
+        sequences up to that one only (trained again from copies of the learner, its model and the
+        window taken before), so that the run stops where the paper's stopped."""
+        watching = self.streak is not None and self.streak.reached_at() is None
+        saved = self._snapshot() if watching else None
+        self._train(self.task.generate(self.params, n, self.data_seed, start), n)
+        reached = self.streak.reached_at() if watching else None
+        if saved is None or reached is None or reached == start + n:
+            return n
+        self.learner, self.totals, state = saved
+        self.streak = self.totals.streak
+        self.model.load_state_dict(state)
+        kept = reached - start
+        self._train(self.task.generate(self.params, kept, self.data_seed, start), kept)
+        return kept
+
+    def _snapshot(self) -> tuple[Any, WindowTotals, dict[str, torch.Tensor]]:
+        """Copies of the learner (sharing the model), the window totals and the model's weights."""
+        shared = {id(self.model): self.model, id(self.objective): self.objective}
+        state = {name: value.clone() for name, value in self.model.state_dict().items()}
+        return copy.deepcopy(self.learner, shared), copy.deepcopy(self.totals, shared), state
+
+    def _train(self, host: Batch, n: int) -> None:
         if self.check is not None:
             self.check(host, n)  # every batch: a learner in compiled code may not notice a bad target
         outputs = self.learner.train(host).to(self.device)

@@ -5,8 +5,9 @@ Every training batch is freshly generated (no sequence is seen twice, as in the 
 with the success threshold; when it reaches it, the fixed test set confirms (or not) that the
 task is solved (evaluation stops early once success is impossible). With the ``streak`` setting
 (the paper's stopping rule) the run is solved instead after the training sequence that completed
-a streak of that many right in a row (:mod:`longdep_bench.streak`); the check after it stops the
-run and measures the whole test set. A learning curve records
+a streak of that many right in a row (:mod:`longdep_bench.streak`): an online learner stops right
+after that sequence, as the paper did (a batched step after its batch, at the next check), and the
+whole test set is measured there. A learning curve records
 the accuracy on the first 512 test sequences at 2048, 4096, 8192, ... sequences, plus every
 full-test-set evaluation. Together they keep evaluation under 10% of the training time.
 
@@ -218,7 +219,7 @@ class Run:
             n = min(config.batch_size, config.max_sequences - outcome.seen)
             if step.online:  # as many as the learner takes at once, up to the next check
                 n = min(ONLINE_CHUNK, config.max_sequences - outcome.seen, config.check_every - window_seen)
-            step(outcome.seen, n)
+            n = step(outcome.seen, n)
             outcome.seen += n
             window_seen += n
             if warm:
@@ -229,7 +230,8 @@ class Run:
                     clock = self.train_clock
                     clock.start()
             at_end = outcome.seen >= config.max_sequences
-            if window_seen < config.check_every and not at_end:
+            stopped = step.online and step.streak is not None and step.streak.reached_at() is not None
+            if window_seen < config.check_every and not at_end and not stopped:
                 continue
             clock.stop()
             outcome.runtime = step.runtime()

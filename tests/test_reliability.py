@@ -246,6 +246,27 @@ def test_f13_sigkill_of_the_driver_leaves_no_orphans(tmp_path, delay):
     assert len(runs) == len(set(runs))  # nothing recorded twice
 
 
+def test_f14_workers_start_with_the_terminals_signals_held_until_they_ignore_them():
+    """A Ctrl-C while a worker process starts (before it can ignore SIGINT) must not reach it: the
+    driver starts workers with SIGINT and SIGHUP blocked, which a worker unblocks once it ignores them."""
+    from longdep_bench.signals import held_for_workers
+
+    probe = ("import signal, sys\n"
+             "blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])\n"
+             "if sys.argv[1] == 'quiet':\n"
+             "    from longdep_bench.signals import quiet_worker; quiet_worker()\n"
+             "print(sorted(int(s) for s in blocked), sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])),"
+             " signal.getsignal(signal.SIGINT) == signal.SIG_IGN)")
+    with held_for_workers():
+        started, quiet = (subprocess.run([sys.executable, "-c", probe, mode], capture_output=True, text=True,
+                                         check=True).stdout.split("] ") for mode in ("plain", "quiet"))
+    held = {int(signal.SIGINT), int(signal.SIGHUP)}
+    assert held <= set(json.loads(started[0] + "]"))  # blocked from the first instruction
+    assert held <= set(json.loads(quiet[0] + "]"))
+    assert not held & set(json.loads(quiet[1] + "]")) and quiet[2].strip() == "True"  # then ignored, unblocked
+    assert not held & set(signal.pthread_sigmask(signal.SIG_BLOCK, []))  # the driver's thread has them back
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_f14_stopping_signals_at_random_points_are_quiet(tmp_path, signum):
     """To the whole process group (a terminal's Ctrl-C, a service manager's stop), during imports, worker

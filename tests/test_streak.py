@@ -8,7 +8,11 @@ import random
 import pytest
 import torch
 
-from longdep_bench.config import RunConfig
+from longdep_bench.config import RunConfig, derive_seeds
+from longdep_bench.registry import get_registry
+from longdep_bench.settings import SweepOptions
+from longdep_bench.steps import prepare_step
+from longdep_bench.sweep import plan
 from longdep_bench.streak import Streak
 from longdep_bench.training import train
 
@@ -86,6 +90,36 @@ def test_a_run_is_solved_by_the_training_sequence_that_completes_the_streak(monk
     assert record.train_sequences == len(seen_right)
     assert record.curve[-1] == [record.train_sequences, record.test_accuracy] and record.test_accuracy > 0.9
     assert record.hyperparameters["streak"] == 300
+
+
+def test_an_online_learner_stops_on_the_sequence_that_completes_the_rule():
+    """As the paper did (ST3 on 6a): the run's last training sequence is the one that completed the
+    rule, inside a chunk of the compiled learner, and the weights it stops with are those of a learner
+    trained on exactly that many sequences in one call."""
+    options = SweepOptions(archs=("lstm1997:preset=6a",), tasks=("task6a",), optimizer="sgd", batch_size=1,
+                           lr=0.5, clip=0.0, output_units="sigmoid", abs_error=0.3, streak=2000, streak_error=0.1,
+                           check_every=1000, max_sequences=60_000, seeds=1, device="cpu")
+    run = plan(options, get_registry())[0]
+    record = train(run)
+    assert record.solved and record.train_sequences == record.sequences_to_solve
+    assert record.sequences_to_solve % 256 and record.sequences_to_solve % 1000  # inside a chunk and a window
+    assert record.curve[-1] == [record.sequences_to_solve, record.test_accuracy]
+
+    def online_step():
+        registry = get_registry()
+        task = registry.task(run.task)
+        step = prepare_step(run, task, registry.architecture(run.arch), derive_seeds(run.master_seed, run.seed),
+                            torch.device("cpu"), 1)
+        assert step.online
+        return step
+
+    chunked, seen = online_step(), 0
+    while chunked.streak.reached_at() is None:
+        seen += chunked(seen, 256)
+    straight = online_step()
+    assert straight(0, seen) == seen == record.sequences_to_solve
+    for (name, a), b in zip(chunked.model.state_dict().items(), straight.model.state_dict().values()):
+        assert torch.equal(a, b), name
 
 
 def test_a_streak_out_of_reach_ends_at_the_budget_with_the_test_accuracy_measured():
