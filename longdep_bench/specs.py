@@ -258,7 +258,12 @@ class OnlineSetup:
     """What a model's ``online_learner`` is asked to train with: the run's learning rate, optimiser,
     sequences per step, gradient clip, output units, how a per-step task's step errors combine
     (``step_loss``: mean or sum) and when its weights change (``update``: sequence or step), the
-    device, and the task's output kind."""
+    device, and the task's output kind. The learner it returns (or None: train by autograd) has
+    ``train(batch)``: train on the batch's sequences one after another, write the weights back to the
+    model, and return the outputs each sequence gave while it was trained on. Any split of the
+    sequences into batches must train the same, and ``copy.deepcopy`` (sharing the model) must copy
+    its state: the harness retrains part of a batch from a copy to stop on the exact sequence that
+    met a stopping rule."""
 
     lr: float
     optimizer: str
