@@ -16,12 +16,9 @@ import argparse
 import numpy as np
 import torch
 
-from longdep_bench.config import derive_seeds
 from longdep_bench.environment import configure_threads
-from longdep_bench.registry import get_registry
+from longdep_bench.probe import probe_run
 from longdep_bench.settings import SweepOptions
-from longdep_bench.steps import prepare_step
-from longdep_bench.sweep import plan
 
 TOLERANCE = 0.04  # the paper's ABS(0.04)
 
@@ -34,16 +31,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="run seed (the sweep's seed index)")
     args = parser.parse_args()
     configure_threads(1)
-    registry = get_registry()
     options = SweepOptions(archs=(args.arch,), tasks=(f"adding:T={args.T}",), optimizer="sgd", batch_size=1, lr=0.5,
                            clip=0.0, output_units="sigmoid", seeds=args.seed + 1, max_sequences=args.sequences,
                            device="cpu")
-    config = plan(options, registry)[args.seed]
-    task = registry.task(config.task)
-    seeds = derive_seeds(config.master_seed, config.seed)
-    test = task.generate(config.task_params(task), 2560, seeds["test"], 0)
-    step = prepare_step(config, task, registry.architecture(config.arch), seeds, torch.device("cpu"),
-                        test.inputs.shape[1])
+    probe = probe_run(options, args.seed, 2560)
+    test, step = probe.test, probe.step
     seen = 0
     while seen < args.sequences:
         seen += step(seen, min(4096, args.sequences - seen))

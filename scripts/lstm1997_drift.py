@@ -23,13 +23,10 @@ import dataclasses
 import numpy as np
 import torch
 
-from longdep_bench.config import derive_seeds
 from longdep_bench.environment import configure_threads
 from longdep_bench.objectives import run_objective
-from longdep_bench.registry import get_registry
+from longdep_bench.probe import probe_run
 from longdep_bench.settings import SweepOptions
-from longdep_bench.steps import prepare_step
-from longdep_bench.sweep import plan
 from longdep_bench.training import evaluate
 
 
@@ -42,16 +39,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="run seed (the sweep's seed index)")
     args = parser.parse_args()
     configure_threads(1)
-    registry = get_registry()
     options = SweepOptions(archs=(args.arch,), tasks=(args.task,), optimizer="sgd", batch_size=1, lr=args.lr,
                            clip=0.0, output_units="sigmoid", abs_error=0.2, seeds=args.seed + 1,
                            max_sequences=args.sequences, device="cpu")
-    config = plan(options, registry)[args.seed]
-    task = registry.task(config.task)
-    seeds = derive_seeds(config.master_seed, config.seed)
-    test = task.generate(config.task_params(task), 512, seeds["test"], 0)
-    step = prepare_step(config, task, registry.architecture(config.arch), seeds, torch.device("cpu"),
-                        test.inputs.shape[1])
+    probe = probe_run(options, args.seed, 512)
+    config, task, test, step = probe.config, probe.task, probe.test, probe.step
     by_abs, by_argmax = run_objective(task, config), run_objective(task, dataclasses.replace(config, abs_error=0.0))
     test = test.to_torch(torch.device("cpu"))
     last = (test.lengths - 1).numpy()

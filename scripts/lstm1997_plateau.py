@@ -20,13 +20,10 @@ import argparse
 import numpy as np
 import torch
 
-from longdep_bench.config import derive_seeds
 from longdep_bench.environment import configure_allocator, configure_threads
 from longdep_bench.objectives import run_objective
-from longdep_bench.registry import get_registry
+from longdep_bench.probe import probe_run
 from longdep_bench.settings import SweepOptions
-from longdep_bench.steps import prepare_step
-from longdep_bench.sweep import plan
 from longdep_bench.training import evaluate
 from longdep_bench_plugins.lstm1997 import LSTM1997
 
@@ -48,17 +45,11 @@ def main() -> None:
     args = parser.parse_args()
     configure_threads(1)
     configure_allocator("keep")
-    registry = get_registry()
     options = SweepOptions(archs=(args.arch,), tasks=("adding",), gaps=(args.T,), optimizer="sgd",
                            batch_size=1, lr=args.lr, clip=0.0, output_units="sigmoid", seeds=args.seed + 1,
                            max_sequences=args.sequences, device="cpu")
-    config = plan(options, registry)[args.seed]
-    task = registry.task("adding")
-    seeds = derive_seeds(config.master_seed, config.seed)
-    params = config.task_params(task)
-    test = task.generate(params, 1024, seeds["test"], 0)
-    step = prepare_step(config, task, registry.architecture("lstm1997"), seeds, torch.device("cpu"),
-                        test.inputs.shape[1])
+    probe = probe_run(options, args.seed, 1024)
+    config, task, test, step = probe.config, probe.task, probe.test, probe.step
     layer = step.model.core
     objective = run_objective(task, config)
     test = test.to_torch(torch.device("cpu"))

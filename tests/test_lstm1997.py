@@ -368,3 +368,16 @@ def test_update_step_needs_an_online_learner():
                                update="step", hidden=8), get_registry())[0]
     record = train(config)
     assert record.status == "error" and "update=step needs an architecture that learns online" in record.error
+
+
+def test_a_probe_sets_up_the_planned_run_for_the_diagnostic_scripts():
+    """``probe_run`` (used by scripts/lstm1997_*.py) gives the sweep's own configuration, the test set of
+    the run's test seed and the compiled learner the sweep would train with."""
+    from longdep_bench.probe import probe_run
+
+    options = SweepOptions(archs=("lstm1997:preset=6a",), tasks=("task6a",), optimizer="sgd", batch_size=1, lr=0.5,
+                           clip=0.0, output_units="sigmoid", seeds=3, max_sequences=1000, device="cpu")
+    probe = probe_run(options, 2, 64)
+    assert probe.config == plan(options, get_registry())[2]
+    assert len(probe.test) == 64 and probe.step.online
+    assert probe.step(0, 300) == 300 and sum(p.numel() for p in probe.step.model.parameters()) == 156
