@@ -54,12 +54,13 @@ LEFT_TO_DRIVER = (signal.SIGINT, signal.SIGHUP)  # what a terminal sends the who
 def held_for_workers() -> Iterator[None]:
     """While worker processes may be started here: SIGINT and SIGHUP blocked in this thread, so that a
     worker starts with them blocked (a mask survives exec) and no Ctrl-C reaches it before
-    :func:`quiet_worker` ignores them. The driver gets a signal that arrived meanwhile when this ends."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, LEFT_TO_DRIVER)
+    :func:`quiet_worker` ignores them. The driver gets a signal that arrived meanwhile when this ends
+    and the thread's mask is what it was before (so that holds may nest)."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, LEFT_TO_DRIVER)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, LEFT_TO_DRIVER)
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def quiet_worker() -> None:
