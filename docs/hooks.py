@@ -5,8 +5,8 @@
   presets, published figures with their marks), from the plugin registry.
 - The committed reports (``reports/``), at the same paths, so that the pages link to them.
 - Placeholders in the hand-written pages are replaced: ``<!-- settings -->`` (every setting of
-  ``run``, from ``longdep_bench.settings``), ``<!-- record-fields -->`` (every field of a result record,
-  from ``longdep_bench.records``), ``<!-- task-index -->`` and ``<!-- architecture-index -->``, and
+  ``run``, from ``longdep_bench.config.settings``), ``<!-- record-fields -->`` (every field of a result record,
+  from ``longdep_bench.results.records``), ``<!-- task-index -->`` and ``<!-- architecture-index -->``, and
   ``<!-- include: PATH#HEADING -->``, the section of a committed report under that heading (the
   figures shown are the report's, never copied by hand).
 """
@@ -24,7 +24,7 @@ INCLUDE = re.compile(r"<!-- include: ([^#>]+)#([^>]+?) -->")
 
 
 def _registry():
-    from longdep_bench.registry import get_registry
+    from longdep_bench.discovery.registry import get_registry
 
     return get_registry()
 
@@ -102,7 +102,7 @@ def architecture_page(module: str, entries) -> str:
 
 
 def settings_table() -> str:
-    from longdep_bench.settings import SETTINGS
+    from longdep_bench.config.settings import SETTINGS
 
     return _table(["option", "sweep-file key", "default", "accepted", "meaning"],
                   [["`" + "/".join(s.option_flags) + (f" {s.metavar}`" if s.metavar else "`"), f"`{s.name}`",
@@ -110,7 +110,7 @@ def settings_table() -> str:
 
 
 def record_fields_table() -> str:
-    from longdep_bench.records import FIELD_HELP, FIELDS
+    from longdep_bench.results.records import FIELD_HELP, FIELDS
 
     return _table(["field", "meaning"], [[f"`{name}`", FIELD_HELP[name]] for name in sorted(FIELDS)])
 

@@ -7,8 +7,8 @@ import multiprocessing as _multiprocessing
 import os as _os
 import sys as _sys
 
-from longdep_bench import numba_cache as _numba_cache
-from longdep_bench import signals as _signals
+from longdep_bench.system import numba_cache as _numba_cache
+from longdep_bench.system import signals as _signals
 
 # First, before anything heavy is imported: a worker process being spawned leaves the signals to its
 # driver and dies with it; the command line's own process leaves quietly if stopped during its imports.
@@ -18,10 +18,9 @@ elif _os.path.basename(_sys.argv[0] if _sys.argv else "") == "longdep-bench":
     _signals.quiet_startup()
 _numba_cache.ensure_writable_cache()  # numba must be able to cache, or it raises when a kernel is defined
 
-from longdep_bench import rng
-from longdep_bench.errors import BenchError
-from longdep_bench.hookspecs import hookimpl
-from longdep_bench.modeling import (
+from longdep_bench.api import rng
+from longdep_bench.api.hookspecs import hookimpl
+from longdep_bench.api.modeling import (
     OutputsOnly,
     SequenceModel,
     encode_inputs,
@@ -30,9 +29,8 @@ from longdep_bench.modeling import (
     project_time_major,
     script,
 )
-from longdep_bench.params import Param
-from longdep_bench.registry import build_registry
-from longdep_bench.specs import (
+from longdep_bench.api.params import Param
+from longdep_bench.api.specs import (
     ArchitectureSpec,
     Batch,
     ExecutorRequest,
@@ -45,9 +43,10 @@ from longdep_bench.specs import (
     Published,
     TaskSpec,
 )
-from longdep_bench.tables import Cell, Table
-
-__version__ = "0.9.0"
+from longdep_bench.discovery.registry import build_registry
+from longdep_bench.results.tables import Cell, Table
+from longdep_bench.system.errors import BenchError
+from longdep_bench.system.version import __version__
 
 __all__ = [
     "ArchitectureSpec",

@@ -13,8 +13,8 @@ from typing import Any, Sequence
 import click
 import numpy as np
 
-from longdep_bench.errors import BAD_INPUT, ENVIRONMENT, BenchError, Interrupted
-from longdep_bench.registry import Registry, get_registry
+from longdep_bench.discovery.registry import Registry, get_registry
+from longdep_bench.system.errors import BAD_INPUT, ENVIRONMENT, BenchError, Interrupted
 
 PROG = "longdep-bench"
 
@@ -70,7 +70,7 @@ def list_command(as_json: bool) -> None:
     """
     from tabulate import tabulate
 
-    from longdep_bench.registry import KINDS
+    from longdep_bench.discovery.registry import KINDS
 
     registry = _registry()
     listing = {kind.name: [{"name": entry.spec.name, "description": entry.spec.description, "plugin": entry.plugin,
@@ -133,8 +133,8 @@ def plugins_command(as_json: bool) -> None:
 
 def _save_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
     """Write an .npz atomically: a failure or an interrupt leaves any existing file untouched, and
-    only a regular file is ever replaced (see :mod:`longdep_bench.files`)."""
-    from longdep_bench.files import replacing
+    only a regular file is ever replaced (see :mod:`longdep_bench.system.files`)."""
+    from longdep_bench.system.files import replacing
 
     with replacing(path, "data set") as handle:
         np.savez_compressed(handle, **arrays)
@@ -150,9 +150,9 @@ def _save_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
 def generate_command(task_name: str, params: tuple[str, ...], gap: int | None, count: int, seed: int,
                      output: str) -> None:
     """Write COUNT sequences of TASK to an .npz file for inspection."""
-    from longdep_bench.contracts import call_plugin, check_batch, check_stream
-    from longdep_bench.datasets import dataset_arrays
-    from longdep_bench.sweep import task_variants
+    from longdep_bench.discovery.contracts import call_plugin, check_batch, check_stream
+    from longdep_bench.planning.plan import task_variants
+    from longdep_bench.results.datasets import dataset_arrays
 
     registry = _registry()
     [(task, resolved)] = task_variants(registry, task_name, params, (gap,) if gap is not None else ())
@@ -183,10 +183,10 @@ def check_command(names: tuple[str, ...], task_ref: str | None, device: str) -> 
     """
     import torch
 
-    from longdep_bench.checks import Check, check_architecture, check_task
-    from longdep_bench.contracts import PluginError
-    from longdep_bench.environment import resolve_device
-    from longdep_bench.sweep import architecture_variant, parse_ref, task_variants
+    from longdep_bench.discovery.contracts import PluginError
+    from longdep_bench.planning.plan import architecture_variant, parse_ref, task_variants
+    from longdep_bench.system.environment import resolve_device
+    from longdep_bench.training.checks import Check, check_architecture, check_task
 
     registry = _registry()
     target = torch.device(resolve_device(device))
@@ -227,8 +227,8 @@ format_option = click.option("--format", "fmt", default="github", show_default=T
 
 
 def setting_options(function: Any) -> Any:
-    """One click option per setting of :mod:`longdep_bench.settings` (default None: 'not given')."""
-    from longdep_bench.settings import SETTINGS
+    """One click option per setting of :mod:`longdep_bench.config.settings` (default None: 'not given')."""
+    from longdep_bench.config.settings import SETTINGS
 
     types = {int: click.INT, float: click.FLOAT, str: click.STRING}
     for setting in reversed(SETTINGS):
@@ -243,7 +243,7 @@ def setting_options(function: Any) -> Any:
 
 def _given_settings(values: dict[str, Any]) -> dict[str, Any]:
     """The settings given on the command line, validated."""
-    from longdep_bench.settings import BY_NAME
+    from longdep_bench.config.settings import BY_NAME
 
     given = {}
     for name, value in values.items():
@@ -261,8 +261,8 @@ def _given_settings(values: dict[str, Any]) -> dict[str, Any]:
 def _sweep(config: str | None, given: dict[str, Any]) -> tuple[list[Any], Any]:
     """The sweep's blocks (SweepOptions) and its Execution: defaults, then the sweep file, then the
     command line."""
-    from longdep_bench.settings import BY_NAME, Execution, Scope, SweepOptions, in_scopes
-    from longdep_bench.sweepfile import load_sweep_file
+    from longdep_bench.config.settings import BY_NAME, Execution, Scope, SweepOptions, in_scopes
+    from longdep_bench.config.sweep_file import load_sweep_file
 
     per_block = {k: v for k, v in given.items() if BY_NAME[k].scope.per_block}
     top = {k: v for k, v in given.items() if not BY_NAME[k].scope.per_block}
@@ -290,12 +290,12 @@ def run_command(config: str | None, resume: bool, quiet: bool, fmt: str, **value
     input, 3 when the environment failed (a dead worker, a full disk), 130, 143 or 129 when SIGINT,
     SIGTERM or SIGHUP stopped it.
     """
-    from longdep_bench.driver import SweepInterrupted, run_sweep
-    from longdep_bench.progress import Progress
-    from longdep_bench.settings import MAX_RUNS
-    from longdep_bench.records import Status
-    from longdep_bench.sweep import plan
-    from longdep_bench.tables import build_tables
+    from longdep_bench.config.settings import MAX_RUNS
+    from longdep_bench.execution.driver import SweepInterrupted, run_sweep
+    from longdep_bench.execution.progress import Progress
+    from longdep_bench.planning.plan import plan
+    from longdep_bench.results.records import Status
+    from longdep_bench.results.tables import build_tables
 
     blocks, execution = _sweep(config, _given_settings(values))
     registry = _registry()
@@ -365,9 +365,9 @@ def _runs(count: int) -> str:
               "protocol).")
 def report_command(results: str, fmt: str, out_dir: str | None, paper: bool) -> None:
     """Print the tables of a results file (and write a report with plots with --out)."""
-    from longdep_bench.driver import latest_per_run
-    from longdep_bench.records import read_records
-    from longdep_bench.tables import build_tables
+    from longdep_bench.execution.driver import latest_per_run
+    from longdep_bench.results.records import read_records
+    from longdep_bench.results.tables import build_tables
 
     if paper and not out_dir:
         raise BenchError("--paper adds a table to the report that --out DIR writes: give --out too")
@@ -378,7 +378,7 @@ def report_command(results: str, fmt: str, out_dir: str | None, paper: bool) -> 
         raise BenchError(f"{results} holds no records")
     click.echo(output_format.render(build_tables(records)))
     if out_dir:
-        from longdep_bench.report import write_report
+        from longdep_bench.results.report import write_report
 
         published = {name: entry.spec.published for name, entry in registry.tasks.items()}
         task_params = {name: entry.spec.params for name, entry in registry.tasks.items()}
@@ -402,9 +402,9 @@ def reproduce_command(results: str, run_id: str, device: str | None) -> None:
     """
     from tabulate import tabulate
 
-    from longdep_bench.progress import run_label
-    from longdep_bench.records import read_records
-    from longdep_bench.reproduce import compared, find_record, rerun, rows
+    from longdep_bench.execution.progress import run_label
+    from longdep_bench.execution.reproduce import compared, find_record, rerun, rows
+    from longdep_bench.results.records import read_records
 
     record = find_record(read_records(results), run_id, results)
     arch = _registry().entry("architecture", record.arch)
@@ -430,7 +430,14 @@ def reproduce_command(results: str, run_id: str, device: str | None) -> None:
               help="Instead: compare with another benchmark file, case by case (before -> this file).")
 def speed_command(bench_json: str, baseline: str, stat: str, before_json: str | None) -> None:
     """Speed tables from a pytest-benchmark JSON file of tests/benchmarks."""
-    from longdep_bench.speed import FORWARD, GRAPHED, comparison_table, load_benchmarks, machine_line, speed_tables
+    from longdep_bench.results.speed import (
+        FORWARD,
+        GRAPHED,
+        comparison_table,
+        load_benchmarks,
+        machine_line,
+        speed_tables,
+    )
 
     machine, cases = load_benchmarks(bench_json, stat)
     if before_json:
@@ -468,7 +475,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     reproduce; 2 for bad input; 3 when the environment failed (a dead worker or scheduler, a full
     disk, an unwritable output); 128 + the signal when SIGINT, SIGTERM or SIGHUP stopped it. Each
     failure is one line on stderr (``--debug`` adds the traceback of a plugin's fault)."""
-    from longdep_bench import signals
+    from longdep_bench.system import signals
 
     arguments = list(sys.argv[1:] if argv is None else argv)
     previous = {signum: signal.getsignal(signum) for signum in signals.STOPPING}

@@ -16,9 +16,9 @@ import argparse
 import numpy as np
 import torch
 
-from longdep_bench.environment import configure_threads
-from longdep_bench.probe import probe_run
-from longdep_bench.settings import SweepOptions
+from longdep_bench.config.settings import SweepOptions
+from longdep_bench.system.environment import configure_threads
+from longdep_bench.training.probe import probe_run
 
 TOLERANCE = 0.04  # the paper's ABS(0.04)
 

@@ -23,11 +23,11 @@ import dataclasses
 import numpy as np
 import torch
 
-from longdep_bench.environment import configure_threads
-from longdep_bench.objectives import run_objective
-from longdep_bench.probe import probe_run
-from longdep_bench.settings import SweepOptions
-from longdep_bench.training import evaluate
+from longdep_bench.config.settings import SweepOptions
+from longdep_bench.system.environment import configure_threads
+from longdep_bench.training.loop import evaluate
+from longdep_bench.training.objectives import run_objective
+from longdep_bench.training.probe import probe_run
 
 
 def main() -> None:

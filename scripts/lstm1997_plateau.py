@@ -19,13 +19,13 @@ import argparse
 
 import numpy as np
 import torch
-
-from longdep_bench.environment import configure_allocator, configure_threads
-from longdep_bench.objectives import run_objective
-from longdep_bench.probe import probe_run
-from longdep_bench.settings import SweepOptions
-from longdep_bench.training import evaluate
 from longdep_bench_plugins.lstm1997 import LSTM1997
+
+from longdep_bench.config.settings import SweepOptions
+from longdep_bench.system.environment import configure_allocator, configure_threads
+from longdep_bench.training.loop import evaluate
+from longdep_bench.training.objectives import run_objective
+from longdep_bench.training.probe import probe_run
 
 
 def gate_activations(layer: LSTM1997, inputs: torch.Tensor) -> torch.Tensor:

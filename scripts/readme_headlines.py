@@ -21,11 +21,11 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from longdep_bench.driver import latest_per_run
-from longdep_bench.paper import comparison_rows
-from longdep_bench.records import read_records
-from longdep_bench.registry import get_registry
-from longdep_bench.tables import build_tables, count
+from longdep_bench.discovery.registry import get_registry
+from longdep_bench.execution.driver import latest_per_run
+from longdep_bench.results.paper import comparison_rows
+from longdep_bench.results.records import read_records
+from longdep_bench.results.tables import build_tables, count
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER_RESULTS = ROOT / "reports" / "paper" / "results.jsonl"

@@ -24,9 +24,9 @@ from typing import Callable, Iterator
 from unittest import mock
 
 import torch
+from longdep_bench_plugins.fused_lstm import FusedLSTM
 
 from longdep_bench.kernels.triton import cells as triton_cells
-from longdep_bench_plugins.fused_lstm import FusedLSTM
 
 
 def block_of(hidden: int) -> int:

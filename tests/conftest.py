@@ -17,10 +17,9 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 from longdep_bench.cli import main
-from longdep_bench.environment import configure_allocator
-from longdep_bench.registry import get_registry
-from longdep_bench.settings import BY_NAME
-
+from longdep_bench.config.settings import BY_NAME
+from longdep_bench.discovery.registry import get_registry
+from longdep_bench.system.environment import configure_allocator
 
 # Property-based tests: derandomised, so that CI is reproducible; the ``fuzz`` profile is the long run
 # (pytest tests/test_fuzz.py --hypothesis-profile=fuzz).

@@ -13,7 +13,7 @@ import pytest
 FAULTS_OF_A_SECOND_STEP = """
 import resource, sys
 import numpy as np
-from longdep_bench.environment import configure_allocator
+from longdep_bench.system.environment import configure_allocator
 changed = configure_allocator(sys.argv[1])
 def step():  # a training step's large temporary: 64 MB written, then freed
     np.ones(16 << 20, dtype=np.float32).sum()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from longdep_bench.capture_gate import CaptureGate
+from longdep_bench.system.capture_gate import CaptureGate
 
 
 class Log:

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from longdep_bench.records import read_records
+from longdep_bench.results.records import read_records
 
 SMALL = ["--seeds", "1", "--max-sequences", "1024", "--hidden", "8"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from longdep_bench.records import Status, read_records
+from longdep_bench.results.records import Status, read_records
 
 BAD_TASKS = """
     import numpy as np

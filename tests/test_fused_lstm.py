@@ -6,10 +6,10 @@ import warnings
 
 import pytest
 import torch
+from longdep_bench_plugins.fused_lstm import FusedLSTM
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from longdep_bench.registry import get_registry
-from longdep_bench_plugins.fused_lstm import FusedLSTM
+from longdep_bench.discovery.registry import get_registry
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 

@@ -26,11 +26,11 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from longdep_bench.config import derive_seeds
-from longdep_bench.records import RunRecord
-from longdep_bench.registry import get_registry
-from longdep_bench.settings import SETTINGS
-from longdep_bench.training import Outcome
+from longdep_bench.config.run_config import derive_seeds
+from longdep_bench.config.settings import SETTINGS
+from longdep_bench.discovery.registry import get_registry
+from longdep_bench.results.records import RunRecord
+from longdep_bench.training.loop import Outcome
 
 BASE = ["-a", "rnn", "--hidden", "4", "--seeds", "1", "--max-sequences", "16", "--test-size", "8",
         "--check-every", "16", "-j", "1", "-q"]
@@ -49,8 +49,8 @@ def fake_train(config, on_check=None):
 def fuzz_cli(cli, monkeypatch, tmp_path):
     """The in-process CLI with training stubbed; each call of ``fuzz_cli.fresh()`` (once per example)
     moves to a new empty working directory."""
-    monkeypatch.setattr("longdep_bench.driver.train", fake_train)
-    monkeypatch.setattr("longdep_bench.training.train", fake_train)
+    monkeypatch.setattr("longdep_bench.execution.driver.train", fake_train)
+    monkeypatch.setattr("longdep_bench.training.loop.train", fake_train)
     monkeypatch.chdir(tmp_path)
 
     def invoke(*args: str):
@@ -188,8 +188,8 @@ def test_any_bytes_as_any_input_file(fuzz_cli, data):
 
 
 def _valid_record() -> dict:
-    from longdep_bench.settings import SweepOptions
-    from longdep_bench.sweep import plan
+    from longdep_bench.config.settings import SweepOptions
+    from longdep_bench.planning.plan import plan
 
     [config] = plan(SweepOptions(archs=("rnn",), seeds=1, hidden=4, max_sequences=16, test_size=8), get_registry())
     return json.loads(fake_train(config).to_json())

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from longdep_bench import BenchError
-from longdep_bench.registry import get_registry
-from longdep_bench.settings import SweepOptions
-from longdep_bench.sweep import plan
+from longdep_bench.config.settings import SweepOptions
+from longdep_bench.discovery.registry import get_registry
+from longdep_bench.planning.plan import plan
 
 HIDDEN = 32
 

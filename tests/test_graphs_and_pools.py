@@ -8,21 +8,22 @@ replays with eager steps for every architecture.
 
 from __future__ import annotations
 
-from concurrent.futures.process import BrokenProcessPool
 import os
 import socket
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 import torch
 
-from longdep_bench import executors, steps
-from longdep_bench.config import RunConfig, derive_seeds
-from longdep_bench.driver import resolve_jobs
-from longdep_bench.executors import GpuPool, local_jobs
-from longdep_bench.registry import get_registry
-from longdep_bench.settings import MPS_RUNS_PER_GPU, RUNS_PER_GPU
-from longdep_bench.specs import ExecutorRequest
-from longdep_bench.training import train
+from longdep_bench.api.specs import ExecutorRequest
+from longdep_bench.config.run_config import RunConfig, derive_seeds
+from longdep_bench.config.settings import MPS_RUNS_PER_GPU, RUNS_PER_GPU
+from longdep_bench.discovery.registry import get_registry
+from longdep_bench.execution import executors
+from longdep_bench.execution.driver import resolve_jobs
+from longdep_bench.execution.executors import GpuPool, local_jobs
+from longdep_bench.training import steps
+from longdep_bench.training.loop import train
 
 STEPS = 9  # 3 warm-up steps, the capture, 5 replays
 
@@ -168,7 +169,7 @@ def test_bad_gpu_requests_are_one_line(cli, tmp_path):
 def test_scheduler_times_new_kinds_first_then_starts_the_longest():
     from types import SimpleNamespace
 
-    from longdep_bench.driver import _Scheduler
+    from longdep_bench.execution.driver import _Scheduler
 
     configs = [_config(arch, seed=seed) for seed in range(2) for arch in ("rnn", "lstm", "gru")]
     scheduler = _Scheduler(configs)

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from compile_helpers import run_compiled
 
 pytest.importorskip("triton")
 
-from longdep_bench.kernels.triton import indrnn as indrnn_triton  # noqa: E402
-from longdep_bench.kernels.triton import cells as triton_cells  # noqa: E402
 from longdep_bench_plugins.indrnn import IndRNNLayer, indrnn_recurrence  # noqa: E402
+
+from longdep_bench.kernels.triton import cells as triton_cells  # noqa: E402
+from longdep_bench.kernels.triton import indrnn as indrnn_triton  # noqa: E402
 
 if triton_cells.UNAVAILABLE:
     pytest.skip(triton_cells.UNAVAILABLE, allow_module_level=True)

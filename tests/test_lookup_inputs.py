@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 
-from longdep_bench import contracts
-from longdep_bench.registry import get_registry
+from longdep_bench.discovery import contracts
+from longdep_bench.discovery.registry import get_registry
 
 LONG_LAG = {"q": 30, "p": 50}  # 54 symbols: more than the gates of rnn (16) and gru (48) at hidden 16
 

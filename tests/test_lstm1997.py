@@ -8,15 +8,15 @@ import copy
 import numpy as np
 import pytest
 import torch
+from longdep_bench_plugins.lstm1997 import LSTM1997, PRESETS, lstm1997_recurrence
 
 from longdep_bench import BenchError, OnlineSetup
+from longdep_bench.config.settings import SweepOptions
+from longdep_bench.discovery.registry import get_registry
 from longdep_bench.kernels.numba.lstm1997 import Layout, NumbaRecurrence
-from longdep_bench.objectives import run_objective
-from longdep_bench.registry import get_registry
-from longdep_bench.settings import SweepOptions
-from longdep_bench.steps import build_model
-from longdep_bench.sweep import plan
-from longdep_bench_plugins.lstm1997 import LSTM1997, PRESETS, lstm1997_recurrence
+from longdep_bench.planning.plan import plan
+from longdep_bench.training.objectives import run_objective
+from longdep_bench.training.steps import build_model
 
 # (connectivity, block size, output gate, h, g): 0.8's layout, the paper's F, and 2a/2b's B layout
 LAYOUTS = [("cells", 2, True, "scaled", "scaled"), ("F", 2, True, "scaled", "scaled"), ("F", 1, True, "scaled", "scaled"),
@@ -245,21 +245,20 @@ def test_the_compiled_rule_equals_the_float32_autograd_path_after_1000_sequences
 
 
 def test_a_preset_run_trains_with_the_compiled_rule_and_any_chunking_trains_the_same(monkeypatch):
-    from longdep_bench import steps
-    from longdep_bench.training import train
+    from longdep_bench.training.loop import steps, train
 
     config = plan(SweepOptions(archs=("lstm1997:preset=6a",), seeds=1, max_sequences=600, check_every=300,
                                test_size=64, **PAPER), get_registry())[0]
     first = train(config)
     assert first.runtime["learning"] == "compiled" and first.status == "ok"
     monkeypatch.setattr(steps, "ONLINE_CHUNK", 7)
-    monkeypatch.setattr("longdep_bench.training.ONLINE_CHUNK", 7)
+    monkeypatch.setattr("longdep_bench.training.loop.ONLINE_CHUNK", 7)
     again = train(config)
     assert (again.test_accuracy, again.test_loss, again.curve) == (first.test_accuracy, first.test_loss, first.curve)
 
 
 def test_learning_compiled_outside_the_papers_protocol_is_one_line():
-    from longdep_bench.training import train
+    from longdep_bench.training.loop import train
 
     config = plan(SweepOptions(archs=("lstm1997:preset=6a,learning=compiled",), seeds=1, max_sequences=64,
                                test_size=16), get_registry())[0]
@@ -362,7 +361,7 @@ def test_real_time_and_per_sequence_updates_are_the_same_with_a_target_at_the_en
 
 
 def test_update_step_needs_an_online_learner():
-    from longdep_bench.training import train
+    from longdep_bench.training.loop import train
 
     config = plan(SweepOptions(archs=("gru",), tasks=("reber",), seeds=1, max_sequences=32, test_size=16,
                                update="step", hidden=8), get_registry())[0]
@@ -373,7 +372,7 @@ def test_update_step_needs_an_online_learner():
 def test_a_probe_sets_up_the_planned_run_for_the_diagnostic_scripts():
     """``probe_run`` (used by scripts/lstm1997_*.py) gives the sweep's own configuration, the test set of
     the run's test seed and the compiled learner the sweep would train with."""
-    from longdep_bench.probe import probe_run
+    from longdep_bench.training.probe import probe_run
 
     options = SweepOptions(archs=("lstm1997:preset=6a",), tasks=("task6a",), optimizer="sgd", batch_size=1, lr=0.5,
                            clip=0.0, output_units="sigmoid", seeds=3, max_sequences=1000, device="cpu")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from longdep_bench.checks import check_architecture, check_task
-from longdep_bench.registry import get_registry
+from longdep_bench.discovery.registry import get_registry
+from longdep_bench.training.checks import check_architecture, check_task
 
 ARCHS = sorted(get_registry().architectures)  # every registered architecture, plugins included
 

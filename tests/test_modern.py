@@ -7,15 +7,15 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-
 from longdep_bench_plugins.indrnn import IndRNNLayer
 from longdep_bench_plugins.lru import LRULayer
 from longdep_bench_plugins.minrnn import MinLayer
-from longdep_bench.config import RunConfig
-from longdep_bench.registry import get_registry
-from longdep_bench.training import train
-from longdep_bench.kernels.triton import cells as triton_cells
+
+from longdep_bench.config.run_config import RunConfig
+from longdep_bench.discovery.registry import get_registry
 from longdep_bench.kernels.scans import doubling_scan, linear_scan, log_space_scan, sequential_scan
+from longdep_bench.kernels.triton import cells as triton_cells
+from longdep_bench.training.loop import train
 
 TOL = dict(rtol=1e-4, atol=1e-5)
 

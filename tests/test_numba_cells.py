@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from longdep_bench.registry import get_registry
+from longdep_bench.discovery.registry import get_registry
 from longdep_bench.kernels.numba.cells import GRU_CELL, LSTM_CELL, RNN_CELL, cell_recurrence, fast_tanh_array
 
 CELLS = {"rnn": (torch.nn.RNN, RNN_CELL), "gru": (torch.nn.GRU, GRU_CELL), "lstm": (torch.nn.LSTM, LSTM_CELL)}
@@ -100,7 +100,7 @@ def test_gru_kernel_auto_is_numba_on_the_cpu_and_numba_refuses_other_devices():
 def test_kernel_numba_on_cuda_is_refused_before_training(monkeypatch, cli, tmp_path, arch):
     """Every architecture with a numba kernel says before training that it cannot run on CUDA
     (CUDA faked: the check comes before anything touches the device)."""
-    monkeypatch.setattr("longdep_bench.sweep.resolve_device", lambda name: "cuda")
+    monkeypatch.setattr("longdep_bench.planning.plan.resolve_device", lambda name: "cuda")
     output = tmp_path / "r.jsonl"
     result = cli("run", "-a", f"{arch}:kernel=numba", "--seeds", "1", "--device", "cuda", "--jobs", "1",
                  "-o", str(output))

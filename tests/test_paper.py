@@ -8,8 +8,11 @@ import math
 import statistics
 
 import pytest
+import record_helpers
 
-from longdep_bench.paper import (
+from longdep_bench.api.specs import Published
+from longdep_bench.discovery.registry import get_registry
+from longdep_bench.results.paper import (
     comparison_rows,
     estimate,
     paper_protocol,
@@ -19,10 +22,7 @@ from longdep_bench.paper import (
     tally,
     verdict,
 )
-from longdep_bench.records import RunRecord
-import record_helpers
-from longdep_bench.registry import get_registry
-from longdep_bench.specs import Published
+from longdep_bench.results.records import RunRecord
 
 SEEDS = itertools.count()
 

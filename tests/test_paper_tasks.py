@@ -9,12 +9,12 @@ import math
 import numpy as np
 import pytest
 import torch
-
-from longdep_bench.objectives import objective
-from longdep_bench.params import with_defaults
-from longdep_bench.registry import get_registry
 from longdep_bench_tasks import long_lag, noise_free, reber, two_sequence
 from stats_helpers import chi2_critical, chi2_same_ok, chi2_uniform_ok
+
+from longdep_bench.api.params import with_defaults
+from longdep_bench.discovery.registry import get_registry
+from longdep_bench.training.objectives import objective
 
 
 def _params(name, **given):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 from dataclasses import replace
 
-from longdep_bench.progress import Progress
-from longdep_bench.records import RunRecord
 from record_helpers import hyperparameters
+
+from longdep_bench.execution.progress import Progress
+from longdep_bench.results.records import RunRecord
 
 
 class Terminal(io.StringIO):

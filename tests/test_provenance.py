@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 
-from longdep_bench.records import read_records
-from longdep_bench.registry import get_registry
+from longdep_bench.discovery.registry import get_registry
+from longdep_bench.results.records import read_records
 
 TOY = """
     import torch
@@ -81,7 +81,7 @@ def test_records_before_provenance_are_taken_as_they_are(cli, tmp_path):
 
 
 def test_a_plugin_version_counts_for_third_party_plugins_and_the_source_for_built_ins():
-    from longdep_bench.records import code_difference, code_key
+    from longdep_bench.results.records import code_difference, code_key
 
     def code(distribution, version, source):
         return {"architecture": {"plugin": "p", "distribution": distribution, "version": version, "source": source}}

@@ -49,7 +49,7 @@ def test_the_plugin_guide_documents_every_public_name():
 
 
 def test_the_plugin_guide_names_every_hook():
-    from longdep_bench.registry import HOOKS
+    from longdep_bench.discovery.registry import HOOKS
 
     assert all(f"`{hook}(register)`" in PLUGIN_GUIDE for hook in HOOKS)
 
@@ -67,8 +67,8 @@ def test_the_reference_tables_of_the_docs_are_generated_from_the_code():
     """Settings and record fields are documented where they are declared; the docs' tables are made
     from those declarations, so a new setting or field without its help text fails here."""
     pytest.importorskip("mkdocs")
-    from longdep_bench.records import FIELD_HELP, FIELDS
-    from longdep_bench.settings import SETTINGS
+    from longdep_bench.config.settings import SETTINGS
+    from longdep_bench.results.records import FIELD_HELP, FIELDS
 
     hooks = _docs_hooks()
     assert set(FIELD_HELP) == set(FIELDS) and all(FIELD_HELP.values())

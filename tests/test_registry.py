@@ -7,7 +7,7 @@ import json
 import pytest
 
 from longdep_bench import BenchError
-from longdep_bench.registry import get_registry
+from longdep_bench.discovery.registry import get_registry
 
 TOY_ARCH = """
     from longdep_bench import ArchitectureSpec, SequenceModel, hookimpl
@@ -178,8 +178,8 @@ def test_unknown_names_suggest_close_matches():
 
 
 def test_every_kind_has_its_hook_and_every_hook_its_kind():
-    from longdep_bench import hookspecs
-    from longdep_bench.registry import HOOKS
+    from longdep_bench.api import hookspecs
+    from longdep_bench.discovery.registry import HOOKS
 
     declared = {name for name in vars(hookspecs) if name.startswith("register_")}
     assert declared == set(HOOKS)

@@ -249,12 +249,12 @@ def test_f13_sigkill_of_the_driver_leaves_no_orphans(tmp_path, delay):
 def test_f14_workers_start_with_the_terminals_signals_held_until_they_ignore_them():
     """A Ctrl-C while a worker process starts (before it can ignore SIGINT) must not reach it: the
     driver starts workers with SIGINT and SIGHUP blocked, which a worker unblocks once it ignores them."""
-    from longdep_bench.signals import held_for_workers
+    from longdep_bench.system.signals import held_for_workers
 
     probe = ("import signal, sys\n"
              "blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])\n"
              "if sys.argv[1] == 'quiet':\n"
-             "    from longdep_bench.signals import quiet_worker; quiet_worker()\n"
+             "    from longdep_bench.system.signals import quiet_worker; quiet_worker()\n"
              "print(sorted(int(s) for s in blocked), sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])),"
              " signal.getsignal(signal.SIGINT) == signal.SIG_IGN)")
     with held_for_workers():
@@ -382,7 +382,7 @@ def test_json_output_is_json(cli, recorded):
 
 
 def test_tasks_whose_names_differ_in_punctuation_get_their_own_plots():
-    from longdep_bench.report import _stems
+    from longdep_bench.results.report import _stems
 
     stems = _stems(["task-6a-gap-40", "task_6a-gap-40", "adding"])
     assert len(set(stems.values())) == 3 and stems["adding"] == "adding"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from longdep_bench.records import read_records
-from longdep_bench.reproduce import compare
+from longdep_bench.execution.reproduce import compare
+from longdep_bench.results.records import read_records
 
 SMALL = ["--seeds", "2", "--max-sequences", "2048", "--hidden", "8", "-t", "task6a:gap=20", "--check-every", "512"]
 

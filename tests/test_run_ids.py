@@ -13,7 +13,7 @@ import pathlib
 
 import pytest
 
-from longdep_bench.records import config_from_record, read_records
+from longdep_bench.results.records import config_from_record, read_records
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FILES = ["tests/data/kernels-slice-0.8.0.jsonl", "reports/reference/results.jsonl"]
@@ -28,7 +28,7 @@ def test_recorded_ids_are_recomputed(name):
 
 
 def test_the_slice_covers_every_builtin_architecture():
-    from longdep_bench.registry import get_registry
+    from longdep_bench.discovery.registry import get_registry
 
     recorded = {r.arch for r in read_records(str(ROOT / FILES[0]))}
     builtin = {name for name, entry in get_registry().architectures.items() if entry.distribution == "longdep-bench"}

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from compile_helpers import run_compiled
 
 pytest.importorskip("triton")
 
-from longdep_bench.kernels.triton import cells as triton_cells  # noqa: E402
 from longdep_bench_plugins.lru import LRULayer  # noqa: E402
 from longdep_bench_plugins.minrnn import MinLayer  # noqa: E402
+
 from longdep_bench.kernels.scans import linear_scan  # noqa: E402
+from longdep_bench.kernels.triton import cells as triton_cells  # noqa: E402
 
 if triton_cells.UNAVAILABLE:
     pytest.skip(triton_cells.UNAVAILABLE, allow_module_level=True)

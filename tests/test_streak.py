@@ -8,13 +8,13 @@ import random
 import pytest
 import torch
 
-from longdep_bench.config import RunConfig, derive_seeds
-from longdep_bench.registry import get_registry
-from longdep_bench.settings import SweepOptions
-from longdep_bench.steps import prepare_step
-from longdep_bench.sweep import plan
-from longdep_bench.streak import Streak
-from longdep_bench.training import train
+from longdep_bench.config.run_config import RunConfig, derive_seeds
+from longdep_bench.config.settings import SweepOptions
+from longdep_bench.discovery.registry import get_registry
+from longdep_bench.planning.plan import plan
+from longdep_bench.training.loop import train
+from longdep_bench.training.steps import prepare_step
+from longdep_bench.training.streak import Streak
 
 
 def first_streak(right, target, wrong=0, errors=None, error=0.0):

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from longdep_bench.config import RunConfig
-from longdep_bench.records import RunRecord, config_from_record, read_records
-from longdep_bench.registry import get_registry
-from longdep_bench.settings import SweepOptions
-from longdep_bench.sweep import plan
-from longdep_bench.training import train
+from longdep_bench.config.run_config import RunConfig
+from longdep_bench.config.settings import SweepOptions
+from longdep_bench.discovery.registry import get_registry
+from longdep_bench.planning.plan import plan
+from longdep_bench.results.records import RunRecord, config_from_record, read_records
+from longdep_bench.training.loop import train
 
 SMALL = ["--seeds", "1", "--max-sequences", "1024", "--hidden", "8"]
 
@@ -140,7 +140,7 @@ def test_bad_sweep_files(cli, tmp_path, text, message):
 
 
 def test_shipped_sweep_files_are_valid():
-    from longdep_bench.sweepfile import load_sweep_file
+    from longdep_bench.config.sweep_file import load_sweep_file
 
     files = sorted(Path(__file__).parent.parent.joinpath("configs").glob("*.toml"))
     assert files
@@ -291,7 +291,7 @@ def test_paper_report_orders_the_settings_of_an_experiment_by_value(cli, tmp_pat
 def test_every_runtime_setting_reaches_every_run():
     """A runtime setting given once (command line or sweep file) is in each run's configuration
     (a setting dropped on the way silently ran every run with its default)."""
-    from longdep_bench.config import RUNTIME_SETTINGS
+    from longdep_bench.config.run_config import RUNTIME_SETTINGS
 
     chosen = {"threads": 2, "cuda_graphs": "off", "device": "cpu", "allocator": "system"}
     assert set(chosen) == {s.name for s in RUNTIME_SETTINGS}, "give every runtime setting a non-default value here"

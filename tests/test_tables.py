@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 
-from longdep_bench.driver import latest_per_run
-from longdep_bench.records import RunRecord
 import record_helpers
-from longdep_bench.tables import build_tables, text_tables
+
+from longdep_bench.execution.driver import latest_per_run
+from longdep_bench.results.records import RunRecord
+from longdep_bench.results.tables import build_tables, text_tables
 
 SEEDS = itertools.count()
 
@@ -38,7 +39,7 @@ def test_median_counts_unsolved_runs_as_never_solving():
     assert cells[100].median_sequences_to_solve is None
     text = render([table], "github")
     assert "2/3 · 3.0k · 75.0%" in text and "1/3 · >100k · 50.0%" in text
-    from longdep_bench.report import _detail_rows
+    from longdep_bench.results.report import _detail_rows
 
     iqr = {row[1]: row[5] for row in _detail_rows(table)}
     assert iqr == {40: "2,000 to >100,000", 100: "-"}  # the upper quartile lies beyond the budget
@@ -103,7 +104,7 @@ def test_records_written_before_a_setting_existed_read_it_at_its_default():
 
 
 def test_success_rates_come_with_their_wilson_interval():
-    from longdep_bench.tables import wilson_interval
+    from longdep_bench.results.tables import wilson_interval
 
     assert [tuple(round(x, 3) for x in wilson_interval(k, 5)) for k in (0, 3, 5)] == [
         (0.0, 0.434), (0.231, 0.882), (0.566, 1.0)]
@@ -111,10 +112,10 @@ def test_success_rates_come_with_their_wilson_interval():
     assert round(low, 3) == 0.404 and round(high, 3) == 0.596
     [table] = build_tables([record(solved_at=1000, accuracy=1.0) for _ in range(5)])
     assert dict(table.rows)["lstm"][40].success_interval == wilson_interval(5, 5)
-    from longdep_bench.report import _detail_rows
+    from longdep_bench.results.report import _detail_rows
 
     assert _detail_rows(table)[0][3] == "57%-100%"
-    from longdep_bench.tables import flat_rows
+    from longdep_bench.results.tables import flat_rows
 
     [row] = flat_rows([table])
     assert (round(row["success_rate_low"], 4), row["success_rate_high"]) == (0.5655, 1.0)

@@ -9,10 +9,10 @@ import sys
 import numba
 import numpy as np
 import pytest
-
-from stats_helpers import chi2_same_ok, chi2_uniform_ok
-from longdep_bench.registry import get_registry
 from longdep_bench_tasks import temporal_order as to
+from stats_helpers import chi2_same_ok, chi2_uniform_ok
+
+from longdep_bench.discovery.registry import get_registry
 
 N = 40_000
 

@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 import torch
-
-from longdep_bench import BenchError
-from longdep_bench.registry import get_registry
-from longdep_bench.settings import SweepOptions
-from longdep_bench.sweep import plan
 from longdep_bench_tasks import arithmetic, copy_memory, long_lag, reber, temporal_order
 from stats_helpers import chi2_same_ok, chi2_uniform_ok
+
+from longdep_bench import BenchError
+from longdep_bench.config.settings import SweepOptions
+from longdep_bench.discovery.registry import get_registry
+from longdep_bench.planning.plan import plan
 
 ALL_TASKS = sorted(get_registry().tasks)
 

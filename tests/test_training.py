@@ -8,11 +8,11 @@ from types import SimpleNamespace
 import torch
 
 import longdep_bench
-from longdep_bench.config import RunConfig, derive_seeds
-from longdep_bench.objectives import run_objective
-from longdep_bench.records import REQUIRED_KEYS
-from longdep_bench.registry import get_registry
-from longdep_bench.training import evaluate, train
+from longdep_bench.config.run_config import RunConfig, derive_seeds
+from longdep_bench.discovery.registry import get_registry
+from longdep_bench.results.records import REQUIRED_KEYS
+from longdep_bench.training.loop import evaluate, train
+from longdep_bench.training.objectives import run_objective
 
 ODD_ARCHS = """
     import torch

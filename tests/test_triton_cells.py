@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from compile_helpers import run_compiled
 
 triton = pytest.importorskip("triton")
 import triton.language as tl  # noqa: E402
-
-from longdep_bench import contracts  # noqa: E402
-from longdep_bench.config import RunConfig  # noqa: E402
-from longdep_bench.registry import get_registry  # noqa: E402
-from longdep_bench.training import train  # noqa: E402
-from longdep_bench.kernels.triton import cells as triton_cells  # noqa: E402
 from longdep_bench_plugins.fused_lstm import FusedLSTM  # noqa: E402
+
+from longdep_bench.config.run_config import RunConfig  # noqa: E402
+from longdep_bench.discovery import contracts  # noqa: E402
+from longdep_bench.discovery.registry import get_registry  # noqa: E402
+from longdep_bench.kernels.triton import cells as triton_cells  # noqa: E402
 from longdep_bench.kernels.triton.cells import TritonCell, cell_states  # noqa: E402
+from longdep_bench.training.loop import train  # noqa: E402
 
 # Exact modes: the suite's 1e-5 tolerance. TF32 multiplies with 10-bit mantissas: the documented
 # tolerance of the default precision (README).

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 import torch
 
-from longdep_bench import Param
+from longdep_bench.api.params import Param
 
 INIT_OPTIONS = (
     Param("init", str, "constant", "gate-bias initialisation", choices=("default", "constant", "chrono")),

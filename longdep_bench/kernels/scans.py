@@ -19,9 +19,9 @@ import torch
 from numba import njit, prange
 from torch import Tensor
 
-from longdep_bench import Param
-from longdep_bench.kernels.triton import scan as scan_triton
+from longdep_bench.api.params import Param
 from longdep_bench.kernels.devices import use_numba
+from longdep_bench.kernels.triton import scan as scan_triton
 
 KERNEL_OPTION = Param(
     "kernel", str, "auto",

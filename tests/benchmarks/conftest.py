@@ -6,7 +6,7 @@ import numba
 import torch
 
 from longdep_bench import __version__
-from longdep_bench.environment import device_name
+from longdep_bench.system.environment import device_name
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):

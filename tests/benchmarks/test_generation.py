@@ -18,16 +18,16 @@ import tempfile
 
 import numpy as np
 import pytest
+from longdep_bench_tasks import temporal_order as to
 
 from longdep_bench import one_hot, rng
-from longdep_bench.config import derive_seeds
-from longdep_bench.environment import configure_threads
-from longdep_bench.registry import get_registry
-from longdep_bench.settings import SweepOptions
-from longdep_bench.steps import prepare_step
-from longdep_bench.sweep import plan
-from longdep_bench.timing import synchronize
-from longdep_bench_tasks import temporal_order as to
+from longdep_bench.config.run_config import derive_seeds
+from longdep_bench.config.settings import SweepOptions
+from longdep_bench.discovery.registry import get_registry
+from longdep_bench.planning.plan import plan
+from longdep_bench.system.environment import configure_threads
+from longdep_bench.system.timing import synchronize
+from longdep_bench.training.steps import prepare_step
 
 MILLION = 1_000_000
 PARAMS = {"gap": 40}

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from longdep_bench.environment import configure_threads
-from longdep_bench.kernels.numba.lstm1997 import FEEDBACK, Layout, NumbaRecurrence
 from longdep_bench_plugins.lstm1997 import SCRIPTED_RECURRENCE
+
+from longdep_bench.kernels.numba.lstm1997 import FEEDBACK, Layout, NumbaRecurrence
+from longdep_bench.system.environment import configure_threads
 
 SIZES = [(110, 1, 4, "cells"), (110, 1, 4, "F"), (110, 16, 32, "cells")]  # (T, B, cells, connectivity); blocks of 2
 

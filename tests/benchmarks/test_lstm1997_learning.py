@@ -23,12 +23,12 @@ import itertools
 import pytest
 import torch
 
-from longdep_bench.config import derive_seeds
-from longdep_bench.environment import configure_threads
-from longdep_bench.registry import get_registry
-from longdep_bench.settings import SweepOptions
-from longdep_bench.steps import prepare_step
-from longdep_bench.sweep import plan
+from longdep_bench.config.run_config import derive_seeds
+from longdep_bench.config.settings import SweepOptions
+from longdep_bench.discovery.registry import get_registry
+from longdep_bench.planning.plan import plan
+from longdep_bench.system.environment import configure_threads
+from longdep_bench.training.steps import prepare_step
 
 ROUND = 256  # training sequences per timed round
 CASES = {"task6a": ("6a", 0.5, 4), "adding": ("adding", 0.5, 4)}  # task: preset, lr, 0.8's hidden size

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from longdep_bench.timing import synchronize
+from longdep_bench.system.timing import synchronize
 
 SIZES = [(16, 64, 110), (128, 128, 110), (128, 128, 1100), (128, 256, 110), (128, 512, 110)]
 

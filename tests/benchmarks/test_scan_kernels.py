@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from longdep_bench.environment import configure_threads
 from longdep_bench.kernels.scans import doubling_scan, sequential_scan
+from longdep_bench.system.environment import configure_threads
 
 BATCH, WIDTH = 16, 64
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from longdep_bench.environment import configure_threads
-from longdep_bench.registry import get_registry
+from longdep_bench.discovery.registry import get_registry
+from longdep_bench.system.environment import configure_threads
 
 PARAMS = {"q": 1000, "p": 1000}
 

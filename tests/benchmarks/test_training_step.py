@@ -18,14 +18,14 @@ import itertools
 
 import torch
 
-from longdep_bench.config import derive_seeds
-from longdep_bench.environment import configure_threads
-from longdep_bench.registry import get_registry
-from longdep_bench.settings import SweepOptions
-from longdep_bench.steps import WARMUP_STEPS, prepare_step
-from longdep_bench.sweep import plan
-from longdep_bench.timing import synchronize
+from longdep_bench.config.run_config import derive_seeds
+from longdep_bench.config.settings import SweepOptions
+from longdep_bench.discovery.registry import get_registry
 from longdep_bench.kernels.triton import cells as triton_cells
+from longdep_bench.planning.plan import plan
+from longdep_bench.system.environment import configure_threads
+from longdep_bench.system.timing import synchronize
+from longdep_bench.training.steps import WARMUP_STEPS, prepare_step
 
 BASELINE = "lstm"
 # fused-lstm's TorchScript loop and the same loop in eager Python (its default is a compiled kernel:

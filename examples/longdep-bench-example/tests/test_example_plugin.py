@@ -6,11 +6,11 @@ import json
 import subprocess
 import sys
 
+import longdep_bench_example as example
 import numpy as np
 import torch
 
-import longdep_bench_example as example
-from longdep_bench.registry import get_registry
+from longdep_bench.discovery.registry import get_registry
 
 
 def test_discovered_through_the_entry_point():

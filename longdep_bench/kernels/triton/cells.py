@@ -43,16 +43,14 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from longdep_bench import Param
+from longdep_bench.api.params import Param
+from longdep_bench.kernels.triton import steps as triton_steps
+from longdep_bench.kernels.triton.tiles import BLOCK_B, UNAVAILABLE, triton
 
-try:
-    import triton
+if triton is not None:
     import triton.language as tl
-except ImportError as exc:  # the optional extra is not installed
-    triton = None
-    UNAVAILABLE: str | None = f"Triton is not importable ({exc}); pip install 'longdep-bench[triton]'"
-else:
-    UNAVAILABLE = None
+
+    from longdep_bench.kernels.triton.tiles import _step_tiles, _store_tiles, _tiles
 
 PRECISIONS = ("tf32", "tf32x3", "ieee")
 PRECISION_OPTION = Param("precision", str, "tf32", "precision of the Triton kernels' recurrent products",
@@ -61,7 +59,6 @@ LAUNCH_OPTION = Param("launch", str, "sequence", "the Triton kernels' launches: 
                       "on chip, programs over tiles of 16 sequences) or one per time step (programs over tiles and "
                       "blocks of hidden units, for CUDA graphs; not timed on a GPU yet)", choices=("sequence", "step"),
                       runtime=True)
-BLOCK_B = 16  # sequences per program: the smallest tile tl.dot accepts, so the most programs
 
 
 def runs_on(device: str) -> bool:
@@ -135,32 +132,6 @@ if triton is not None:
         return 2.0 / (1.0 + tl.exp(-2.0 * x)) - 1.0
 
     @triton.jit
-    def _tiles(base, stride, mask, COUNT: tl.constexpr):
-        """COUNT tiles (1 to 4) ``stride`` apart from ``base``, then zero tiles up to four."""
-        t0 = tl.load(base, mask=mask, other=0.0)
-        t1 = tl.zeros_like(t0)
-        t2 = tl.zeros_like(t0)
-        t3 = tl.zeros_like(t0)
-        if COUNT > 1:
-            t1 = tl.load(base + stride, mask=mask, other=0.0)
-        if COUNT > 2:
-            t2 = tl.load(base + 2 * stride, mask=mask, other=0.0)
-        if COUNT > 3:
-            t3 = tl.load(base + 3 * stride, mask=mask, other=0.0)
-        return t0, t1, t2, t3
-
-    @triton.jit
-    def _store_tiles(base, stride, mask, t0, t1, t2, t3, COUNT: tl.constexpr):
-        """Store the first COUNT of four tiles ``stride`` apart from ``base``."""
-        tl.store(base, t0, mask=mask)
-        if COUNT > 1:
-            tl.store(base + stride, t1, mask=mask)
-        if COUNT > 2:
-            tl.store(base + 2 * stride, t2, mask=mask)
-        if COUNT > 3:
-            tl.store(base + 3 * stride, t3, mask=mask)
-
-    @triton.jit
     def _gate_blocks(base, row_stride, block_stride, hidden, BLOCK_H: tl.constexpr, GATES: tl.constexpr):
         """The gate blocks (BLOCK_H, BLOCK_H) of a weight matrix, zero-padded past ``hidden``."""
         inner = tl.arange(0, BLOCK_H)[:, None]
@@ -232,24 +203,6 @@ if triton is not None:
             r3 = _product(x_rows + 3 * x_gate_stride, x_ok, weight + 3 * block_stride, row_stride, hidden,
                           BLOCK, BLOCK_H, BLOCK_K, PRECISION)
         return r0, r1, r2, r3
-
-    @triton.jit
-    def _step_tiles(saved, cs, hs, grad_hs, grad_cs, t, batch, hidden, rows, cols, mask, SAVED: tl.constexpr,
-                    CARRY_C: tl.constexpr, H_PREV: tl.constexpr):
-        """What the backward pass reads for step t: the saved tiles, c_t, h_{t-1}, and the gradients
-        arriving at h_t and c_t from outside the recurrence (zeros for what the cell lacks)."""
-        state = (t * batch + rows) * hidden + cols
-        s0, s1, s2, s3 = _tiles(saved + (t * batch + rows) * SAVED * hidden + cols, hidden, mask, SAVED)
-        grad_h = tl.load(grad_hs + state, mask=mask, other=0.0)
-        c = tl.zeros_like(grad_h)
-        grad_c = tl.zeros_like(grad_h)
-        h_prev = tl.zeros_like(grad_h)
-        if CARRY_C:
-            c = tl.load(cs + state, mask=mask, other=0.0)
-            grad_c = tl.load(grad_cs + state, mask=mask, other=0.0)
-        if H_PREV:
-            h_prev = tl.load(hs + state - batch * hidden, mask=mask & (rows * 0 + t > 0), other=0.0)
-        return s0, s1, s2, s3, c, h_prev, grad_h, grad_c
 
     @triton.jit
     def _forward(projected, weight_t, bias, hs, cs, saved, steps, batch, hidden, STEP: tl.constexpr,
@@ -530,8 +483,6 @@ def backward_pass(grad_hs: torch.Tensor, grad_cs: torch.Tensor, weight: torch.Te
 def _schedule(launch: str) -> Any:
     """The module whose ``forward_pass`` and ``backward_pass`` run a launch schedule."""
     if launch == "step":
-        from longdep_bench.kernels.triton import steps as triton_steps
-
         return triton_steps
     return sys.modules[__name__]
 

@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 import torch
 
-from longdep_bench.kernels.triton.cells import BLOCK_B, triton
+from longdep_bench.kernels.triton.tiles import BLOCK_B, triton
 
 # Hidden units per program and rows of each slice of the product's inner dimension. Not tuned on a
 # GPU yet: 32-unit blocks up to H128 (2-4 blocks), 64 above (4-8).
@@ -40,7 +40,7 @@ def _block(hidden: int) -> int:
 if triton is not None:
     import triton.language as tl
 
-    from longdep_bench.kernels.triton.cells import _step_tiles, _store_tiles, _tiles
+    from longdep_bench.kernels.triton.tiles import _step_tiles, _store_tiles, _tiles
 
     @triton.jit
     def _block_product(x_rows, x_ok, inner_size, weight, row_stride, cols, hidden, BLOCK: tl.constexpr,

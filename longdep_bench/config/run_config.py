@@ -1,0 +1,97 @@
+"""A run's configuration: what to train on what, with which settings and seeds.
+
+:class:`RunConfig` has the fields that name the experiment (architecture, task, their options
+and parameters, seed, hidden size) and one field per run and runtime setting of
+:mod:`longdep_bench.config.settings`, from which it is derived.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any, Mapping
+
+import numpy as np
+
+from longdep_bench.api.params import with_defaults
+from longdep_bench.config.settings import FIRST_RELEASE, Scope, annotation, in_scopes
+
+RUN_SETTINGS = in_scopes(Scope.RUN)
+RUNTIME_SETTINGS = in_scopes(Scope.RUNTIME)
+
+
+class _RunConfigMethods:
+    def __post_init__(self) -> None:
+        from longdep_bench.system.environment import resolve_device
+
+        object.__setattr__(self, "device", resolve_device(self.device))
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The training settings, as stored in a result record."""
+        return {"hidden": self.hidden, "arch_options": dict(self.arch_options),
+                **{s.name: getattr(self, s.name) for s in RUN_SETTINGS}}
+
+    def runtime(self) -> dict[str, Any]:
+        """The runtime settings and architecture options (how the run executes, not what it
+        computes), as stored in a record."""
+        return {**{s.name: getattr(self, s.name) for s in RUNTIME_SETTINGS}, "arch_runtime": dict(self.arch_runtime)}
+
+    def task_params(self, task: Any) -> dict[str, Any]:
+        """All of the task's parameters (a TaskSpec's): the configuration's, and the parameters
+        that it leaves out at their defaults (see :func:`longdep_bench.api.params.recorded`)."""
+        return with_defaults(task.params, self.params)
+
+    def build_options(self) -> dict[str, Any]:
+        """Every option the architecture's build receives: the experiment's and the runtime ones."""
+        return {**self.arch_options, **self.arch_runtime}
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that identify the experiment: everything but the runtime settings.
+
+        Run settings added after the first release are left out at their default, so that runs
+        recorded before they existed keep their ids (and a sweep resumes across the upgrade); the
+        task's revision likewise at 0.
+        """
+        data = {field: getattr(self, field) for field in _EXPERIMENT}
+        if self.task_revision:  # a corrected task definition: other runs than those of the original
+            data["task_revision"] = self.task_revision
+        for setting in RUN_SETTINGS:
+            value = getattr(self, setting.name)
+            if setting.since == FIRST_RELEASE or value != setting.default:
+                data[setting.name] = value
+        return json.loads(json.dumps(data, default=dict))
+
+    def run_id(self) -> str:
+        """A short hash of the canonical configuration."""
+        canonical = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+_EXPERIMENT = {"arch": str, "task": str, "arch_options": Mapping[str, Any], "params": Mapping[str, Any],
+               "seed": int, "master_seed": int, "hidden": int}
+
+
+def _field(setting: Any, compare: bool) -> tuple[str, Any, Any]:
+    default = setting.fallback if setting.default is None else setting.default
+    return setting.name, annotation(setting), dataclasses.field(default=default, compare=compare)
+
+
+RunConfig = dataclasses.make_dataclass(
+    "RunConfig",
+    [*_EXPERIMENT.items(), ("task_revision", int, dataclasses.field(default=0)),
+     *(_field(s, True) for s in RUN_SETTINGS), *(_field(s, False) for s in RUNTIME_SETTINGS),
+     ("arch_runtime", Mapping[str, Any], dataclasses.field(default_factory=dict, compare=False))],
+    bases=(_RunConfigMethods,), frozen=True,
+    namespace={"__doc__": "Everything that determines one training run's result, and how it executes.\n\n"
+                          "``seed`` is the run's index in its sweep: data, test and initialisation seeds derive "
+                          "from (master_seed, seed). Runtime fields (device, threads, ...) and the "
+                          "architecture's runtime options (``arch_runtime``) do not enter the id."})
+RunConfig.__module__ = __name__
+
+
+def derive_seeds(master_seed: int, index: int) -> dict[str, int]:
+    """Independent data, test-set and initialisation seeds for run ``index`` of a sweep."""
+    children = np.random.SeedSequence([master_seed, index]).spawn(3)
+    values = [int(c.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)) for c in children]
+    return dict(zip(("data", "test", "init"), values))

@@ -1,0 +1,1 @@
+"""Finding plugins through entry points, and checking what they declare and promise."""

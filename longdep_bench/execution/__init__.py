@@ -1,0 +1,1 @@
+"""Running a sweep: the driver, its scheduler, executors, progress and reproduction of a recorded run."""

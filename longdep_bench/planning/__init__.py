@@ -1,0 +1,1 @@
+"""From a sweep's options to the list of run configurations it trains."""
