@@ -66,6 +66,7 @@ __all__ = [
     "SequenceModel",
     "Table",
     "TaskSpec",
+    "__version__",
     "build_registry",
     "encode_inputs",
     "hookimpl",

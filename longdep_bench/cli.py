@@ -261,7 +261,8 @@ def _given_settings(values: dict[str, Any]) -> dict[str, Any]:
 def _sweep(config: str | None, given: dict[str, Any]) -> tuple[list[Any], Any]:
     """The sweep's blocks (SweepOptions) and its Execution: defaults, then the sweep file, then the
     command line."""
-    from longdep_bench.config.settings import BY_NAME, Execution, Scope, SweepOptions, in_scopes
+    from longdep_bench.config.options import Execution, SweepOptions
+    from longdep_bench.config.settings import BY_NAME, Scope, in_scopes
     from longdep_bench.config.sweep_file import load_sweep_file
 
     per_block = {k: v for k, v in given.items() if BY_NAME[k].scope.per_block}

@@ -16,7 +16,7 @@ import argparse
 import numpy as np
 import torch
 
-from longdep_bench.config.settings import SweepOptions
+from longdep_bench.config.options import SweepOptions
 from longdep_bench.system.environment import configure_threads
 from longdep_bench.training.probe import probe_run
 

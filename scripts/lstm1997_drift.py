@@ -23,7 +23,7 @@ import dataclasses
 import numpy as np
 import torch
 
-from longdep_bench.config.settings import SweepOptions
+from longdep_bench.config.options import SweepOptions
 from longdep_bench.system.environment import configure_threads
 from longdep_bench.training.loop import evaluate
 from longdep_bench.training.objectives import run_objective

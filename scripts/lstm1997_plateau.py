@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from longdep_bench_plugins.lstm1997 import LSTM1997
 
-from longdep_bench.config.settings import SweepOptions
+from longdep_bench.config.options import SweepOptions
 from longdep_bench.system.environment import configure_allocator, configure_threads
 from longdep_bench.training.loop import evaluate
 from longdep_bench.training.objectives import run_objective

@@ -188,7 +188,7 @@ def test_any_bytes_as_any_input_file(fuzz_cli, data):
 
 
 def _valid_record() -> dict:
-    from longdep_bench.config.settings import SweepOptions
+    from longdep_bench.config.options import SweepOptions
     from longdep_bench.planning.plan import plan
 
     [config] = plan(SweepOptions(archs=("rnn",), seeds=1, hidden=4, max_sequences=16, test_size=8), get_registry())

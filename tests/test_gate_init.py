@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from longdep_bench import BenchError
-from longdep_bench.config.settings import SweepOptions
+from longdep_bench.config.options import SweepOptions
 from longdep_bench.discovery.registry import get_registry
 from longdep_bench.planning.plan import plan
 

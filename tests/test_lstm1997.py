@@ -11,7 +11,7 @@ import torch
 from longdep_bench_plugins.lstm1997 import LSTM1997, PRESETS, lstm1997_recurrence
 
 from longdep_bench import BenchError, OnlineSetup
-from longdep_bench.config.settings import SweepOptions
+from longdep_bench.config.options import SweepOptions
 from longdep_bench.discovery.registry import get_registry
 from longdep_bench.kernels.numba.lstm1997 import Layout, NumbaRecurrence
 from longdep_bench.planning.plan import plan

@@ -11,7 +11,7 @@ from longdep_bench_tasks import arithmetic, copy_memory, long_lag, reber, tempor
 from stats_helpers import chi2_same_ok, chi2_uniform_ok
 
 from longdep_bench import BenchError
-from longdep_bench.config.settings import SweepOptions
+from longdep_bench.config.options import SweepOptions
 from longdep_bench.discovery.registry import get_registry
 from longdep_bench.planning.plan import plan
 

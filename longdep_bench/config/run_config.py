@@ -2,30 +2,74 @@
 
 :class:`RunConfig` has the fields that name the experiment (architecture, task, their options
 and parameters, seed, hidden size) and one field per run and runtime setting of
-:mod:`longdep_bench.config.settings`, from which it is derived.
+:mod:`longdep_bench.config.settings`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 
 from longdep_bench.api.params import with_defaults
-from longdep_bench.config.settings import FIRST_RELEASE, Scope, annotation, in_scopes
+from longdep_bench.config.settings import FIRST_RELEASE, Scope, in_scopes
 
 RUN_SETTINGS = in_scopes(Scope.RUN)
 RUNTIME_SETTINGS = in_scopes(Scope.RUNTIME)
 
 
-class _RunConfigMethods:
-    def __post_init__(self) -> None:
-        from longdep_bench.system.environment import resolve_device
+EXPERIMENT_FIELDS = ("arch", "task", "arch_options", "params", "seed", "master_seed", "hidden")
 
-        object.__setattr__(self, "device", resolve_device(self.device))
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines one training run's result, and how it executes.
+
+    ``seed`` is the run's index in its sweep: data, test and initialisation seeds derive from
+    (master_seed, seed). The run and runtime fields are the settings of those scopes, in the
+    declaration's order, each defaulting to its value when nothing resolves it (a test keeps them in
+    step). Runtime fields (device, threads, ...) and the architecture's runtime options
+    (``arch_runtime``) do not enter the id. ``device`` is kept as given ('auto' included): the
+    planner resolves it for this machine, so a record's configuration is rebuilt anywhere.
+    """
+
+    # the experiment
+    arch: str
+    task: str
+    arch_options: Mapping[str, Any]
+    params: Mapping[str, Any]
+    seed: int
+    master_seed: int
+    hidden: int
+    task_revision: int = 0
+    # run settings: part of the id
+    match_params: int | None = None
+    batch_size: int = 16
+    lr: float = 3e-3
+    clip: float = 1.0
+    optimizer: str = "adam"
+    output_units: str = "linear"
+    max_sequences: int = 100_000
+    threshold: float | None = None
+    test_size: int = 2560
+    check_every: int = 1024
+    streak: int = 0
+    streak_wrong: int = 0
+    streak_error: float = 0.0
+    abs_error: float = 0.0
+    test_error: float = 0.0
+    stop_set: int = 0
+    step_loss: str = "mean"
+    update: str = "sequence"
+    # runtime settings: how it executes, outside the id
+    device: str = field(default="auto", compare=False)
+    threads: int = field(default=1, compare=False)
+    allocator: str = field(default="keep", compare=False)
+    cuda_graphs: str = field(default="auto", compare=False)
+    arch_runtime: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def hyperparameters(self) -> dict[str, Any]:
         """The training settings, as stored in a result record."""
@@ -53,7 +97,7 @@ class _RunConfigMethods:
         recorded before they existed keep their ids (and a sweep resumes across the upgrade); the
         task's revision likewise at 0.
         """
-        data = {field: getattr(self, field) for field in _EXPERIMENT}
+        data = {name: getattr(self, name) for name in EXPERIMENT_FIELDS}
         if self.task_revision:  # a corrected task definition: other runs than those of the original
             data["task_revision"] = self.task_revision
         for setting in RUN_SETTINGS:
@@ -67,27 +111,6 @@ class _RunConfigMethods:
         canonical = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
-
-_EXPERIMENT = {"arch": str, "task": str, "arch_options": Mapping[str, Any], "params": Mapping[str, Any],
-               "seed": int, "master_seed": int, "hidden": int}
-
-
-def _field(setting: Any, compare: bool) -> tuple[str, Any, Any]:
-    default = setting.fallback if setting.default is None else setting.default
-    return setting.name, annotation(setting), dataclasses.field(default=default, compare=compare)
-
-
-RunConfig = dataclasses.make_dataclass(
-    "RunConfig",
-    [*_EXPERIMENT.items(), ("task_revision", int, dataclasses.field(default=0)),
-     *(_field(s, True) for s in RUN_SETTINGS), *(_field(s, False) for s in RUNTIME_SETTINGS),
-     ("arch_runtime", Mapping[str, Any], dataclasses.field(default_factory=dict, compare=False))],
-    bases=(_RunConfigMethods,), frozen=True,
-    namespace={"__doc__": "Everything that determines one training run's result, and how it executes.\n\n"
-                          "``seed`` is the run's index in its sweep: data, test and initialisation seeds derive "
-                          "from (master_seed, seed). Runtime fields (device, threads, ...) and the "
-                          "architecture's runtime options (``arch_runtime``) do not enter the id."})
-RunConfig.__module__ = __name__
 
 
 def derive_seeds(master_seed: int, index: int) -> dict[str, int]:

@@ -2,17 +2,18 @@
 
 Each :class:`Setting` is one line of ``SETTINGS``. From it come the command-line option, the
 sweep-file key (its type, and whether a ``[[run]]`` block may set it), the validation of values
-from either, the fields of :class:`SweepOptions`, :class:`~longdep_bench.config.run_config.RunConfig` and
-:class:`Execution`, the record's ``hyperparameters`` and ``runtime``, and whether an
-architecture may recommend it. A new setting is one line here, plus the code that uses it.
+from either, the record's ``hyperparameters`` and ``runtime``, which settings tell table rows apart,
+and whether an architecture may recommend it. The configuration dataclasses
+(:mod:`longdep_bench.config.options`, :class:`~longdep_bench.config.run_config.RunConfig`) write
+the settings out as fields, and a test keeps them in step with this declaration. A new setting is
+one line here, a field there, plus the code that uses it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from longdep_bench.api.params import Param
 from longdep_bench.system.errors import BenchError
@@ -210,35 +211,6 @@ BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
 def in_scopes(*scopes: Scope) -> tuple[Setting, ...]:
     """The settings of the given scopes, in declaration order."""
     return tuple(s for s in SETTINGS if s.scope in scopes)
-
-
-def annotation(setting: Setting) -> Any:
-    """The field type of a setting in the generated dataclasses."""
-    base = tuple if setting.many else setting.type
-    return base | None if setting.default is None else base
-
-
-def _validate_all(self: Any) -> None:
-    for field in dataclasses.fields(self):
-        setting = BY_NAME.get(field.name)
-        if setting is not None:
-            object.__setattr__(self, field.name, setting.validate(getattr(self, field.name), f"setting {field.name}"))
-
-
-def settings_dataclass(name: str, settings: Iterable[Setting], doc: str) -> type:
-    """A frozen dataclass with one validated field per setting, defaulting to its default."""
-    cls = dataclasses.make_dataclass(
-        name, [(s.name, annotation(s), dataclasses.field(default=s.default)) for s in settings],
-        frozen=True, namespace={"__post_init__": _validate_all, "__doc__": doc})
-    cls.__module__ = __name__
-    return cls
-
-
-SweepOptions = settings_dataclass(
-    "SweepOptions", in_scopes(Scope.PLAN, Scope.RUN, Scope.RUNTIME),
-    "What one block of a sweep asks for (the plan, run and runtime settings); None means unset.")
-Execution = settings_dataclass(
-    "Execution", in_scopes(Scope.EXECUTION), "How the driver executes a sweep (the execution settings).")
 
 
 def resolve(setting: Setting, value: Any, recommended: Mapping[str, Any], task: Any) -> Any:

@@ -18,8 +18,9 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from longdep_bench.api.params import resolve_params
 from longdep_bench.api.specs import ExecutorRequest
+from longdep_bench.config.options import Execution
 from longdep_bench.config.run_config import RunConfig
-from longdep_bench.config.settings import AUTO, Execution
+from longdep_bench.config.settings import AUTO
 from longdep_bench.discovery.registry import Registry
 from longdep_bench.planning.plan import parse_ref
 from longdep_bench.results.records import (

@@ -7,8 +7,9 @@ from typing import Any, Mapping, Sequence
 
 from longdep_bench.api.params import parse_assignments, recorded, resolve_params
 from longdep_bench.api.specs import ArchitectureSpec, TaskSpec
+from longdep_bench.config.options import SweepOptions
 from longdep_bench.config.run_config import RUN_SETTINGS, RUNTIME_SETTINGS, RunConfig
-from longdep_bench.config.settings import BY_NAME, MAX_HIDDEN, MAX_RUNS, SweepOptions, resolve
+from longdep_bench.config.settings import BY_NAME, MAX_HIDDEN, MAX_RUNS, resolve
 from longdep_bench.discovery.registry import Registry
 from longdep_bench.system.environment import resolve_device
 from longdep_bench.system.errors import BenchError
@@ -156,21 +157,25 @@ def plan(options: SweepOptions, registry: Registry) -> list[RunConfig]:
         if refusing:
             raise BenchError(f"--cuda-graphs on: {', '.join(refusing)} declare(s) that the training step must not be "
                              "captured (use --cuda-graphs auto to train them eagerly)")
-    configs = []
-    for (t, (task, params)), seed, (a, (arch, arch_options)) in itertools.product(
-            enumerate(tasks), range(options.seeds), enumerate(archs)):
-        configs.append(RunConfig(
-            arch=arch.name,
-            task=task.name,
-            task_revision=task.revision,
-            arch_options=recorded(arch.options, {k: v for k, v in arch_options.items()
-                                                 if k not in runtime_names(arch)}),
-            arch_runtime={k: v for k, v in arch_options.items() if k in runtime_names(arch)},
-            params=recorded(task.params, params),
-            seed=seed,
-            master_seed=options.master_seed,
-            hidden=hidden.get((t, a), variants[a][2]),
-            **{s.name: resolve(s, getattr(options, s.name), arch.recommended, task) for s in RUN_SETTINGS},
-            **{s.name: getattr(options, s.name) for s in RUNTIME_SETTINGS} | {"device": device},
-        ))
-    return configs
+    runtime = {s.name: getattr(options, s.name) for s in RUNTIME_SETTINGS} | {"device": device}
+    given = {s.name: getattr(options, s.name) for s in RUN_SETTINGS} | runtime
+    return [run_config(arch, arch_options, task, params, seed, options.master_seed, hidden.get((t, a), variants[a][2]),
+                       given)
+            for (t, (task, params)), seed, (a, (arch, arch_options)) in itertools.product(
+                enumerate(tasks), range(options.seeds), enumerate(archs))]
+
+
+def run_config(arch: ArchitectureSpec, options: Mapping[str, Any], task: TaskSpec, params: Mapping[str, Any],
+               seed: int, master_seed: int, hidden: int, given: Mapping[str, Any]) -> RunConfig:
+    """The one builder of a run's configuration: the architecture's options split into the experiment's
+    and the runtime ones, options and parameters as records keep them, each run setting resolved (the
+    value ``given``, else the architecture's recommendation, else the task's, else the fallback) and
+    the runtime settings ``given`` (the rest at their defaults)."""
+    runtime = runtime_names(arch)
+    return RunConfig(
+        arch=arch.name, task=task.name, task_revision=task.revision,
+        arch_options=recorded(arch.options, {k: v for k, v in options.items() if k not in runtime}),
+        arch_runtime={k: v for k, v in options.items() if k in runtime},
+        params=recorded(task.params, params), seed=seed, master_seed=master_seed, hidden=hidden,
+        **{s.name: resolve(s, given.get(s.name), arch.recommended, task) for s in RUN_SETTINGS},
+        **{s.name: given[s.name] for s in RUNTIME_SETTINGS if s.name in given})

@@ -11,12 +11,11 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from longdep_bench.config.run_config import RUN_SETTINGS, RunConfig, derive_seeds
-from longdep_bench.config.settings import resolve
+from longdep_bench.config.run_config import RunConfig, derive_seeds
 from longdep_bench.discovery import contracts
 from longdep_bench.discovery import declarations as declarations_of
 from longdep_bench.discovery.registry import Registered
-from longdep_bench.planning.plan import runtime_names
+from longdep_bench.planning.plan import run_config
 from longdep_bench.training.objectives import run_objective
 from longdep_bench.training.steps import build_model, prepare_step
 
@@ -83,15 +82,9 @@ def check_task(entry: Registered, params: Mapping[str, Any] | None = None, seed:
 def small_config(arch: Registered, task: Registered, params: Mapping[str, Any], device: torch.device,
                  options: Mapping[str, Any] | None = None, hidden: int = SMALL_HIDDEN, **settings: Any) -> RunConfig:
     """A small run configuration of ``arch`` on ``task`` with its options (default ones where not given)."""
-    runtime = runtime_names(arch.spec)
     options = {**{p.name: p.default for p in arch.spec.options}, **(options or {})}
-    given = {"batch_size": SMALL_BATCH, **settings}
-    values = {s.name: resolve(s, given.get(s.name, s.default), arch.spec.recommended, task.spec) for s in RUN_SETTINGS}
-    return RunConfig(arch=arch.spec.name, task=task.spec.name,
-                     arch_options={k: v for k, v in options.items() if k not in runtime},
-                     arch_runtime={k: v for k, v in options.items() if k in runtime}, params=dict(params), seed=0,
-                     master_seed=0, hidden=hidden, device=device.type, **values,
-                     **{k: v for k, v in settings.items() if k not in values})
+    given = {"batch_size": SMALL_BATCH, **settings, "device": device.type}
+    return run_config(arch.spec, options, task.spec, params, 0, 0, hidden, given)
 
 
 def _losses_and_parameters(arch: Registered, task: Registered, config: RunConfig, steps: int

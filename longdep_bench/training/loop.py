@@ -24,6 +24,7 @@ one line naming the plugin and the rule, not with a raw error from deep inside t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -32,11 +33,12 @@ import torch
 
 from longdep_bench.api.specs import Batch, TaskSpec
 from longdep_bench.config.run_config import RunConfig, derive_seeds
+from longdep_bench.config.settings import AUTO
 from longdep_bench.discovery import contracts
 from longdep_bench.discovery.registry import Registry, get_registry
 from longdep_bench.results.records import RunRecord, Status
 from longdep_bench.system.capture_gate import GATE
-from longdep_bench.system.environment import configure_allocator, configure_threads, environment
+from longdep_bench.system.environment import configure_allocator, configure_threads, environment, resolve_device
 from longdep_bench.system.timing import Stopwatch
 from longdep_bench.training.objectives import Objective, run_objective
 from longdep_bench.training.steps import ONLINE_CHUNK, OnlineStep, TrainingStep, prepare_step
@@ -119,6 +121,8 @@ class Run:
     """One training run: its configuration, the registry entries it uses, its seeds and clocks."""
 
     def __init__(self, config: RunConfig, registry: Registry | None = None):
+        if config.device == AUTO:  # a configuration built by hand: the planner resolves the device
+            config = dataclasses.replace(config, device=resolve_device(config.device))
         self.config = config
         registry = registry or get_registry()
         self.task_entry = registry.entry("task", config.task)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import torch
 
 from longdep_bench.api.specs import Batch, TaskSpec
+from longdep_bench.config.options import SweepOptions
 from longdep_bench.config.run_config import RunConfig, derive_seeds
-from longdep_bench.config.settings import SweepOptions
 from longdep_bench.discovery.registry import get_registry
 from longdep_bench.planning.plan import plan
 from longdep_bench.training.steps import OnlineStep, TrainingStep, prepare_step
