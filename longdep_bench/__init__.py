@@ -46,7 +46,7 @@ from longdep_bench.api.specs import (
 from longdep_bench.discovery.registry import build_registry
 from longdep_bench.results.tables import Cell, Table
 from longdep_bench.system.errors import BenchError
-from longdep_bench.system.version import __version__
+from longdep_bench.system.version import __version__ as __version__
 
 __all__ = [
     "ArchitectureSpec",
@@ -66,7 +66,6 @@ __all__ = [
     "SequenceModel",
     "Table",
     "TaskSpec",
-    "__version__",
     "build_registry",
     "encode_inputs",
     "hookimpl",

@@ -119,3 +119,33 @@ def test_success_rates_come_with_their_wilson_interval():
 
     [row] = flat_rows([table])
     assert (round(row["success_rate_low"], 4), row["success_rate_high"]) == (0.5655, 1.0)
+
+
+def _other_value(setting):
+    """A valid value of a run setting other than the typical records' one."""
+    from longdep_bench.config.settings import BY_NAME
+
+    current = record_helpers.HYPERPARAMETERS.get(setting, BY_NAME[setting].default)
+    declared = BY_NAME[setting]
+    if declared.choices:
+        return next(c for c in declared.choices if c != current)
+    if declared.type is int:
+        return (current or 0) + 7
+    return (current or 0.0) / 2 if current else 0.5
+
+
+def test_every_run_setting_but_the_budget_splits_rows():
+    """Rows come from the settings declaration: a run setting added later splits rows unless its
+    declaration says why not, and two runs differing only in it never merge into one cell."""
+    from longdep_bench.config.settings import Scope, in_scopes
+
+    merged = []
+    for setting in ("hidden",) + tuple(s.name for s in in_scopes(Scope.RUN)):
+        records = [record(solved_at=1000, accuracy=1.0), record(**{setting: _other_value(setting)})]
+        [table] = build_tables(records)
+        if len(table.rows) != 2:
+            merged.append(setting)
+        else:
+            labels = [label for label, _ in table.rows]
+            assert any(setting in label for label in labels), (setting, labels)  # the label says what differs
+    assert merged == ["max_sequences"], "only the training budget may share a row"

@@ -71,6 +71,7 @@ class Setting:
     since: str = FIRST_RELEASE  # run settings added later are left out of run ids at their default
     metavar: str | None = None
     nonempty: bool = False  # a list that must hold at least one value
+    same_row: str = ""  # why runs that differ only in this run setting share a table row ("": they do not)
 
     @property
     def value_param(self) -> Param:
@@ -155,7 +156,9 @@ SETTINGS: tuple[Setting, ...] = (
     _s("output_units", str, "linear", R, "Output units: linear, trained on the task's loss (cross-entropy for "
        "classes); or sigmoid, trained on the squared error (the 1997 paper's).", choices=("linear", "sigmoid"),
        since="0.2"),
-    _s("max_sequences", int, 100_000, R, "Training budget per run, in sequences.", min=1, max=10 ** 12),
+    _s("max_sequences", int, 100_000, R, "Training budget per run, in sequences.", min=1, max=10 ** 12,
+       same_row="a larger budget continues the same experiment (same seeds, data and model), and each cell shows "
+       "its own budget where it did not solve"),
     _s("threshold", float, None, R, "Test accuracy that counts as solved.", above=0, max=1,
        from_task="success_threshold"),
     _s("test_size", int, 2560, R, "Held-out test sequences (the paper's Task 6a test set: 2560).", min=1,
@@ -211,6 +214,12 @@ BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
 def in_scopes(*scopes: Scope) -> tuple[Setting, ...]:
     """The settings of the given scopes, in declaration order."""
     return tuple(s for s in SETTINGS if s.scope in scopes)
+
+
+def row_settings() -> tuple[str, ...]:
+    """The recorded settings that tell two table rows of one architecture apart: the hidden size and
+    every run setting, unless its declaration says why runs differing in it share a row (``same_row``)."""
+    return ("hidden",) + tuple(s.name for s in in_scopes(Scope.RUN) if not s.same_row)
 
 
 def resolve(setting: Setting, value: Any, recommended: Mapping[str, Any], task: Any) -> Any:

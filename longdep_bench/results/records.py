@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from enum import Enum
@@ -29,6 +30,64 @@ class Status(str, Enum):
         return self is not Status.ERROR
 
 
+def _number(value: Any) -> bool:
+    """A finite float, or an int within float range (a 310-digit integer is not a number a table can use)."""
+    kind = type(value)
+    return (kind is float and math.isfinite(value)) or (
+        kind is int and -sys.float_info.max <= value <= sys.float_info.max)
+
+
+_KINDS: Mapping[str, Any] = {
+    "str": lambda value: isinstance(value, str),
+    "int": lambda value: isinstance(value, int) and not isinstance(value, bool),
+    "float": _number,
+    "bool": lambda value: isinstance(value, bool),
+    "dict": lambda value: isinstance(value, dict),
+    "list": lambda value: isinstance(value, list),
+    "scalar": lambda value: isinstance(value, (str, bool)) or _number(value),
+}
+
+
+def _is(kind: str, value: Any) -> bool:
+    return _KINDS[kind](value)
+
+
+def _expect(kind: str, optional: bool = False, keys: str | None = None, values: str | None = None) -> Any:
+    """A checker of one field: None when ``value`` is a ``kind`` (or None where optional), with the
+    keys and values of a dict of the kinds given; else what is wrong, in a few words."""
+    def check(value: Any) -> str | None:
+        if value is None and optional:
+            return None
+        if not _is(kind, value):
+            return f"expected {'a finite number' if kind == 'float' else kind}{' or null' if optional else ''}, " \
+                   f"got {json.dumps(value, default=str)[:60]}"
+        if kind == "dict" and values is not None:
+            bad = next((k for k, v in value.items() if not _is(values, v)), None)
+            if bad is not None:
+                return f"{bad!r} holds {json.dumps(value[bad], default=str)[:60]}, not a {values}"
+        return None
+    return check
+
+
+def _curve(value: Any) -> str | None:
+    if not isinstance(value, list) or not all(isinstance(point, list) and len(point) == 2 and _is("int", point[0])
+                                              and _number(point[1]) for point in value):
+        return f"expected a list of [sequences, accuracy] pairs, got {json.dumps(value, default=str)[:60]}"
+    return None
+
+
+def _code(value: Any) -> str | None:
+    return _expect("dict", values="dict")(value) or next(
+        (f"{kind!r}: {problem}" for kind, part in value.items()
+         for problem in [_expect("dict", values="str")(part)] if problem), None)
+
+
+def _field(check: Any, help_: str, **default: Any) -> Any:
+    """A record field with its check and its help (the documentation's table of record fields is
+    made from the help, and reading a record runs the check)."""
+    return field(metadata={"check": check, "help": help_}, **default)
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """The result of one run, with everything needed to reproduce it: written and read as one JSON line.
@@ -36,37 +95,57 @@ class RunRecord:
     Fields with defaults were added after the first release; records written before lack them.
     """
 
-    run_id: str
-    arch: str
-    task: str
-    params: Mapping[str, Any]
-    gap_param: str | None
-    seed: int
-    master_seed: int
-    seeds: Mapping[str, int]
-    status: Status
-    solved: bool
-    sequences_to_solve: int | None
-    test_accuracy: float | None
-    chance: float  # accuracy of the task's trivial baseline
-    train_sequences: int
-    train_seconds: float
-    eval_seconds: float
-    sequences_per_second: float | None
-    n_params: int
-    hyperparameters: Mapping[str, Any]  # the run settings (hidden, batch size, lr, ...) and architecture options
-    curve: list
-    env: Mapping[str, Any]  # versions, device and threads
-    error: str | None
-    finished_at: str
-    test_loss: float | None = None  # mean training loss on the test set at the end of the run
-    baseline: str | None = None  # what the trivial baseline is
-    baseline_loss: float | None = None  # the baseline's loss, comparable with test_loss
-    runtime: Mapping[str, Any] = field(default_factory=dict)  # the runtime settings and how the step ran
-    task_revision: int = 0  # the task definition's revision (TaskSpec.revision) the run used
-    milestones: Mapping[str, int] = field(default_factory=dict)  # criteria met on the way (e.g. ST1 before ST2)
-    code: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # the plugins that trained it (see code_key)
-    compile_seconds: float = 0.0  # the first steps (compilation, warm-up, graph capture), not in train_seconds
+    run_id: str = _field(_expect("str"),
+        "a hash of the configuration (architecture, options, task, parameters, seed, run settings): the key "
+        "that resuming, skipping and reports use")
+    arch: str = _field(_expect("str"), "the architecture's name")
+    task: str = _field(_expect("str"), "the task's name")
+    params: Mapping[str, Any] = _field(_expect("dict", values="scalar"),
+        "the task's parameters (those added after a release are left out at their default)")
+    gap_param: str | None = _field(_expect("str", True), "the task's lag parameter, which tables put in columns")
+    seed: int = _field(_expect("int"), "the run's index in its sweep")
+    master_seed: int = _field(_expect("int"), "the sweep's master seed")
+    seeds: Mapping[str, int] = _field(_expect("dict", values="int"),
+        "the data, test-set and initialisation seeds derived from (master_seed, seed)")
+    status: Status = _field(_expect("str"), "ok, diverged (a non-finite loss: a result) or error (a run to do again)")
+    solved: bool = _field(_expect("bool"), "whether the run met its criterion")
+    sequences_to_solve: int | None = _field(_expect("int", True), "training sequences when it did (null: not)")
+    test_accuracy: float | None = _field(_expect("float", True), "the final accuracy on the test set")
+    chance: float = _field(_expect("float"), "the accuracy of the task's trivial baseline")
+    train_sequences: int = _field(_expect("int"), "training sequences seen (the budget, or when the run stopped)")
+    train_seconds: float = _field(_expect("float"),
+        "seconds of training, the first steps left out (see compile_seconds)")
+    eval_seconds: float = _field(_expect("float"), "seconds of evaluation (success checks, learning curve, test set)")
+    sequences_per_second: float | None = _field(_expect("float", True),
+        "training speed: the sequences after the first steps over train_seconds")
+    n_params: int = _field(_expect("int"), "trainable parameters")
+    hyperparameters: Mapping[str, Any] = _field(_expect("dict"),
+        "hidden size, architecture options and every run setting")
+    curve: list = _field(_curve,
+        "[sequences, accuracy] points: the first 512 test sequences at 2048, 4096, ... and every test-set "
+        "evaluation")
+    env: Mapping[str, Any] = _field(_expect("dict"),
+        "versions (longdep-bench, Python, torch, numba, NumPy; CUDA, cuDNN), platform, device and its name, "
+        "threads")
+    error: str | None = _field(_expect("str", True),
+        "why the run failed (status error), naming the plugin where it is one's")
+    finished_at: str = _field(_expect("str"), "when the run finished (UTC)")
+    test_loss: float | None = _field(_expect("float", True),
+        "the final mean training loss on the test set", default=None)
+    baseline: str | None = _field(_expect("str", True), "what that baseline is", default=None)
+    baseline_loss: float | None = _field(_expect("float", True), "its loss, comparable with test_loss", default=None)
+    runtime: Mapping[str, Any] = _field(_expect("dict"),
+        "the runtime settings and options (device, threads, kernel, ...) and how the step ran (graphed, "
+        "kernel, learning rule, jobs at once)", default_factory=dict)
+    task_revision: int = _field(_expect("int"), "the revision of the task's definition", default=0)
+    milestones: Mapping[str, int] = _field(_expect("dict", values="int"),
+        "criteria met on the way to the one that solved it (the 1997 paper's ST1 as accuracy)",
+        default_factory=dict)
+    code: Mapping[str, Mapping[str, str]] = _field(_code,
+        "the plugins that trained it: plugin, distribution, version and source hash of its architecture's and "
+        "task's", default_factory=dict)
+    compile_seconds: float = _field(_expect("float"),
+        "seconds of the contract checks and first steps: compilation, warm-up, CUDA-graph capture", default=0.0)
     absent: frozenset = field(default=frozenset(), compare=False, repr=False)  # fields the stored record lacked
 
     @classmethod
@@ -147,91 +226,10 @@ class RunRecord:
 
 
 FIELDS = frozenset(f.name for f in fields(RunRecord)) - {"absent"}
-# What each field of a record holds (the documentation's table of record fields is made from this).
-FIELD_HELP = {
-    "run_id": "a hash of the configuration (architecture, options, task, parameters, seed, run settings): the key "
-              "that resuming, skipping and reports use",
-    "arch": "the architecture's name", "task": "the task's name",
-    "params": "the task's parameters (those added after a release are left out at their default)",
-    "gap_param": "the task's lag parameter, which tables put in columns",
-    "seed": "the run's index in its sweep", "master_seed": "the sweep's master seed",
-    "seeds": "the data, test-set and initialisation seeds derived from (master_seed, seed)",
-    "status": "ok, diverged (a non-finite loss: a result) or error (a run to do again)",
-    "solved": "whether the run met its criterion", "sequences_to_solve": "training sequences when it did (null: not)",
-    "test_accuracy": "the final accuracy on the test set", "test_loss": "the final mean training loss on the test set",
-    "chance": "the accuracy of the task's trivial baseline", "baseline": "what that baseline is",
-    "baseline_loss": "its loss, comparable with test_loss",
-    "train_sequences": "training sequences seen (the budget, or when the run stopped)",
-    "train_seconds": "seconds of training, the first steps left out (see compile_seconds)",
-    "eval_seconds": "seconds of evaluation (success checks, learning curve, test set)",
-    "compile_seconds": "seconds of the contract checks and first steps: compilation, warm-up, CUDA-graph capture",
-    "sequences_per_second": "training speed: the sequences after the first steps over train_seconds",
-    "n_params": "trainable parameters",
-    "hyperparameters": "hidden size, architecture options and every run setting",
-    "curve": "[sequences, accuracy] points: the first 512 test sequences at 2048, 4096, ... and every test-set "
-             "evaluation",
-    "env": "versions (longdep-bench, Python, torch, numba, NumPy; CUDA, cuDNN), platform, device and its name, threads",
-    "runtime": "the runtime settings and options (device, threads, kernel, ...) and how the step ran (graphed, "
-               "kernel, learning rule, jobs at once)",
-    "error": "why the run failed (status error), naming the plugin where it is one's",
-    "finished_at": "when the run finished (UTC)", "task_revision": "the revision of the task's definition",
-    "milestones": "criteria met on the way to the one that solved it (the 1997 paper's ST1 as accuracy)",
-    "code": "the plugins that trained it: plugin, distribution, version and source hash of its architecture's and "
-            "task's",
-}
 REQUIRED_KEYS = frozenset(f.name for f in fields(RunRecord)
                           if f.default is MISSING and f.default_factory is MISSING)  # type: ignore[misc]
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is(kind: str, value: Any) -> bool:
-    return {"str": isinstance(value, str), "int": isinstance(value, int) and not isinstance(value, bool),
-            "float": _number(value), "bool": isinstance(value, bool), "dict": isinstance(value, dict),
-            "list": isinstance(value, list), "scalar": isinstance(value, (str, bool)) or _number(value)}[kind]
-
-
-def _expect(kind: str, optional: bool = False, keys: str | None = None, values: str | None = None) -> Any:
-    """A checker of one field: None when ``value`` is a ``kind`` (or None where optional), with the
-    keys and values of a dict of the kinds given; else what is wrong, in a few words."""
-    def check(value: Any) -> str | None:
-        if value is None and optional:
-            return None
-        if not _is(kind, value):
-            return f"expected {'a finite number' if kind == 'float' else kind}{' or null' if optional else ''}, " \
-                   f"got {json.dumps(value, default=str)[:60]}"
-        if kind == "dict" and values is not None:
-            bad = next((k for k, v in value.items() if not _is(values, v)), None)
-            if bad is not None:
-                return f"{bad!r} holds {json.dumps(value[bad], default=str)[:60]}, not a {values}"
-        return None
-    return check
-
-
-def _curve(value: Any) -> str | None:
-    if not isinstance(value, list) or not all(isinstance(point, list) and len(point) == 2 and _is("int", point[0])
-                                              and _number(point[1]) for point in value):
-        return f"expected a list of [sequences, accuracy] pairs, got {json.dumps(value, default=str)[:60]}"
-    return None
-
-
-_SCHEMA = {
-    "run_id": _expect("str"), "arch": _expect("str"), "task": _expect("str"), "params": _expect("dict", values="scalar"),
-    "gap_param": _expect("str", True), "seed": _expect("int"), "master_seed": _expect("int"),
-    "seeds": _expect("dict", values="int"), "status": _expect("str"), "solved": _expect("bool"),
-    "sequences_to_solve": _expect("int", True), "test_accuracy": _expect("float", True), "chance": _expect("float"),
-    "train_sequences": _expect("int"), "train_seconds": _expect("float"), "eval_seconds": _expect("float"),
-    "sequences_per_second": _expect("float", True), "n_params": _expect("int"), "hyperparameters": _expect("dict"),
-    "curve": _curve, "env": _expect("dict"), "error": _expect("str", True), "finished_at": _expect("str"),
-    "test_loss": _expect("float", True), "baseline": _expect("str", True), "baseline_loss": _expect("float", True),
-    "runtime": _expect("dict"), "task_revision": _expect("int"), "milestones": _expect("dict", values="int"),
-    "compile_seconds": _expect("float"),
-    "code": lambda value: _expect("dict", values="dict")(value) or next(
-        (f"{kind!r}: {problem}" for kind, part in value.items()
-         for problem in [_expect("dict", values="str")(part)] if problem), None),
-}
+FIELD_HELP = {f.name: f.metadata["help"] for f in fields(RunRecord) if f.name in FIELDS}  # what each field holds
+_SCHEMA = {f.name: f.metadata["check"] for f in fields(RunRecord) if f.name in FIELDS}
 
 
 # What every record's hyperparameters hold: the settings of the first release (later ones may be absent).

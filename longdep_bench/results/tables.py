@@ -20,13 +20,12 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from tabulate import tabulate
 
+from longdep_bench.config.settings import row_settings
 from longdep_bench.results.records import RunRecord, Status, code_key
 
-# Settings that tell two rows of one architecture apart when they differ within a table. The
-# training budget is not one of them: sweeps often give longer lags other budgets, and each cell
-# shows its own (the largest of its runs) when it did not solve.
-_ROW_SETTINGS = ("hidden", "batch_size", "lr", "clip", "threshold", "streak", "streak_wrong", "streak_error", "abs_error",
-                 "test_error", "stop_set", "step_loss", "update")
+# Settings that tell two rows of one architecture apart when they differ within a table: derived from
+# the settings declaration, so that a setting added later splits rows too.
+_ROW_SETTINGS = row_settings()
 
 
 @dataclass(frozen=True)
