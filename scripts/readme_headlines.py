@@ -25,7 +25,8 @@ from longdep_bench.discovery.registry import get_registry
 from longdep_bench.execution.driver import latest_per_run
 from longdep_bench.results.paper import comparison_rows
 from longdep_bench.results.records import read_records
-from longdep_bench.results.tables import build_tables, count
+from longdep_bench.results.statistics import count
+from longdep_bench.results.tables import build_tables
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER_RESULTS = ROOT / "reports" / "paper" / "results.jsonl"

@@ -18,11 +18,11 @@ from longdep_bench.results.paper import (
     paper_protocol,
     preset_changes,
     suite_table,
-    t_quantile,
     tally,
     verdict,
 )
 from longdep_bench.results.records import RunRecord
+from longdep_bench.results.statistics import t_quantile
 
 SEEDS = itertools.count()
 

@@ -8,8 +8,8 @@ import random
 import pytest
 import torch
 
-from longdep_bench.config.run_config import RunConfig, derive_seeds
 from longdep_bench.config.options import SweepOptions
+from longdep_bench.config.run_config import RunConfig, derive_seeds
 from longdep_bench.discovery.registry import get_registry
 from longdep_bench.planning.plan import plan
 from longdep_bench.training.loop import train

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from longdep_bench.config.run_config import RunConfig
 from longdep_bench.config.options import SweepOptions
+from longdep_bench.config.run_config import RunConfig
 from longdep_bench.discovery.registry import get_registry
 from longdep_bench.planning.plan import plan
 from longdep_bench.results.records import RunRecord, config_from_record, read_records

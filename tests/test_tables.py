@@ -104,7 +104,7 @@ def test_records_written_before_a_setting_existed_read_it_at_its_default():
 
 
 def test_success_rates_come_with_their_wilson_interval():
-    from longdep_bench.results.tables import wilson_interval
+    from longdep_bench.results.statistics import wilson_interval
 
     assert [tuple(round(x, 3) for x in wilson_interval(k, 5)) for k in (0, 3, 5)] == [
         (0.0, 0.434), (0.231, 0.882), (0.566, 1.0)]

@@ -28,35 +28,19 @@ from tabulate import tabulate
 from longdep_bench.api.params import with_defaults
 from longdep_bench.api.specs import ArchitectureSpec, Published
 from longdep_bench.results.records import RunRecord, code_key
+from longdep_bench.results.statistics import count, median_or_beyond, t_quantile, wilson_interval
 from longdep_bench.results.tables import (
     at_largest_budget,
-    count,
     longest_runs,
     run_hours,
     solved_when,
     summarise,
     task_name,
-    wilson_interval,
 )
 
 # The paper's experiment of each task, in the paper's order.
 EXPERIMENTS = {"reber": "1", "task2a": "2a", "task2b": "2b", "long-lag": "2c", "task3a": "3a", "task3b": "3b",
                "task3c": "3c", "adding": "4", "multiplication": "5", "task6a": "6a", "task6b": "6b"}
-# Two-sided 95% quantiles of Student's t for 1 .. 30 degrees of freedom.
-T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-Z_975 = 1.959964
-
-
-def t_quantile(df: int) -> float:
-    """The 97.5% quantile of Student's t with ``df`` degrees of freedom (a table to 30, then the
-    Cornish-Fisher expansion, within 1e-3)."""
-    if df <= len(T_975):
-        return T_975[df - 1]
-    z = Z_975
-    return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
-
-
 @dataclass(frozen=True)
 class Estimate:
     """Sequences to solve over runs, unsolved runs censored at their budget."""
@@ -179,7 +163,7 @@ def comparison_rows(records: Sequence[RunRecord], published: Mapping[str, Sequen
                 f"{ours.solved}/{ours.runs} ({low:.0%}-{high:.0%})",
                 ("≥ " if ours.censored else "") + count(ours.mean),
                 interval,
-                count(ours.median) if ours.median is not None else f">{count(ours.budget)}",
+                median_or_beyond(ours.median, ours.budget),
                 verdict(figure.sequences, ours),
                 solved_when(matched[0].settings()),
                 f"{run_hours(matched):.2f}",
@@ -219,10 +203,6 @@ def network(record: RunRecord, architectures: Mapping[str, ArchitectureSpec]) ->
     return f"{record.arch}[preset {record.settings()['arch_options']['preset']}, {shown}]"
 
 
-def _median(budget: int, median: float | None) -> str:
-    return count(median) if median is not None else f">{count(budget)}"
-
-
 def suite_table(records: Sequence[RunRecord], architectures: Mapping[str, ArchitectureSpec]) -> str:
     """The runs not under the paper's protocol, one row per task and parameters, one column per
     architecture and protocol: runs solved/runs · median sequences to solve (mean over the solved
@@ -251,7 +231,7 @@ def suite_table(records: Sequence[RunRecord], architectures: Mapping[str, Archit
             solved = [n for n in cell.solved_at if n is not None] if cell else []
             mean = f" (mean {count(sum(solved) / len(solved))})" if solved else ""
             cells.append("" if cell is None else f"{cell.solved}/{cell.runs} · "
-                         f"{_median(cell.budget, cell.median_sequences_to_solve)}{mean} · {count(cell.budget)}")
+                         f"{median_or_beyond(cell.median_sequences_to_solve, cell.budget)}{mean} · {count(cell.budget)}")
         body.append([row, *cells, f"{hours[row]:.2f}"])
     return tabulate(body, headers=["experiment", *columns, "run hours"], tablefmt="github",
                     disable_numparse=True) if body else ""

@@ -17,7 +17,8 @@ from tabulate import tabulate
 from longdep_bench.api.specs import ArchitectureSpec, Published
 from longdep_bench.results.paper import paper_section
 from longdep_bench.results.records import RunRecord
-from longdep_bench.results.tables import Cell, Table, build_tables, count, run_hours, text_tables
+from longdep_bench.results.statistics import exact, median_or_beyond
+from longdep_bench.results.tables import Cell, Table, build_tables, run_hours, text_tables
 from longdep_bench.system.errors import BenchError
 from longdep_bench.system.files import read_text, replacing, report_directory, write_text
 
@@ -65,7 +66,7 @@ def _stems(texts: Sequence[str]) -> dict[str, str]:
 
 
 def _count(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"
+    return "-" if value is None else exact(value)
 
 
 def _detail_rows(table: Table) -> list[list[str]]:
@@ -82,8 +83,7 @@ def _detail_rows(table: Table) -> list[list[str]]:
             rows.append([
                 label, gap, f"{cell.solved}/{cell.runs}" + (f" ({cell.failed} failed)" if cell.failed else ""),
                 f"{low:.0%}-{high:.0%}",
-                _count(cell.median_sequences_to_solve) if cell.median_sequences_to_solve is not None
-                else f">{cell.budget:,}",
+                median_or_beyond(cell.median_sequences_to_solve, cell.budget, exact),
                 "-" if q1 is None else f"{_count(q1)}-{_count(q3)}" if q3 is not None
                 else f"{_count(q1)} to >{cell.budget:,}",  # the upper quartile lies beyond the budget
                 accuracy,
@@ -126,7 +126,7 @@ def _heatmap(plt: Any, table: Table, directory: str, stem: str) -> str:
                 continue
             rates[i, j] = cell.solved / cell.runs
             text_colour = "black" if rates[i, j] >= 0.45 else "white"  # dark on viridis' light half
-            axes.text(j, i, f"{cell.solved}/{cell.runs}\n{_median(cell)}",
+            axes.text(j, i, f"{cell.solved}/{cell.runs}\n{median_or_beyond(cell.median_sequences_to_solve, cell.budget)}",
                       ha="center", va="center", fontsize=7, color=text_colour)
     image = axes.imshow(rates, cmap="viridis", vmin=0, vmax=1, aspect="auto")
     axes.set(xticks=range(len(table.gaps)), xticklabels=[str(g) for g in table.gaps],
@@ -213,12 +213,6 @@ def _environment_lines(records: Sequence[RunRecord]) -> list[str]:
         f"{r.env.get('device_name')} ({r.env.get('device')}), torch {r.env.get('torch')}, "
         f"{r.env.get('threads')} thread(s)" for r in records)
     return [f"- {count} runs on {what}" for what, count in environments.most_common()]
-
-
-def _median(cell: Cell) -> str:
-    """The median sequences to solve, '>budget' when half or more did not solve."""
-    median = cell.median_sequences_to_solve
-    return count(median) if median is not None else f">{count(cell.budget)}"
 
 
 def _relevant(published: Sequence[Published], params: Mapping[str, Any], ignore: str | None = None

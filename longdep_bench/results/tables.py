@@ -13,7 +13,6 @@ budget shows those, not a mixture).
 from __future__ import annotations
 
 import json
-import math
 import statistics
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
@@ -22,6 +21,7 @@ from tabulate import tabulate
 
 from longdep_bench.config.settings import row_settings
 from longdep_bench.results.records import RunRecord, Status, code_key
+from longdep_bench.results.statistics import count, median_or_beyond, wilson_interval
 
 # Settings that tell two rows of one architecture apart when they differ within a table: derived from
 # the settings declaration, so that a setting added later splits rows too.
@@ -52,18 +52,6 @@ class Cell:
         """The 95% Wilson score interval of the success rate: what ``solved/runs`` over a few seeds
         says about the rate over all seeds (5/5 is 57-100%)."""
         return wilson_interval(self.solved, self.runs)
-
-
-WILSON_Z = 1.959964  # the normal quantile of a two-sided 95% interval
-
-
-def wilson_interval(successes: int, trials: int) -> tuple[float, float]:
-    """The 95% Wilson score interval of a binomial proportion (Wilson 1927), which stays inside
-    [0, 1] and is not empty at 0/n or n/n, unlike the normal approximation."""
-    p, z2 = successes / trials, WILSON_Z ** 2
-    centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
-    half = WILSON_Z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials ** 2)) / (1 + z2 / trials)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass(frozen=True)
@@ -242,21 +230,11 @@ def run_hours(records: Sequence[RunRecord]) -> float:
     return sum(r.train_seconds + r.eval_seconds + r.compile_seconds for r in records) / 3600
 
 
-def count(value: float) -> str:
-    """31,390 -> '31k'; 1,500 -> '1.5k'."""
-    if value >= 10_000:
-        return f"{value / 1000:.0f}k"
-    if value >= 1000:
-        return f"{value / 1000:.1f}k"
-    return f"{value:.0f}"
-
-
 def _cell_text(cell: Cell | None) -> str:
     if cell is None:
         return ""
     solved = f"{cell.solved}/{cell.runs}" + (f" ({cell.failed} failed)" if cell.failed else "")
-    median = (count(cell.median_sequences_to_solve) if cell.median_sequences_to_solve is not None
-              else f">{count(cell.budget)}")
+    median = median_or_beyond(cell.median_sequences_to_solve, cell.budget)
     accuracy = f"{cell.mean_test_accuracy:.1%}" if cell.mean_test_accuracy is not None else "n/a"
     return f"{solved} · {median} · {accuracy}"
 

@@ -21,8 +21,8 @@ import pytest
 from longdep_bench_tasks import temporal_order as to
 
 from longdep_bench import one_hot, rng
-from longdep_bench.config.run_config import derive_seeds
 from longdep_bench.config.options import SweepOptions
+from longdep_bench.config.run_config import derive_seeds
 from longdep_bench.discovery.registry import get_registry
 from longdep_bench.planning.plan import plan
 from longdep_bench.system.environment import configure_threads

@@ -23,8 +23,8 @@ import itertools
 import pytest
 import torch
 
-from longdep_bench.config.run_config import derive_seeds
 from longdep_bench.config.options import SweepOptions
+from longdep_bench.config.run_config import derive_seeds
 from longdep_bench.discovery.registry import get_registry
 from longdep_bench.planning.plan import plan
 from longdep_bench.system.environment import configure_threads

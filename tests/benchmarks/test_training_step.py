@@ -18,8 +18,8 @@ import itertools
 
 import torch
 
-from longdep_bench.config.run_config import derive_seeds
 from longdep_bench.config.options import SweepOptions
+from longdep_bench.config.run_config import derive_seeds
 from longdep_bench.discovery.registry import get_registry
 from longdep_bench.kernels.triton import cells as triton_cells
 from longdep_bench.planning.plan import plan
