@@ -32,10 +32,6 @@ def _registry(warn: bool = True) -> Registry:
     return registry
 
 
-def _params_text(params: Sequence[Any]) -> str:
-    return ", ".join(f"{p.name}={p.default}" for p in params)
-
-
 def _params_info(params: Sequence[Any]) -> dict[str, Any]:
     return {p.name: {"default": p.default, "accepted": p.accepted(), "help": p.help} for p in params}
 
@@ -56,7 +52,7 @@ def _details(kind: str, spec: Any) -> dict[str, Any]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="longdep-bench", prog_name=PROG)
-@click.option("--debug", is_flag=True, help="Show the traceback of a plugin's fault (first option only).")
+@click.option("--debug", is_flag=True, help="Show the traceback of a plugin's fault (anywhere on the line).")
 def cli(debug: bool) -> None:
     """Benchmark recurrent architectures on long-term-dependency tasks."""
 
@@ -258,25 +254,6 @@ def _given_settings(values: dict[str, Any]) -> dict[str, Any]:
     return given
 
 
-def _sweep(config: str | None, given: dict[str, Any]) -> tuple[list[Any], Any]:
-    """The sweep's blocks (SweepOptions) and its Execution: defaults, then the sweep file, then the
-    command line."""
-    from longdep_bench.config.options import Execution, SweepOptions
-    from longdep_bench.config.settings import BY_NAME, Scope, in_scopes
-    from longdep_bench.config.sweep_file import load_sweep_file
-
-    per_block = {k: v for k, v in given.items() if BY_NAME[k].scope.per_block}
-    top = {k: v for k, v in given.items() if not BY_NAME[k].scope.per_block}
-    blocks: list[dict[str, Any]] = [per_block]
-    if config:
-        sweep_file = load_sweep_file(config)
-        blocks = [{**block, **per_block} for block in sweep_file.runs]
-        top = {**sweep_file.top, **top}
-    runtime = {s.name: top[s.name] for s in in_scopes(Scope.RUNTIME) if s.name in top}
-    execution = Execution(**{s.name: top[s.name] for s in in_scopes(Scope.EXECUTION) if s.name in top})
-    return [SweepOptions(**block, **runtime) for block in blocks], execution
-
-
 @cli.command("run")
 @setting_options
 @click.option("--config", type=click.Path(dir_okay=False), help="Sweep file (TOML); options given here override it.")
@@ -291,39 +268,22 @@ def run_command(config: str | None, resume: bool, quiet: bool, fmt: str, **value
     input, 3 when the environment failed (a dead worker, a full disk), 130, 143 or 129 when SIGINT,
     SIGTERM or SIGHUP stopped it.
     """
-    from longdep_bench.config.settings import MAX_RUNS
+    from longdep_bench.config.sweep_file import sweep_blocks
     from longdep_bench.execution.driver import SweepInterrupted, run_sweep
     from longdep_bench.execution.progress import Progress
-    from longdep_bench.planning.plan import plan
+    from longdep_bench.planning.plan import plan_sweep
     from longdep_bench.results.records import Status
     from longdep_bench.results.tables import build_tables
 
-    blocks, execution = _sweep(config, _given_settings(values))
+    blocks, execution = sweep_blocks(config, _given_settings(values))
     registry = _registry()
     output_format = registry.format(fmt)
-    configs: dict[str, Any] = {}
-    for number, options in enumerate(blocks, start=1):
-        try:
-            planned = plan(options, registry)
-        except BenchError as exc:
-            if config is None:
-                raise
-            raise type(exc)(f"{config} [[run]] #{number}: {exc}") from None
-        if len(configs) + len(planned) > MAX_RUNS:
-            raise BenchError(f"the sweep plans more than {MAX_RUNS:,} runs; split it")
-        for run_config in planned:
-            first = configs.setdefault(run_config.run_id(), run_config)
-            if first.runtime() != run_config.runtime():
-                one, other = _runtime_labels(first, run_config)
-                raise BenchError(
-                    f"{one} and {other} ask for the same runs (runtime settings and options, such as kernel, "
-                    "change how a run executes, not what it computes, and not its id): one results file holds one "
-                    "of them; run the other with another -o to compare")
+    configs = plan_sweep(blocks, registry, config)
     defaults = {name: {p.name: p.default for p in entry.spec.options} for name, entry in registry.architectures.items()}
     started = time.perf_counter()
     try:
         records = run_sweep(
-            list(configs.values()), execution, registry, strict=resume,
+            configs, execution, registry, strict=resume,
             notify=lambda message: click.echo(f"{PROG}: {message}", err=True),
             progress_factory=lambda total, parallel: Progress(total, parallel, quiet=quiet, defaults=defaults))
     except SweepInterrupted as stop:
@@ -342,14 +302,6 @@ def run_command(config: str | None, resume: bool, quiet: bool, fmt: str, **value
                    err=True)
     if errors:
         sys.exit(1)
-
-
-def _runtime_labels(one: Any, other: Any) -> tuple[str, str]:
-    """``arch:name=value,..`` for two run configs: the runtime settings in which they differ."""
-    flat = [{**c.arch_runtime, **{k: v for k, v in c.runtime().items() if k != "arch_runtime"}} for c in (one, other)]
-    differing = sorted(k for k in flat[0].keys() | flat[1].keys() if flat[0].get(k) != flat[1].get(k))
-    first, second = (f"{c.arch}:" + ",".join(f"{k}={f.get(k)}" for k in differing) for c, f in zip((one, other), flat))
-    return first, second
 
 
 def _runs(count: int) -> str:
@@ -471,6 +423,13 @@ def _silence_stdout() -> None:
         pass
 
 
+def _without_debug(arguments: list[str]) -> tuple[list[str], bool]:
+    """The arguments without ``--debug`` (which may stand anywhere before a ``--``), and whether it was there."""
+    end = arguments.index("--") if "--" in arguments else len(arguments)
+    kept = [a for a in arguments[:end] if a != "--debug"] + arguments[end:]
+    return kept, len(kept) != len(arguments)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point. Exit status: 0; 1 when runs failed, a plugin broke its contract or a run does not
     reproduce; 2 for bad input; 3 when the environment failed (a dead worker or scheduler, a full
@@ -478,7 +437,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     failure is one line on stderr (``--debug`` adds the traceback of a plugin's fault)."""
     from longdep_bench.system import signals
 
-    arguments = list(sys.argv[1:] if argv is None else argv)
+    arguments, debug = _without_debug(list(sys.argv[1:] if argv is None else argv))
     previous = {signum: signal.getsignal(signum) for signum in signals.STOPPING}
     signals.install()
     try:
@@ -489,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (click.ClickException, BenchError) as exc:
         message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
         _say(f"error: {message}")
-        if "--debug" in arguments[:1] and exc.__cause__ is not None:
+        if debug and exc.__cause__ is not None:
             traceback.print_exception(exc.__cause__)
         code = getattr(exc, "exit_code", BAD_INPUT) if isinstance(exc, BenchError) else BAD_INPUT
     except (KeyboardInterrupt, click.exceptions.Abort):

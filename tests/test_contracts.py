@@ -91,10 +91,15 @@ def test_generate_names_the_plugin_and_the_broken_rule(plugin_dist, cli, tmp_pat
     assert f"task '{kind}' (plugin tasks from fake-bad)" in line and rule in line and "Traceback" not in line
 
 
-def test_debug_shows_the_traceback_of_a_plugin_fault(plugin_dist, cli, tmp_path):
+@pytest.mark.parametrize("where", [0, 1, 7])
+def test_debug_shows_the_traceback_of_a_plugin_fault_wherever_it_stands(plugin_dist, cli, tmp_path, where):
     plugin_dist("fake-bad", {"tasks": BAD_TASKS})
-    result = cli("--debug", "generate", "raises", "-n", "5", "--seed", "1", "-o", str(tmp_path / "d.npz"))
+    arguments = ["generate", "raises", "-n", "5", "--seed", "1", "-o", str(tmp_path / "d.npz")]
+    arguments.insert(where, "--debug")
+    result = cli(*arguments)
     assert result.code == 1 and "Traceback" in result.err and "no data today" in result.err
+    without = cli("generate", "raises", "-n", "5", "--seed", "1", "-o", str(tmp_path / "d.npz"))
+    assert without.code == 1 and "Traceback" not in without.err
 
 
 @pytest.mark.parametrize("kind", ["class-seven", "impure", "raises"])

@@ -164,17 +164,3 @@ def test_bad_gpu_requests_are_one_line(cli, tmp_path):
     result = cli("run", "--devices", "0,1", "--device", "cpu", "--seeds", "1", "-o", str(tmp_path / "r.jsonl"))
     assert result.code == 2 and "--devices 0,1 needs CUDA" in result.err
     assert len(result.err.strip().splitlines()) == 1
-
-
-def test_scheduler_times_new_kinds_first_then_starts_the_longest():
-    from types import SimpleNamespace
-
-    from longdep_bench.execution.driver import _Scheduler
-
-    configs = [_config(arch, seed=seed) for seed in range(2) for arch in ("rnn", "lstm", "gru")]
-    scheduler = _Scheduler(configs)
-    first = [scheduler.next() for _ in range(3)]
-    assert [c.arch for c in first] == ["rnn", "lstm", "gru"]  # nothing timed yet: plan order
-    for config, seconds in zip(first, (24.0, 5.0, 4.0)):
-        scheduler.finished(config, SimpleNamespace(train_seconds=seconds, eval_seconds=0.0, compile_seconds=0.0))
-    assert [scheduler.next().arch for _ in range(3)] == ["rnn", "lstm", "gru"]  # longest first

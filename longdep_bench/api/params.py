@@ -17,7 +17,7 @@ class Param:
     """One named parameter with a type, a default and the range of values it accepts."""
 
     name: str
-    type: type
+    type: type[Any]
     default: Any
     help: str
     min: float | None = None

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from longdep_bench.api.params import suggest
-from longdep_bench.config.settings import BY_NAME
+from longdep_bench.config.options import Execution, SweepOptions
+from longdep_bench.config.settings import BY_NAME, Scope, in_scopes
 from longdep_bench.system.errors import BenchError
 from longdep_bench.system.files import read_text
 
@@ -71,3 +72,18 @@ def load_sweep_file(path: str) -> SweepFile:
     runs = tuple({**shared, **_validated(block, f"{path} [[run]] #{number}", per_block=True)}
                  for number, block in enumerate(blocks, start=1))
     return SweepFile(runs=runs, top={k: v for k, v in top.items() if not BY_NAME[k].scope.per_block})
+
+
+def sweep_blocks(path: str | None, given: Mapping[str, Any]) -> tuple[list[SweepOptions], Execution]:
+    """A sweep's blocks and its execution: the defaults, then the sweep file at ``path`` (if any),
+    then the settings ``given`` on the command line (validated values by setting name)."""
+    per_block = {k: v for k, v in given.items() if BY_NAME[k].scope.per_block}
+    top = {k: v for k, v in given.items() if not BY_NAME[k].scope.per_block}
+    blocks: list[dict[str, Any]] = [per_block]
+    if path:
+        sweep_file = load_sweep_file(path)
+        blocks = [{**block, **per_block} for block in sweep_file.runs]
+        top = {**sweep_file.top, **top}
+    runtime = {s.name: top[s.name] for s in in_scopes(Scope.RUNTIME) if s.name in top}
+    execution = Execution(**{s.name: top[s.name] for s in in_scopes(Scope.EXECUTION) if s.name in top})
+    return [SweepOptions(**block, **runtime) for block in blocks], execution

@@ -102,7 +102,7 @@ class Registry:
     entries: dict[str, dict[str, Registered]] = field(default_factory=lambda: {k.name: {} for k in KINDS})
     conflicts: dict[tuple[str, str], list[Registered]] = field(default_factory=dict)
     invalid: dict[tuple[str, str], tuple[Registered, str]] = field(default_factory=dict)  # spec, its problems
-    probed: set[str] = field(default_factory=set)  # tasks checked against their data
+    probes: dict[str, str] = field(default_factory=dict)  # task -> its probe's problems ("": none), once probed
     plugins: list[PluginInfo] = field(default_factory=list)
     failures: list[PluginFailure] = field(default_factory=list)
 
@@ -113,22 +113,24 @@ class Registry:
 
     @property
     def tasks(self) -> dict[str, Registered]:
-        """Usable tasks by name."""
-        return self.entries["task"]
+        """Tasks by name, less those whose probe found their declarations wrong."""
+        return {name: entry for name, entry in self.entries["task"].items() if not self.probes.get(name)}
 
     def entry(self, kind: str, name: str) -> Registered:
         """The registered ``kind`` called ``name``; a BenchError (with suggestions, or naming the
-        conflicting plugins) otherwise."""
+        conflicting plugins) otherwise, and a PluginError for a spec whose declarations are wrong (a
+        task's checked against its data the first time it is asked for: the registry itself is not
+        changed)."""
         if (kind, name) in self.conflicts:
             raise BenchError(conflict_message(kind, name, self.conflicts[kind, name]))
-        if kind == "task" and name in self.entries[kind] and name not in self.probed:
-            self.probe(name)
         if (kind, name) in self.invalid:
             raise PluginError(invalid_message(kind, *self.invalid[kind, name]))
         table = self.entries[kind]
         if name not in table:
             known = ", ".join(sorted(table)) or "none"
             raise BenchError(f"unknown {kind} {name!r}{suggest(name, list(table))}; known: {known}")
+        if kind == "task" and self.probe(name):
+            raise PluginError(invalid_message(kind, table[name], self.probes[name]))
         return table[name]
 
     def architecture(self, name: str) -> ArchitectureSpec:
@@ -147,33 +149,35 @@ class Registry:
         """The output format called ``name``."""
         return self.entry("format", name).spec
 
-    def probe(self, name: str) -> None:
-        """Check a task's declared baseline against its data once (see :mod:`longdep_bench.discovery.declarations`);
-        a task with problems becomes unusable."""
-        self.probed.add(name)
-        entry = self.entries["task"][name]
-        problems = declarations.probe_problems(entry.spec)
-        if problems:
-            del self.entries["task"][name]
-            self.invalid["task", name] = (entry, "; ".join(problems))
+    def probe(self, name: str) -> str:
+        """The problems of a task's declared baseline against its data ("" for none; see
+        :mod:`longdep_bench.discovery.declarations`), computed once: generating the probe batch
+        compiles a compiled generator, so it runs when a task is first used, not at start-up."""
+        if name not in self.probes:
+            self.probes[name] = "; ".join(declarations.probe_problems(self.entries["task"][name].spec))
+        return self.probes[name]
 
     def probe_all(self) -> None:
         """Check every task against its data (``plugins`` does: it says everything that is wrong)."""
-        for name in list(self.entries["task"]):
-            if name not in self.probed:
-                self.probe(name)
+        for name in self.entries["task"]:
+            self.probe(name)
+
+    def _unusable(self) -> list[tuple[str, Registered, str]]:
+        """Every spec that cannot be used for its declarations: (kind, entry, problems)."""
+        return [(kind, entry, problem) for (kind, _), (entry, problem) in sorted(self.invalid.items())] + [
+            ("task", self.entries["task"][name], problem) for name, problem in sorted(self.probes.items()) if problem]
 
     def listing(self, kind: str) -> list[tuple[Registered, bool]]:
         """Every spec of a kind by name, conflicting ones included: (entry, in conflict)."""
-        usable = [(entry, False) for entry in self.entries[kind].values()]
         clashing = [(entry, True) for (k, _), entries in self.conflicts.items() if k == kind for entry in entries]
-        unusable = [(entry, True) for (k, _), (entry, _) in self.invalid.items() if k == kind]
+        usable = [(entry, False) for entry in (self.tasks if kind == "task" else self.entries[kind]).values()]
+        unusable = [(entry, True) for k, entry, _ in self._unusable() if k == kind]
         return sorted(usable + clashing + unusable, key=lambda pair: (pair[0].spec.name, pair[0].plugin))
 
     def conflict_lines(self) -> list[str]:
         """One line per name that several plugins register, and per spec whose declarations are wrong."""
         return [conflict_message(kind, name, entries) for (kind, name), entries in sorted(self.conflicts.items())] + [
-            invalid_message(kind, entry, problem) for (kind, _), (entry, problem) in sorted(self.invalid.items())]
+            invalid_message(kind, entry, problem) for kind, entry, problem in self._unusable()]
 
     def warning_lines(self) -> list[str]:
         """One line per plugin warning (hooks that registered nothing, near-misses of hook names)."""

@@ -22,6 +22,7 @@ from longdep_bench.config.options import Execution
 from longdep_bench.config.run_config import RunConfig
 from longdep_bench.config.settings import AUTO
 from longdep_bench.discovery.registry import Registry
+from longdep_bench.execution.scheduler import Scheduler
 from longdep_bench.planning.plan import parse_ref
 from longdep_bench.results.records import (
     RunRecord,
@@ -34,7 +35,7 @@ from longdep_bench.results.records import (
 )
 from longdep_bench.system.errors import BenchError, EnvironmentFailure, Interrupted
 from longdep_bench.system.files import Claims, Follower, file_size, set_aside_truncated_tail
-from longdep_bench.system.signals import mark_driver, received
+from longdep_bench.system.signals import mark_driver, raise_if_received, received
 from longdep_bench.training.loop import train
 
 
@@ -96,36 +97,6 @@ def resolve_jobs(jobs: int | str, runs: int, device: str, devices: Sequence[int]
     return auto(runs, device, devices, options or {}) if auto else runs
 
 
-def _kind(config: RunConfig) -> str:
-    """Runs of one kind (architecture and options on a task and its parameters) take similar times."""
-    return json.dumps([config.arch, config.arch_options, config.task, config.params, config.hidden], sort_keys=True,
-                      default=dict)
-
-
-class _Scheduler:
-    """Which run to start next: runs of a kind not yet timed first (in plan order, to learn what they
-    cost), then the kinds that took longest, so that a long run does not start last and finish alone."""
-
-    def __init__(self, configs: Sequence[RunConfig]):
-        self.kinds = {id(config): _kind(config) for config in configs}
-        self.waiting = list(configs)
-        self.seconds: dict[str, list[float]] = {}
-
-    def finished(self, config: RunConfig, record: RunRecord) -> None:
-        """Learn from a finished run."""
-        seconds = record.train_seconds + record.eval_seconds + record.compile_seconds
-        self.seconds.setdefault(self.kinds[id(config)], []).append(seconds)
-
-    def next(self) -> RunConfig:
-        """Remove and return the run to start next."""
-        def expected(config: RunConfig) -> float:
-            times = self.seconds.get(self.kinds[id(config)])
-            return sum(times) / len(times) if times else float("inf")
-
-        best = max(range(len(self.waiting)), key=lambda i: (expected(self.waiting[i]), -i))
-        return self.waiting.pop(best)
-
-
 class Coordination:
     """What other sweeps on the same results file do: runs they have in flight (claims) and runs they
     recorded since this sweep read the file. A run claimed elsewhere waits; one recorded elsewhere is
@@ -170,15 +141,16 @@ def execute(configs: Sequence[RunConfig], executor: concurrent.futures.Executor 
     """Train every configuration and yield records as they finish (in completion order).
 
     With an executor, at most ``jobs`` runs are in flight; the next run to start is chosen by
-    :class:`_Scheduler`. Every run trains the same either way: only the order changes. With
+    :class:`~longdep_bench.execution.scheduler.Scheduler`. Every run trains the same either way: only the order changes. With
     ``coordination``, a run that another sweep on the same file trains waits for it, and is not run
     again if that sweep records it.
     """
-    scheduler = _Scheduler(configs)
+    scheduler = Scheduler(configs)
     running: dict[concurrent.futures.Future, RunConfig] = {}
     deferred: list[RunConfig] = []
-    while scheduler.waiting or running or deferred:
-        while scheduler.waiting and len(running) < max(1, jobs):
+    while scheduler or running or deferred:
+        raise_if_received()
+        while scheduler and len(running) < max(1, jobs):
             config = scheduler.next()
             if coordination is not None and not coordination.take(config):
                 deferred.append(config)
@@ -194,7 +166,7 @@ def execute(configs: Sequence[RunConfig], executor: concurrent.futures.Executor 
         if not running:
             if deferred:  # only runs that other sweeps train are left: wait for them
                 time.sleep(Coordination.POLL_SECONDS)
-                scheduler.waiting.extend(c for c in deferred if not coordination.skipped(c))
+                scheduler.add(c for c in deferred if not coordination.skipped(c))
                 deferred.clear()
             continue
         done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
@@ -276,6 +248,8 @@ def run_sweep(configs: Sequence[RunConfig], execution: Execution, registry: Regi
                     if fallback and record.arch not in warned:
                         warned.add(record.arch)
                         notify(f"warning: {record.arch}: {fallback} (its records say so)")
+                    raise_if_received()  # the record is written: stop here if asked to
+                raise_if_received()  # a request to stop that came during the last run
         except (KeyboardInterrupt, Interrupted) as stop:
             progress.close()
             raise SweepInterrupted(len(new), len(todo), getattr(stop, "signum", signal.SIGINT)) from None

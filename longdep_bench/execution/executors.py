@@ -240,7 +240,7 @@ def open_local(request: ExecutorRequest) -> Iterator[concurrent.futures.Executor
     if devices:
         per_gpu = -(-request.jobs // len(devices))
         if gpu_sharing(request.options) == "threads":
-            pool: concurrent.futures.Executor = GpuPool(devices, threads=per_gpu)
+            pool: GpuPool | LocalPool = GpuPool(devices, threads=per_gpu)
         else:
             pool = GpuPool([device for device in devices for _ in range(per_gpu)], threads=1)
     else:

@@ -62,6 +62,7 @@ class Progress:
 
     def _postfix(self) -> None:
         running = min(self.parallel, self.total - self.done)
+        assert self.bar is not None  # called only while there is a bar
         self.bar.set_postfix_str(f"{running} running, {self.failed} failed")
 
     def finished(self, record: RunRecord) -> None:

@@ -19,7 +19,7 @@ so that their sum, which the cell uses, is the value.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 import torch
 
@@ -33,9 +33,9 @@ INIT_OPTIONS = (
 
 
 def _set(module: torch.nn.Module, gate: int, values: torch.Tensor) -> None:
-    hidden = module.hidden_size
+    hidden = cast(int, module.hidden_size)
     rows = slice(gate * hidden, (gate + 1) * hidden)
-    for layer in range(module.num_layers):
+    for layer in range(cast(int, module.num_layers)):
         getattr(module, f"bias_ih_l{layer}")[rows].copy_(values)
         getattr(module, f"bias_hh_l{layer}")[rows].zero_()
 
@@ -45,7 +45,7 @@ def apply_gate_init(module: torch.nn.Module, options: Mapping[str, Any], max_len
                     memory_gate: int, input_gate: int | None) -> None:
     """Initialise the gate biases of ``module`` according to ``options['init']``."""
     scheme = options["init"]
-    hidden = module.hidden_size
+    hidden = cast(int, module.hidden_size)
     if scheme == "constant":
         _set(module, memory_gate, torch.full((hidden,), float(options["gate_bias"])))
     elif scheme == "chrono":

@@ -177,5 +177,38 @@ def run_config(arch: ArchitectureSpec, options: Mapping[str, Any], task: TaskSpe
         arch_options=recorded(arch.options, {k: v for k, v in options.items() if k not in runtime}),
         arch_runtime={k: v for k, v in options.items() if k in runtime},
         params=recorded(task.params, params), seed=seed, master_seed=master_seed, hidden=hidden,
-        **{s.name: resolve(s, given.get(s.name), arch.recommended, task) for s in RUN_SETTINGS},
+        **{s.name: resolve(s, given.get(s.name, s.default), arch.recommended, task) for s in RUN_SETTINGS},
         **{s.name: given[s.name] for s in RUNTIME_SETTINGS if s.name in given})
+
+
+def plan_sweep(blocks: Sequence[SweepOptions], registry: Registry, source: str | None = None) -> list[RunConfig]:
+    """Every run of a sweep's blocks, each once: a run that two blocks plan is one run, unless they ask
+    for it with different runtime settings (a BenchError: one results file holds one of them). A
+    block's error names ``source`` (the sweep file) and the block; at most MAX_RUNS runs."""
+    configs: dict[str, RunConfig] = {}
+    for number, options in enumerate(blocks, start=1):
+        try:
+            planned = plan(options, registry)
+        except BenchError as exc:
+            if source is None:
+                raise
+            raise type(exc)(f"{source} [[run]] #{number}: {exc}") from None
+        if len(configs) + len(planned) > MAX_RUNS:
+            raise BenchError(f"the sweep plans more than {MAX_RUNS:,} runs; split it")
+        for config in planned:
+            first = configs.setdefault(config.run_id(), config)
+            if first.runtime() != config.runtime():
+                one, other = _runtime_labels(first, config)
+                raise BenchError(
+                    f"{one} and {other} ask for the same runs (runtime settings and options, such as kernel, "
+                    "change how a run executes, not what it computes, and not its id): one results file holds one "
+                    "of them; run the other with another -o to compare")
+    return list(configs.values())
+
+
+def _runtime_labels(one: RunConfig, other: RunConfig) -> tuple[str, str]:
+    """``arch:name=value,..`` for two run configs: the runtime settings in which they differ."""
+    flat = [{**c.arch_runtime, **{k: v for k, v in c.runtime().items() if k != "arch_runtime"}} for c in (one, other)]
+    differing = sorted(k for k in flat[0].keys() | flat[1].keys() if flat[0].get(k) != flat[1].get(k))
+    first, second = (f"{c.arch}:" + ",".join(f"{k}={f.get(k)}" for k in differing) for c, f in zip((one, other), flat))
+    return first, second

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
 from tabulate import tabulate
 
@@ -81,6 +81,7 @@ def verdict(paper: float, ours: Estimate) -> str:
         return "- (one run)"
     if paper < ours.low:
         return "slower"
+    assert ours.high is not None  # set together with low
     if paper > ours.high:
         return f"undecided ({ours.censored} unsolved)" if ours.censored else "faster"
     return "agrees"
@@ -153,7 +154,7 @@ def comparison_rows(records: Sequence[RunRecord], published: Mapping[str, Sequen
             low, high = wilson_interval(ours.solved, ours.runs)
             spread = f" ({figure.spread[0]:,}-{figure.spread[1]:,})" if figure.spread else ""
             trials = f", {figure.trials} trials" if figure.trials else ""
-            interval = ("-" if ours.low is None else f"{count(max(ours.low, 0))}-{count(ours.high)}"
+            interval = ("-" if ours.low is None else f"{count(max(ours.low, 0))}-{count(cast(float, ours.high))}"
                         + (" (open above)" if ours.censored else ""))
             rows.append([
                 _label(task, with_defaults(task_params.get(task, ()), matched[0].params), figure)
@@ -223,7 +224,7 @@ def suite_table(records: Sequence[RunRecord], architectures: Mapping[str, Archit
         columns.setdefault(column)
         rows.setdefault(row, {}).setdefault(column, []).append(record)
     body = []
-    for row in sorted(rows, key=keys.get):
+    for row in sorted(rows, key=keys.__getitem__):
         cells = []
         for column in columns:
             runs = at_largest_budget(rows[row][column]) if column in rows[row] else []

@@ -10,7 +10,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
 from tabulate import tabulate
 
@@ -146,8 +146,9 @@ def _small_multiples(plt: Any, table: Table, directory: str, stem: str, publishe
     rows = -(-len(table.rows) // columns)
     figure, grid = plt.subplots(rows, columns, figsize=(3.3 * columns, 2.6 * rows), squeeze=False, sharex=True,
                                 sharey=True)
-    stars = [(p.params.get(table.gap_param), p.sequences) for p in published
-             if p.sequences and p.params.get(table.gap_param) in position]
+    gap_key = cast(str, table.gap_param)  # None (a task without a lag parameter) gets None
+    stars = [(p.params.get(gap_key), p.sequences) for p in published
+             if p.sequences and p.params.get(gap_key) in position]
     for axes, (label, cells) in zip(grid.flat, table.rows):
         for gap, cell in cells.items():
             solved = [s for s in cell.solved_at if s is not None]

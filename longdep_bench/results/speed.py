@@ -47,7 +47,7 @@ def load_benchmarks(path: str, stat: str = "median") -> tuple[dict[str, Any], li
             raise BenchError(f"{path}: benchmark {name!r} has no {stat!r} statistic in seconds")
         if {"arch", "batch", "hidden", "length"} <= info.keys():
             _expect_fields(path, name, info, {"arch": str, "batch": int, "hidden": int, "length": int})
-            arch = info["arch"] + {"graphed": GRAPHED, "forward": FORWARD}.get(info.get("mode"), "")
+            arch = info["arch"] + {"graphed": GRAPHED, "forward": FORWARD}.get(info.get("mode", ""), "")
             cases.append({**{k: info[k] for k in ("batch", "hidden", "length")}, "arch": arch, "seconds": seconds})
         elif info.get("kind") == "generation":
             _expect_fields(path, name, info, {"case": str, "sequences": int})
@@ -60,7 +60,7 @@ def load_benchmarks(path: str, stat: str = "median") -> tuple[dict[str, Any], li
     return (machine if isinstance(machine, dict) else {}), cases
 
 
-def _expect_fields(path: str, name: str, info: dict[str, Any], kinds: dict[str, type]) -> None:
+def _expect_fields(path: str, name: str, info: dict[str, Any], kinds: dict[str, type[Any]]) -> None:
     """A benchmark's extra_info fields of the right types, or one line naming the first that is not."""
     for field, kind in kinds.items():
         value = info[field]

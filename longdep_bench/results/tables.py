@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import statistics
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence, cast
 
 from tabulate import tabulate
 
@@ -161,7 +161,7 @@ def _quantile(ranked: Sequence[float], q: float) -> float | None:
 
 def summarise(records: Sequence[RunRecord]) -> Cell:
     """The aggregate of a group of runs (one cell of a table)."""
-    solved = [r.sequences_to_solve for r in records if r.solved]
+    solved = [cast(int, r.sequences_to_solve) for r in records if r.solved]  # a solved run has its count
     ranked = sorted(solved) + [float("inf")] * (len(records) - len(solved))
     median, quartiles = _quantile(ranked, 0.5), (_quantile(ranked, 0.25), _quantile(ranked, 0.75))
     accuracies = [r.test_accuracy for r in records if r.test_accuracy is not None]
@@ -197,10 +197,11 @@ def build_tables(records: Iterable[RunRecord]) -> list[Table]:
         members = groups[key]
         first = members[0]
         gap_param = first.gap_param
-        gaps = tuple(sorted({r.params.get(gap_param) for r in members}, key=_gap_order))
+        gap_key = cast(str, gap_param)  # None (a task without a lag parameter) gets None: one column
+        gaps = tuple(sorted({r.params.get(gap_key) for r in members}, key=_gap_order))
         by_row: dict[str, dict[Any, list[RunRecord]]] = {}
         for record in members:
-            by_row.setdefault(_row_key(record), {}).setdefault(record.params.get(gap_param), []).append(record)
+            by_row.setdefault(_row_key(record), {}).setdefault(record.params.get(gap_key), []).append(record)
         labels = _labels({k: next(iter(v.values()))[0] for k, v in by_row.items()})
         rows = tuple(
             (labels[k], {gap: summarise(at_largest_budget(runs)) for gap, runs in by_row[k].items()})

@@ -13,7 +13,8 @@ import torch
 def configure_threads(threads: int) -> None:
     """Set torch's and numba's thread counts (numba's is capped at its pool size)."""
     torch.set_num_threads(threads)
-    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    # numba's config sets its attributes at import (invisible to a type checker)
+    numba.set_num_threads(max(1, min(threads, getattr(numba.config, "NUMBA_NUM_THREADS"))))
 
 
 # glibc's mallopt parameters: blocks up to MMAP_THRESHOLD come from the heap rather than their own

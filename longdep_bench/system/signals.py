@@ -32,6 +32,7 @@ def _raise(signum: int, frame: object) -> None:
 
 def install() -> None:
     """Make SIGINT, SIGTERM and SIGHUP raise Interrupted in this (the main) thread."""
+    _received.clear()  # a new command: nothing asked it to stop yet
     if threading.current_thread() is threading.main_thread():
         for signum in STOPPING:
             signal.signal(signum, _raise)
@@ -40,6 +41,14 @@ def install() -> None:
 def received() -> int | None:
     """The first stopping signal this process received, if any."""
     return _received[0] if _received else None
+
+
+def raise_if_received() -> None:
+    """Raise Interrupted if a stopping signal came. The handler raises too, but an exception raised
+    where C code calls back into Python (numba's cache hooks are ctypes callbacks) is printed and
+    dropped; the driver calls this at every point where it can stop, so that no request is lost."""
+    if _received:
+        raise Interrupted(_received[0])
 
 
 def mark_driver() -> None:

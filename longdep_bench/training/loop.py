@@ -27,7 +27,7 @@ import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import torch
 
@@ -248,7 +248,9 @@ class Run:
                 on_check(outcome.seen, window_accuracy)
             self.eval_clock.start()
             if outcome.seen >= next_curve:
-                outcome.curve.append([outcome.seen, evaluate(model, self.objective, curve_set).accuracy])
+                point = evaluate(model, self.objective, curve_set)
+                assert point is not None  # without at_least an evaluation is never abandoned
+                outcome.curve.append([outcome.seen, point.accuracy])
                 while next_curve <= outcome.seen:
                     next_curve *= 2
             if step.streak is not None:
@@ -256,7 +258,7 @@ class Run:
                 if reached is not None or at_end:
                     self._test(model, test, None)
                     outcome.sequences_to_solve = reached
-            elif window_accuracy >= config.threshold or at_end:
+            elif window_accuracy >= cast(float, config.threshold) or at_end:
                 if self._judge(model, test, at_end):
                     outcome.sequences_to_solve = outcome.seen
             self.eval_clock.stop()
@@ -271,7 +273,7 @@ class Run:
         the ``accuracy`` milestone the first time it holds), and the threshold on the task's fixed
         training set where it has one. At the end of the budget the test set is measured whatever."""
         config, outcome = self.config, self.outcome
-        threshold = config.threshold
+        threshold = cast(float, config.threshold)  # the planner resolves it (the task's success_threshold)
         deviation = config.test_error > 0
         if self.stop_set is None:
             result = self._test(model, test, None if at_end else threshold, deviation)
@@ -280,7 +282,10 @@ class Run:
         accurate = result is not None and result.accuracy >= threshold
         if accurate and deviation:
             outcome.milestones.setdefault("accuracy", outcome.seen)
-        solved = accurate and (not deviation or result.deviation < config.test_error)
+        solved = accurate
+        if solved and deviation:
+            assert result is not None and result.deviation is not None  # accurate: measured, deviation included
+            solved = result.deviation < config.test_error
         if solved and self.training_set is not None:
             trained = evaluate(model, self.objective, self.training_set, threshold)
             solved = trained is not None and trained.accuracy >= threshold

@@ -134,7 +134,7 @@ def objective(task: TaskSpec, output_units: str = "linear", step_loss: str = "me
         return close if output is OutputKind.CLASS_AT_END else (close | ~judged_steps(batch)).all(-1)
 
     if abs_error > 0:
-        correct = within
+        correct: Callable[[Any, Batch], torch.Tensor] = within
     else:
         chosen = task.correct or _DEFAULT_CORRECT[output]
         correct = (lambda outputs, batch: chosen(torch.sigmoid(outputs), batch)) if output_units == "sigmoid" \

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, cast
 
 import numpy as np
 import torch
@@ -243,6 +243,7 @@ class TrainingStep:
 
     def _warm_up(self, n: int) -> None:
         """An eager step on a side stream, as CUDA graph capture wants its warm-up steps."""
+        assert self.staging is not None  # called by _dispatch once the buffers exist
         if self.device.type != "cuda":
             self._body(self.staging.batch, n)
             return
@@ -254,10 +255,11 @@ class TrainingStep:
 
     def _capture(self, n: int) -> None:
         """Capture the step, then replay it for this batch; on failure run eagerly from now on."""
+        assert self.staging is not None  # called by _dispatch once the buffers exist
         try:
             with GATE.capturing():
                 synchronize(self.device)
-                replay = capture(lambda: self._body(self.staging.batch, n))
+                replay = capture(lambda: self._body(cast(_Staging, self.staging).batch, n))
         except Exception as exc:  # host syncs, data-dependent shapes, unsupported kernels
             synchronize(self.device)
             reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
@@ -274,7 +276,7 @@ class TrainingStep:
         """The correct count and summed loss since the last call (this waits for the device), then zero them."""
         return self.totals.take()
 
-    def runtime(self) -> Mapping[str, Any]:
+    def runtime(self) -> dict[str, Any]:
         """How the step ran: whether it was graphed, why not if it could have been, and what the
         model's modules report about themselves (``runtime_info()``, e.g. the kernel that ran)."""
         return {"graphed": self.replay is not None, "graph_fallback": self.fallback, **module_info(self.model)}
@@ -285,7 +287,7 @@ def module_info(model: torch.nn.Module) -> dict[str, Any]:
     info: dict[str, Any] = {}
     for module in model.modules():
         if callable(getattr(module, "runtime_info", None)):
-            info.update(module.runtime_info())
+            info.update(cast(Any, module).runtime_info())
     return info
 
 
@@ -317,7 +319,7 @@ class OnlineStep:
         watching = self.streak is not None and self.streak.reached_at() is None
         saved = self._snapshot() if watching else None
         self._train(self.task.generate(self.params, n, self.data_seed, start), n)
-        reached = self.streak.reached_at() if watching else None
+        reached = cast(Streak, self.streak).reached_at() if watching else None  # watching: there is a streak
         if saved is None or reached is None or reached == start + n:
             return n
         self.learner, self.totals, state = saved
@@ -345,6 +347,6 @@ class OnlineStep:
         """The correct count and summed loss since the last call, then zero them."""
         return self.totals.take()
 
-    def runtime(self) -> Mapping[str, Any]:
+    def runtime(self) -> dict[str, Any]:
         """How the step ran: never graphed; what the model's modules report (the learning rule)."""
         return {"graphed": False, "graph_fallback": None, **module_info(self.model)}

@@ -23,13 +23,15 @@ the entry point, an autograd function over CPU tensors.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from numba import njit
 from torch import Tensor
 
-FAST = {"cache": True, "nogil": True, "fastmath": True, "error_model": "numpy"}  # numpy: no division checks
+FAST: dict[str, Any] = {"cache": True, "nogil": True, "fastmath": True,
+                        "error_model": "numpy"}  # numpy: no division checks
 
 
 @dataclass(frozen=True)
