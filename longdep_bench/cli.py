@@ -133,7 +133,7 @@ def _save_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
     from longdep_bench.system.files import replacing
 
     with replacing(path, "data set") as handle:
-        np.savez_compressed(handle, **arrays)
+        np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
 
 
 @cli.command("generate")

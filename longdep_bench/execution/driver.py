@@ -166,7 +166,7 @@ def execute(configs: Sequence[RunConfig], executor: concurrent.futures.Executor 
         if not running:
             if deferred:  # only runs that other sweeps train are left: wait for them
                 time.sleep(Coordination.POLL_SECONDS)
-                scheduler.add(c for c in deferred if not coordination.skipped(c))
+                scheduler.add(c for c in deferred if coordination is None or not coordination.skipped(c))
                 deferred.clear()
             continue
         done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
@@ -254,10 +254,11 @@ def run_sweep(configs: Sequence[RunConfig], execution: Execution, registry: Regi
             progress.close()
             raise SweepInterrupted(len(new), len(todo), getattr(stop, "signum", signal.SIGINT)) from None
         except WorkerLost:
-            if received() is None:
+            signum = received()
+            if signum is None:
                 raise
             progress.close()  # the signal reached the workers too: an interruption, not a failure
-            raise SweepInterrupted(len(new), len(todo), received()) from None
+            raise SweepInterrupted(len(new), len(todo), signum) from None
         progress.close()
         coordination.follow()  # the records other sweeps wrote meanwhile
     finally:

@@ -35,9 +35,10 @@ def task_variants(registry: Registry, text: str, params: Sequence[str], gaps: Se
     if gaps and task.gap_param in given:
         raise BenchError(f"task {task.name!r}: give its lag either with --gap or with {task.gap_param}=, not both")
     variants = []
-    for gap in gaps or [None]:
+    lags: Sequence[int | None] = gaps or [None]
+    for gap in lags:
         values = dict(given)
-        if gap is not None:
+        if gap is not None and task.gap_param is not None:
             values[task.gap_param] = str(gap)
         resolved = resolve_params(task.params, values, f"task {task.name!r}")
         if task.check is not None:
