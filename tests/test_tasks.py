@@ -50,10 +50,30 @@ def test_declared_baselines_match_generated_data(name):
         logits[:, -10:, 1:9] = 0.0
         loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch.targets.flatten())
         assert float(loss) == pytest.approx(task.baseline_loss(params), rel=1e-3)
+        assert task.chance == pytest.approx(0.0) and (1 / 8) ** 10 < 1e-9  # guessing all ten copied symbols
     elif task.output.value == "class-at-end":
         counts = np.bincount(batch.targets.numpy(), minlength=len(task.classes))
         assert chi2_uniform_ok(counts) and task.chance == pytest.approx(1 / len(task.classes))
         assert task.baseline_loss(params) == pytest.approx(math.log(len(task.classes)))
+    elif task.output.value == "class-per-step":
+        # a model right at every step but the one that needs the long-lag symbol (the latest judged
+        # step whose target varies: Reber's last symbol is always E, the one before it decides) can
+        # only guess there, and its best guess is the most frequent target there
+        targets = batch.targets.numpy()
+        judged = [np.flatnonzero(row >= 0) for row in targets]
+        for back in (1, 2, 3):
+            decisive = np.array([row[steps[-back]] for row, steps in zip(targets, judged)])
+            if len(np.unique(decisive)) > 1:
+                break
+        frequencies = np.bincount(decisive) / len(decisive)
+        assert len(np.flatnonzero(frequencies)) == 2, "the decisive step chooses between two symbols"
+        assert task.chance == pytest.approx(frequencies.max(), abs=0.02)
+    elif task.output.value == "value-at-end":
+        # the best constant prediction (the mean target) meets the task's criterion this often
+        outputs = torch.full((len(batch), 1), float(batch.targets.float().mean()))
+        assert float(task.correct(outputs, batch).float().mean()) == pytest.approx(task.chance, abs=0.01)
+    else:
+        pytest.fail(f"no oracle for the baseline of {name} ({task.output.value}): add one here")
 
 
 def test_task6b_structure_and_gap_formula():

@@ -22,7 +22,7 @@ from longdep_bench.config.options import SweepOptions
 from longdep_bench.config.run_config import derive_seeds
 from longdep_bench.discovery.registry import get_registry
 from longdep_bench.kernels.triton import cells as triton_cells
-from longdep_bench.planning.plan import plan
+from longdep_bench.planning.plan import parse_ref, plan
 from longdep_bench.system.environment import configure_threads
 from longdep_bench.system.timing import synchronize
 from longdep_bench.training.steps import WARMUP_STEPS, prepare_step
@@ -60,19 +60,48 @@ def pytest_generate_tests(metafunc):
     if "mode" in metafunc.fixturenames:
         cuda = metafunc.config.getoption("--device") == "cuda"
         sizes = CUDA_SIZES if cuda else SIZES
+        if metafunc.config.getoption("benchmark_disable"):  # as a test (CI): one size, results compared
+            sizes = sizes[:1]
         metafunc.parametrize("arch", _refs(cuda))
         metafunc.parametrize("batch,hidden,length", sizes, ids=[f"B{b}-H{h}-L{t}" for b, h, t in sizes])
         metafunc.parametrize("mode", ["graphed", "eager"] if cuda else ["eager"])
 
 
-def test_training_step(benchmark, device, arch, batch, hidden, length, mode):
-    configure_threads(1)
+def _trained(arch: str, batch: int, hidden: int, length: int, device: torch.device, mode: str, steps: int = 2):
+    """The step of ``arch`` at this size, and its model's parameters after ``steps`` steps."""
     registry = get_registry()
     [config] = plan(SweepOptions(archs=(arch,), tasks=("task6a",), gaps=(length - 70,), seeds=1, hidden=hidden,
                                  batch_size=batch, device=device.type,
                                  cuda_graphs="on" if mode == "graphed" else "off"), registry)
     step = prepare_step(config, registry.task("task6a"), registry.architecture(config.arch),
                         derive_seeds(0, 0), device, length)
+    for start in range(0, steps * batch, batch):
+        step(start, batch)
+    synchronize(device)
+    return step, [p.detach().clone() for p in step.model.parameters()]
+
+
+def test_training_step(benchmark, device, arch, batch, hidden, length, mode):
+    configure_threads(1)
+    if benchmark.disabled:
+        # As a test (run once by the disabled fixture): two steps of this path equal themselves when
+        # run again (deterministic), and equal two steps of the architecture's default path where the
+        # reference changes only runtime options (a kernel, loop or launch changes how a step computes,
+        # not what).
+        def same_results() -> None:
+            _, parameters = _trained(arch, batch, hidden, length, device, mode)
+            _, again = _trained(arch, batch, hidden, length, device, mode)
+            assert all(torch.equal(a, b) for a, b in zip(parameters, again)), "two identical runs differ"
+            name, options = parse_ref(arch)
+            runtime = {p.name for p in get_registry().architecture(name).options if p.runtime}
+            if options and set(options) <= runtime:
+                _, default = _trained(name, batch, hidden, length, device, mode)
+                for ours, reference in zip(parameters, default, strict=True):
+                    torch.testing.assert_close(ours, reference, rtol=1e-4, atol=1e-5)
+
+        benchmark(same_results)
+        return
+    step, _ = _trained(arch, batch, hidden, length, device, mode, steps=0)
     starts = itertools.count(0, batch)
 
     def one_step():
