@@ -8,7 +8,8 @@ import signal
 import sys
 import time
 import traceback
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import click
 import numpy as np

@@ -20,7 +20,7 @@ import itertools
 import json
 import statistics
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 from unittest import mock
 
 import torch
@@ -84,8 +84,7 @@ def layer_timings(layer: torch.nn.Module, reference: torch.nn.Module, x: torch.T
 def variants(hidden: int) -> Iterator[tuple[int, bool, bool]]:
     """(warps, hoist, prefetch) worth trying at this hidden size."""
     hoists = (True, False) if block_of(hidden) <= triton_cells.HOIST_UP_TO else (False,)
-    for w, hoist, prefetch in itertools.product((4, 8, 16), hoists, (True, False)):
-        yield w, hoist, prefetch
+    yield from itertools.product((4, 8, 16), hoists, (True, False))
 
 
 def _size(text: str) -> tuple[int, int, int]:

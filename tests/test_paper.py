@@ -131,4 +131,4 @@ def test_a_row_says_when_runs_of_several_code_versions_meet_in_it():
         "plugin": "lstm1997", "distribution": "longdep-bench", "version": "0.9.0", "source": "abc"}}) for i in range(2)]
     assert "code versions" not in comparison_rows(old, figures, _params(), ARCHITECTURES)[0][0]
     [row] = comparison_rows(old + new, figures, _params(), ARCHITECTURES)
-    assert row[0].endswith("[2 code versions, one not recorded]") and row[2].startswith("4/4")
+    assert row[0].endswith("(2 code versions, one not recorded)") and row[2].startswith("4/4")

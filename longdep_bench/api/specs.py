@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +43,7 @@ class Batch:
     def __len__(self) -> int:
         return int(self.lengths.shape[0])
 
-    def to_torch(self, device: Any = "cpu") -> "Batch":
+    def to_torch(self, device: Any = "cpu") -> Batch:
         """The same batch as torch tensors on ``device`` (no copy on CPU where dtypes allow)."""
         import torch
 
@@ -169,7 +170,7 @@ class TaskSpec:
     published: tuple[Published, ...] = ()  # published results to show next to measured ones in reports
     revision: int = 0  # corrections of the definition (see above); 0 for a task never corrected
     deviation: Callable[[Any, Batch], Any] | None = None  # per-sequence absolute error of a value task; default |y - t|
-    fixed_sets: Callable[[Mapping[str, Any], int, int, int], "FixedSets | None"] | None = None  # see below
+    fixed_sets: Callable[[Mapping[str, Any], int, int, int], FixedSets | None] | None = None  # see below
 
     def __post_init__(self) -> None:
         _check_name("task", self.name)

@@ -11,9 +11,10 @@ one line here, a field there, plus the code that uses it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any
 
 from longdep_bench.api.params import Param
 from longdep_bench.system.errors import BenchError

@@ -24,8 +24,9 @@ run settings, the top level any setting (runtime and execution settings, such as
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from longdep_bench.api.params import suggest
 from longdep_bench.config.options import Execution, SweepOptions

@@ -10,7 +10,8 @@ plugin and the rule. ``longdep-bench check`` and the suite's own tests run the s
 from __future__ import annotations
 
 import traceback
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -167,7 +168,8 @@ def check_padding(entry: Any, model: torch.nn.Module, batch: Batch, io: ModelIO,
         garbage[steps[None, :] >= batch.lengths[:, None]] = 1 if not garbage.is_floating_point() else 0.5
         changed = model(garbage, batch.lengths)
         mask = (steps[None, :] < batch.lengths[:, None]) if io.per_step else None
-        same = (torch.allclose(changed[mask], outputs[mask], rtol=tolerance, atol=tolerance, equal_nan=True) if mask is not None
+        same = (torch.allclose(changed[mask], outputs[mask], rtol=tolerance, atol=tolerance, equal_nan=True)
+                if mask is not None
                 else torch.allclose(changed, outputs, rtol=tolerance, atol=tolerance, equal_nan=True))
         if not same:
             raise _broke(entry, "architecture", "outputs change when the padding after a sequence's end changes")

@@ -14,8 +14,9 @@ register: each problem is one line naming the field.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from types import SimpleNamespace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -107,7 +108,8 @@ def task_problems(task: TaskSpec) -> list[str]:
     params = {p.name: p.default for p in task.params}
     problems = [text for ok, text in (
         (0.0 < task.success_threshold <= 1.0, f"success_threshold {task.success_threshold!r} is not in (0, 1]"),
-        (isinstance(task.chance, (int, float)) and 0.0 <= task.chance <= 1.0, f"chance {task.chance!r} is not in [0, 1]"),
+        (isinstance(task.chance, (int, float)) and 0.0 <= task.chance <= 1.0,
+         f"chance {task.chance!r} is not in [0, 1]"),
     ) if not ok]
     symbols, problem = _resolved("symbols", task.symbols, params)
     problems += [problem] if problem else []

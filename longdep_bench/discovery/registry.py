@@ -14,10 +14,11 @@ import difflib
 import functools
 import hashlib
 import inspect
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
-from typing import Any, Iterable
+from typing import Any
 
 import pluggy
 
@@ -297,8 +298,9 @@ def build_registry(entry_points: Iterable[metadata.EntryPoint] | None = None) ->
             continue  # the same distribution visible twice on sys.path
         seen.add(entry_point.name)
 
-        def fail(error: str) -> None:
-            registry.failures.append(PluginFailure(entry_point.name, distribution, version, error))
+        def fail(error: str, name: str = entry_point.name, distribution: str = distribution,
+                 version: str = version) -> None:  # called in this iteration; the defaults say so
+            registry.failures.append(PluginFailure(name, distribution, version, error))
 
         try:
             module = entry_point.load()

@@ -13,8 +13,9 @@ import dataclasses
 import json
 import signal
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from longdep_bench.api.params import resolve_params
 from longdep_bench.api.specs import ExecutorRequest
@@ -141,7 +142,8 @@ def execute(configs: Sequence[RunConfig], executor: concurrent.futures.Executor 
     """Train every configuration and yield records as they finish (in completion order).
 
     With an executor, at most ``jobs`` runs are in flight; the next run to start is chosen by
-    :class:`~longdep_bench.execution.scheduler.Scheduler`. Every run trains the same either way: only the order changes. With
+    :class:`~longdep_bench.execution.scheduler.Scheduler`. Every run trains the same either way: only the
+    order changes. With
     ``coordination``, a run that another sweep on the same file trains waits for it, and is not run
     again if that sweep records it.
     """

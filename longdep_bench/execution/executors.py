@@ -25,9 +25,10 @@ import queue
 import signal
 import stat
 import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from longdep_bench.api.hookspecs import hookimpl
 from longdep_bench.api.params import Param

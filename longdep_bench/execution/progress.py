@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import IO, Any, Mapping
+from collections.abc import Mapping
+from typing import IO, Any
 
 from longdep_bench.results.records import RunRecord, Status
 

@@ -10,8 +10,9 @@ therefore says which results changed and which parts of the environment did.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from longdep_bench.execution.driver import latest_per_run
 from longdep_bench.results.records import RunRecord, code_difference, code_identity, config_from_record
@@ -74,7 +75,8 @@ def compared(record: RunRecord) -> tuple[str, ...]:
 def compare(recorded: RunRecord, now: RunRecord) -> Comparison:
     """What differs between a record and its rerun: the results the record holds, and the parts of the
     environment that may explain a difference."""
-    results = tuple(name for name in compared(recorded) if _plain(getattr(recorded, name)) != _plain(getattr(now, name)))
+    results = tuple(name for name in compared(recorded)
+                    if _plain(getattr(recorded, name)) != _plain(getattr(now, name)))
     environment = tuple(name for name in ENVIRONMENT if recorded.env.get(name) != now.env.get(name))
     return Comparison(recorded, now, results, environment, code_difference(recorded.code, now.code))
 

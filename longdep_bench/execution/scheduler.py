@@ -13,7 +13,7 @@ import heapq
 import itertools
 import json
 from collections import deque
-from typing import Iterable
+from collections.abc import Iterable
 
 from longdep_bench.config.run_config import RunConfig
 from longdep_bench.results.records import RunRecord

@@ -19,7 +19,8 @@ so that their sum, which the cell uses, is the value.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, cast
+from collections.abc import Mapping
+from typing import Any, cast
 
 import torch
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from longdep_bench.api.params import parse_assignments, recorded, resolve_params
 from longdep_bench.api.specs import ArchitectureSpec, TaskSpec
@@ -137,7 +138,8 @@ def plan(options: SweepOptions, registry: Registry) -> list[RunConfig]:
              for variant in task_variants(registry, text, options.params, options.gaps)]
     planned = len(tasks) * options.seeds * len(archs)
     if planned > MAX_RUNS:
-        raise BenchError(f"{planned:,} runs ({len(archs)} architectures x {len(tasks)} tasks and gaps x {options.seeds} "
+        raise BenchError(f"{planned:,} runs ({len(archs)} architectures x {len(tasks)} tasks and gaps x "
+                         f"{options.seeds} "
                          f"seeds) are more than one sweep may plan ({MAX_RUNS:,}); split it")
     hidden: dict[tuple[int, int], int] = {}
     if options.match_params is not None:

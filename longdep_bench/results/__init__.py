@@ -1,1 +1,2 @@
-"""Result records and what is made of them: tables, output formats, reports, the paper comparison, statistics and speed tables."""
+"""Result records and what is made of them: tables, output formats, reports, the paper comparison,
+statistics and speed tables."""

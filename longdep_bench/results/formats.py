@@ -7,7 +7,8 @@ import csv
 import io
 import json
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from longdep_bench.api.hookspecs import hookimpl
 from longdep_bench.api.specs import FormatSpec

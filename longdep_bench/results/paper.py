@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence, cast
+from typing import Any, cast
 
 from tabulate import tabulate
 
@@ -131,7 +132,7 @@ def code_versions(runs: Sequence[RunRecord]) -> str:
     versions = {code_key(r.code) for r in runs}
     if len(versions) < 2:
         return ""
-    return f" [{len(versions)} code versions" + (", one not recorded]" if "" in versions else "]")
+    return f" ({len(versions)} code versions" + (", one not recorded)" if "" in versions else ")")
 
 
 def comparison_rows(records: Sequence[RunRecord], published: Mapping[str, Sequence[Published]],
@@ -232,7 +233,8 @@ def suite_table(records: Sequence[RunRecord], architectures: Mapping[str, Archit
             solved = [n for n in cell.solved_at if n is not None] if cell else []
             mean = f" (mean {count(sum(solved) / len(solved))})" if solved else ""
             cells.append("" if cell is None else f"{cell.solved}/{cell.runs} · "
-                         f"{median_or_beyond(cell.median_sequences_to_solve, cell.budget)}{mean} · {count(cell.budget)}")
+                         f"{median_or_beyond(cell.median_sequences_to_solve, cell.budget)}{mean} · "
+                         f"{count(cell.budget)}")
         body.append([row, *cells, f"{hours[row]:.2f}"])
     return tabulate(body, headers=["experiment", *columns, "run hours"], tablefmt="github",
                     disable_numparse=True) if body else ""
@@ -241,7 +243,8 @@ def suite_table(records: Sequence[RunRecord], architectures: Mapping[str, Archit
 def paper_section(records: Sequence[RunRecord], published: Mapping[str, Sequence[Published]],
                   task_params: Mapping[str, Sequence[Any]], architectures: Mapping[str, ArchitectureSpec]
                   ) -> list[str]:
-    """The report's section on the paper: the comparison, its tally, and other protocols and networks on the same tasks."""
+    """The report's section on the paper: the comparison, its tally, and other protocols and networks on
+    the same tasks."""
     rows = comparison_rows(records, published, task_params, architectures)
     lines = ["", "## Side by side with the paper", "",
              "Each published figure beside the runs made under its conditions: the paper's network for the "

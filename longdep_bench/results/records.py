@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from longdep_bench.api.specs import TaskSpec
 from longdep_bench.config.run_config import RUN_SETTINGS, RUNTIME_SETTINGS, RunConfig
@@ -151,7 +152,7 @@ class RunRecord:
     @classmethod
     def from_run(cls, config: RunConfig, task: TaskSpec, seeds: Mapping[str, int], outcome: Any,
                  train_seconds: float, eval_seconds: float, env: Mapping[str, Any],
-                 code: Mapping[str, Mapping[str, str]] | None = None) -> "RunRecord":
+                 code: Mapping[str, Mapping[str, str]] | None = None) -> RunRecord:
         """Assemble the record of a finished run from its configuration and outcome."""
         def finite(value: float | None) -> float | None:
             return None if value is None or math.isnan(value) else value
@@ -184,7 +185,7 @@ class RunRecord:
             curve=outcome.curve,
             env=dict(env),
             error=outcome.error,
-            finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
             runtime={**config.runtime(), **outcome.runtime},
             milestones=dict(outcome.milestones),
             code={kind: dict(value) for kind, value in (code or {}).items()},
@@ -192,7 +193,7 @@ class RunRecord:
         )
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str) -> "RunRecord":
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> RunRecord:
         """A record from its JSON object, every field checked by type (and the settings by value); a
         BenchError naming ``where`` and the field if it is not one.
 

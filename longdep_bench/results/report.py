@@ -9,8 +9,9 @@ import collections
 import hashlib
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence, cast
+from typing import Any, cast
 
 from tabulate import tabulate
 
@@ -126,7 +127,8 @@ def _heatmap(plt: Any, table: Table, directory: str, stem: str) -> str:
                 continue
             rates[i, j] = cell.solved / cell.runs
             text_colour = "black" if rates[i, j] >= 0.45 else "white"  # dark on viridis' light half
-            axes.text(j, i, f"{cell.solved}/{cell.runs}\n{median_or_beyond(cell.median_sequences_to_solve, cell.budget)}",
+            median = median_or_beyond(cell.median_sequences_to_solve, cell.budget)
+            axes.text(j, i, f"{cell.solved}/{cell.runs}\n{median}",
                       ha="center", va="center", fontsize=7, color=text_colour)
     image = axes.imshow(rates, cmap="viridis", vmin=0, vmax=1, aspect="auto")
     axes.set(xticks=range(len(table.gaps)), xticklabels=[str(g) for g in table.gaps],

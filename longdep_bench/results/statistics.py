@@ -4,8 +4,8 @@ rate, and how counts of sequences read (a median, or ``>budget`` where it lies b
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from statistics import NormalDist
-from typing import Callable
 
 Z_975 = NormalDist().inv_cdf(0.975)  # the normal quantile of a two-sided 95% interval, 1.959964
 # Two-sided 95% quantiles of Student's t for 1 .. 30 degrees of freedom.

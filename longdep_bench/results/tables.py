@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence, cast
+from typing import Any, cast
 
 from tabulate import tabulate
 

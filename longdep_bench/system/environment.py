@@ -14,7 +14,7 @@ def configure_threads(threads: int) -> None:
     """Set torch's and numba's thread counts (numba's is capped at its pool size)."""
     torch.set_num_threads(threads)
     # numba's config sets its attributes at import (invisible to a type checker)
-    numba.set_num_threads(max(1, min(threads, getattr(numba.config, "NUMBA_NUM_THREADS"))))
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
 
 
 # glibc's mallopt parameters: blocks up to MMAP_THRESHOLD come from the heap rather than their own

@@ -22,9 +22,10 @@ import hashlib
 import os
 import stat
 import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import IO, Callable, Iterator
+from datetime import UTC, datetime
+from typing import IO
 
 from longdep_bench.system.errors import BenchError, EnvironmentFailure
 
@@ -147,7 +148,7 @@ def set_aside_truncated_tail(path: str) -> str | None:
             if not fragment.startswith(b"{") or len(fragment) > MAX_LINE:
                 raise BenchError(f"{path} ends with {size - keep:,} bytes without a newline that are not a cut "
                                  "record: not a results file")
-            side = f"{path}.truncated-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%f')}"
+            side = f"{path}.truncated-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
             _write_new(side, fragment)
             handle.truncate(keep)
             handle.flush()

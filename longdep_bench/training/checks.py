@@ -6,8 +6,9 @@ Each check returns a :class:`Check` (passed, or the one-line reason it failed); 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 

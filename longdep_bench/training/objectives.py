@@ -15,8 +15,9 @@ gives one (Experiment 2b trains on every step and judges only the last).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F

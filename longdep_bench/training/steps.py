@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import Any, Callable, Mapping, cast
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -56,7 +57,7 @@ def build_model(spec: ArchitectureSpec, io: ModelIO, config: Any, init_seed: int
 
 
 def prepare_step(config: Any, task: TaskSpec, arch: ArchitectureSpec, seeds: Mapping[str, int], device: torch.device,
-                 width: int, check: Callable[[Batch, int], None] | None = None) -> "TrainingStep | OnlineStep":
+                 width: int, check: Callable[[Batch, int], None] | None = None) -> TrainingStep | OnlineStep:
     """The configuration's model (from its init seed) on ``device`` for batches ``width`` steps wide,
     and its training step: the model's own online learner where it offers one for this run, else
     autograd and the optimiser."""

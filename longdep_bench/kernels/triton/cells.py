@@ -38,8 +38,9 @@ Triton is optional (``pip install 'longdep-bench[triton]'``); without it ``UNAVA
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 

@@ -22,7 +22,8 @@ been measured on a GPU yet, so ``kernel=auto`` never chooses it (``launch=step``
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
