@@ -245,7 +245,8 @@ def test_the_compiled_rule_equals_the_float32_autograd_path_after_1000_sequences
 
 
 def test_a_preset_run_trains_with_the_compiled_rule_and_any_chunking_trains_the_same(monkeypatch):
-    from longdep_bench.training.loop import steps, train
+    from longdep_bench.training import steps
+    from longdep_bench.training.loop import train
 
     config = plan(SweepOptions(archs=("lstm1997:preset=6a",), seeds=1, max_sequences=600, check_every=300,
                                test_size=64, **PAPER), get_registry())[0]
