@@ -28,14 +28,11 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor, nn
 
-import numpy as np
-from numba import njit
-
 from longdep_bench import ArchitectureSpec, ModelIO, Param, SequenceModel, hookimpl, script
 from longdep_bench.kernels.triton import indrnn as indrnn_triton
 from longdep_bench.kernels.triton import cells as triton_cells
 from longdep_bench.kernels.devices import check_kernel_device, use_numba
-from longdep_bench.kernels.numba.cells import FAST
+from longdep_bench.kernels.numba import indrnn as indrnn_numba
 
 
 def indrnn_recurrence(projected: Tensor, u: Tensor) -> Tensor:
@@ -49,59 +46,6 @@ def indrnn_recurrence(projected: Tensor, u: Tensor) -> Tensor:
 
 
 SCRIPTED_RECURRENCE = script(indrnn_recurrence)
-
-
-@njit(**FAST)
-def _forward_kernel(projected, u, h):
-    """Fill ``h`` (T, B, H) with relu(projected_t + u * h_{t-1}), h_0 = 0; time outermost, so that
-    memory streams through one contiguous (B, H) slice per step."""
-    steps, batch, hidden = projected.shape
-    zero = np.float32(0.0)
-    for b in range(batch):
-        for n in range(hidden):
-            h[0, b, n] = max(projected[0, b, n], zero)
-    for t in range(1, steps):
-        for b in range(batch):
-            for n in range(hidden):
-                h[t, b, n] = max(projected[t, b, n] + u[n] * h[t - 1, b, n], zero)
-
-
-@njit(**FAST)
-def _backward_kernel(u, h, grad_h, grad_projected):
-    """Fill ``grad_projected`` (T, B, H) and return u's gradient (H,), running the loop in reverse."""
-    steps, batch, hidden = h.shape
-    zero = np.float32(0.0)
-    grad_u = np.zeros(hidden, dtype=h.dtype)
-    carry = np.zeros((batch, hidden), dtype=h.dtype)  # the error reaching h_t from h_{t+1}
-    for t in range(steps - 1, -1, -1):
-        for b in range(batch):
-            for n in range(hidden):
-                error = grad_h[t, b, n] + carry[b, n]
-                error = error if h[t, b, n] > zero else zero
-                grad_projected[t, b, n] = error
-                carry[b, n] = error * u[n]
-                if t > 0:
-                    grad_u[n] += error * h[t - 1, b, n]
-    return grad_u
-
-
-class NumbaRecurrence(torch.autograd.Function):
-    """``indrnn_recurrence`` on CPU float32 tensors through the numba kernels."""
-
-    @staticmethod
-    def forward(ctx, projected: Tensor, u: Tensor) -> Tensor:
-        h = torch.empty(projected.shape)
-        _forward_kernel(projected.detach().contiguous().numpy(), u.detach().contiguous().numpy(), h.numpy())
-        ctx.save_for_backward(u, h)
-        return h
-
-    @staticmethod
-    def backward(ctx, grad_h: Tensor) -> tuple[Tensor, Tensor]:
-        u, h = ctx.saved_tensors
-        grad_projected = torch.empty_like(h)
-        grad_u = _backward_kernel(u.detach().contiguous().numpy(), h.numpy(), grad_h.contiguous().numpy(),
-                                  grad_projected.numpy())
-        return grad_projected, torch.from_numpy(grad_u)
 
 
 class IndRNNLayer(nn.Module):
@@ -124,7 +68,7 @@ class IndRNNLayer(nn.Module):
                 raise ValueError(f"kernel=triton: {reason}")
             self.ran, h = "triton", indrnn_triton.triton_recurrence(projected, u)
         elif use_numba(self.kernel, projected):
-            self.ran, h = "numba", NumbaRecurrence.apply(projected, u)
+            self.ran, h = "numba", indrnn_numba.recurrence(projected, u)
         else:
             self.ran, h = "script", SCRIPTED_RECURRENCE(projected, u)
         return h.transpose(0, 1)

@@ -14,6 +14,8 @@ among them the Triton kernels of ``kernels.triton.scan``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from numba import njit, prange
@@ -21,6 +23,7 @@ from torch import Tensor
 
 from longdep_bench.api.params import Param
 from longdep_bench.kernels.devices import use_numba
+from longdep_bench.kernels.numba.bridge import CompiledPasses
 from longdep_bench.kernels.triton import scan as scan_triton
 
 KERNEL_OPTION = Param(
@@ -50,27 +53,25 @@ def linear_scan(a: Tensor, b: Tensor, kernel: str) -> tuple[Tensor, str]:
 def sequential_scan(a: Tensor, b: Tensor) -> Tensor:
     """h_t = a_t h_{t-1} + b_t along dim 1 in one compiled pass over time (CPU tensors, real or
     complex); ``b`` is (B, T, N), ``a`` (B, T, N) or time-invariant (N,). Differentiable in both."""
-    return SequentialScan.apply(a, b)
+    return SCAN_PASSES.apply(a, b)
 
 
-class SequentialScan(torch.autograd.Function):
-    """The numba kernels as an autograd function. Complex gradients follow PyTorch's convention
-    (the conjugate Wirtinger derivative): the error reaches h_{t-1} through conj(a_t), and a_t's
-    gradient is the error at h_t times conj(h_{t-1})."""
+def _scan_forward_pass(a: Tensor, b: Tensor) -> tuple[Tensor, Any]:
+    h = torch.empty(b.shape, dtype=b.dtype)
+    _scan_forward(_as_steps(a), b.numpy(), h.numpy())
+    return h, (a, h)
 
-    @staticmethod
-    def forward(ctx, a: Tensor, b: Tensor) -> Tensor:
-        h = torch.empty(b.shape, dtype=b.dtype)
-        _scan_forward(_as_steps(a), b.detach().contiguous().numpy(), h.numpy())
-        ctx.save_for_backward(a, h)
-        return h
 
-    @staticmethod
-    def backward(ctx, grad_h: Tensor) -> tuple[Tensor, Tensor]:
-        a, h = ctx.saved_tensors
-        grad_a, grad_b = torch.empty_like(h), torch.empty_like(h)
-        _scan_backward(_as_steps(a), h.numpy(), grad_h.contiguous().numpy(), grad_a.numpy(), grad_b.numpy())
-        return (grad_a.sum((0, 1)) if a.dim() == 1 else grad_a), grad_b
+def _scan_backward_pass(saved: Any, grad_h: Tensor) -> tuple[Tensor | None, ...]:
+    """Complex gradients follow PyTorch's convention (the conjugate Wirtinger derivative): the error
+    reaches h_{t-1} through conj(a_t), and a_t's gradient is the error at h_t times conj(h_{t-1})."""
+    a, h = saved
+    grad_a, grad_b = torch.empty_like(h), torch.empty_like(h)
+    _scan_backward(_as_steps(a), h.numpy(), grad_h.numpy(), grad_a.numpy(), grad_b.numpy())
+    return (grad_a.sum((0, 1)) if a.dim() == 1 else grad_a), grad_b
+
+
+SCAN_PASSES = CompiledPasses("numba sequential scan", _scan_forward_pass, _scan_backward_pass)
 
 
 def _as_steps(a: Tensor) -> np.ndarray:

@@ -30,6 +30,8 @@ import torch
 from numba import njit
 from torch import Tensor
 
+from longdep_bench.kernels.numba.bridge import CompiledPasses
+
 FAST: dict[str, Any] = {"cache": True, "nogil": True, "fastmath": True,
                         "error_model": "numpy"}  # numpy: no division checks
 
@@ -269,33 +271,29 @@ def _backward_kernel(kind, grad_states, weight_t, states, saved, grad_projected,
         carry[:, :hidden] += through_weights
 
 
-class CellRecurrence(torch.autograd.Function):
-    """The kernels as an autograd function over CPU float32 tensors."""
+def _cells_forward(cell: Cell, projected: Tensor, weight_hh: Tensor, bias_hh: Tensor) -> tuple[Tensor, Any]:
+    steps, batch, _ = projected.shape
+    hidden = weight_hh.shape[1]
+    states = torch.zeros(steps + 1, batch, cell.states * hidden)
+    saved = torch.empty(steps, batch, cell.saved * hidden)
+    _forward_kernel(cell.kind, projected.numpy(), weight_hh.numpy(), bias_hh.numpy(), states.numpy(), saved.numpy())
+    return states[1:], (cell, weight_hh, states, saved)
 
-    @staticmethod
-    def forward(ctx, cell: Cell, projected: Tensor, weight_hh: Tensor, bias_hh: Tensor) -> Tensor:
-        steps, batch, _ = projected.shape
-        hidden = weight_hh.shape[1]
-        states = torch.zeros(steps + 1, batch, cell.states * hidden)
-        saved = torch.empty(steps, batch, cell.saved * hidden)
-        _forward_kernel(cell.kind, projected.detach().contiguous().numpy(), weight_hh.detach().contiguous().numpy(),
-                        bias_hh.detach().contiguous().numpy(), states.numpy(), saved.numpy())
-        ctx.cell = cell
-        ctx.save_for_backward(weight_hh, states, saved)
-        return states[1:]
 
-    @staticmethod
-    def backward(ctx, grad_states: Tensor):
-        weight_hh, states, saved = ctx.saved_tensors
-        steps, batch, _ = grad_states.shape
-        width, hidden = weight_hh.shape
-        grad_projected = torch.empty(steps, batch, width)
-        grad_recurrent = torch.empty(steps, batch, width)
-        _backward_kernel(ctx.cell.kind, grad_states.contiguous().numpy(), weight_hh.detach().t().contiguous().numpy(),
-                         states.numpy(), saved.numpy(), grad_projected.numpy(), grad_recurrent.numpy())
-        flat = grad_recurrent.view(steps * batch, width)
-        grad_weight = flat.t() @ states[:-1, :, :hidden].reshape(steps * batch, hidden)
-        return None, grad_projected, grad_weight, flat.sum(0)
+def _cells_backward(saved_state: Any, grad_states: Tensor) -> tuple[Tensor | None, ...]:
+    cell, weight_hh, states, saved = saved_state
+    steps, batch, _ = grad_states.shape
+    width, hidden = weight_hh.shape
+    grad_projected = torch.empty(steps, batch, width)
+    grad_recurrent = torch.empty(steps, batch, width)
+    _backward_kernel(cell.kind, grad_states.numpy(), weight_hh.t().contiguous().numpy(), states.numpy(),
+                     saved.numpy(), grad_projected.numpy(), grad_recurrent.numpy())
+    flat = grad_recurrent.view(steps * batch, width)
+    grad_weight = flat.t() @ states[:-1, :, :hidden].reshape(steps * batch, hidden)
+    return None, grad_projected, grad_weight, flat.sum(0)
+
+
+CELL_PASSES = CompiledPasses("numba cells", _cells_forward, _cells_backward)
 
 
 def cell_recurrence(cell: Cell, projected: Tensor, weight_hh: Tensor, bias_hh: Tensor) -> Tensor:
@@ -305,4 +303,4 @@ def cell_recurrence(cell: Cell, projected: Tensor, weight_hh: Tensor, bias_hh: T
     if projected.dtype != torch.float32 or projected.device.type != "cpu":
         raise ValueError(f"the numba {cell.name} kernels take CPU float32 tensors, not {projected.dtype} on "
                          f"{projected.device.type}")
-    return CellRecurrence.apply(cell, projected, weight_hh, bias_hh)
+    return CELL_PASSES.apply(cell, projected, weight_hh, bias_hh)

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from numba import njit, prange
+
+from longdep_bench.kernels.numba.bridge import CompiledPasses
 
 FEEDBACK = {"B": 0, "cells": 1, "F": 2}  # connectivity -> what feeds back: nothing, cell outputs, all units
 
@@ -174,29 +177,26 @@ def backward_kernel(grad_outputs, weight_rec, layout, truncated, net, states, ac
     return grad_rec
 
 
-class NumbaRecurrence(torch.autograd.Function):
-    """The plugin's ``lstm1997_recurrence`` on CPU tensors through the numba kernels."""
+def _forward(projected: torch.Tensor, weight_rec: torch.Tensor, layout: Layout, truncated: bool
+             ) -> tuple[torch.Tensor, Any]:
+    p, w = projected.numpy(), weight_rec.numpy()
+    steps, batch, units = p.shape
+    codes = layout.codes()
+    net = np.empty((steps, batch, units), dtype=np.float32)
+    states = np.empty((steps, batch, layout.cells), dtype=np.float32)
+    outputs = np.empty((steps, batch, layout.cells), dtype=np.float32)
+    acts = np.empty((steps, batch, w.shape[1]), dtype=np.float32)
+    forward_kernel(p, w, codes, net, states, outputs, acts)
+    return torch.from_numpy(outputs), (codes, truncated, w, net, states, acts)
 
-    @staticmethod
-    def forward(ctx, projected: torch.Tensor, weight_rec: torch.Tensor, layout: Layout, truncated: bool
-                ) -> torch.Tensor:
-        p = projected.detach().contiguous().numpy()
-        w = weight_rec.detach().contiguous().numpy()
-        steps, batch, units = p.shape
-        codes = layout.codes()
-        net = np.empty((steps, batch, units), dtype=np.float32)
-        states = np.empty((steps, batch, layout.cells), dtype=np.float32)
-        outputs = np.empty((steps, batch, layout.cells), dtype=np.float32)
-        acts = np.empty((steps, batch, w.shape[1]), dtype=np.float32)
-        forward_kernel(p, w, codes, net, states, outputs, acts)
-        ctx.codes, ctx.truncated = codes, truncated
-        ctx.save_for_backward(weight_rec, torch.from_numpy(net), torch.from_numpy(states), torch.from_numpy(acts))
-        return torch.from_numpy(outputs)
 
-    @staticmethod
-    def backward(ctx, grad_outputs: torch.Tensor):
-        weight_rec, net, states, acts = ctx.saved_tensors
-        grad_net = np.empty(net.shape, dtype=np.float32)
-        grad_rec = backward_kernel(grad_outputs.contiguous().numpy(), weight_rec.detach().contiguous().numpy(),
-                                   ctx.codes, ctx.truncated, net.numpy(), states.numpy(), acts.numpy(), grad_net)
-        return torch.from_numpy(grad_net), torch.from_numpy(grad_rec.sum(0)), None, None
+def _backward(saved: Any, grad_outputs: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    codes, truncated, w, net, states, acts = saved
+    grad_net = np.empty(net.shape, dtype=np.float32)
+    grad_rec = backward_kernel(grad_outputs.numpy(), w, codes, truncated, net, states, acts, grad_net)
+    return torch.from_numpy(grad_net), torch.from_numpy(grad_rec.sum(0)), None, None
+
+
+# ``NumbaRecurrence.apply(projected, weight_rec, layout, truncated)``: the plugin's
+# ``lstm1997_recurrence`` on CPU tensors through the numba kernels.
+NumbaRecurrence = CompiledPasses("lstm1997", _forward, _backward)

@@ -18,11 +18,14 @@ of ``kernels.numba.cells`` (vectorised, within 1.3e-7 of sigmoid). Arrays are fl
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from numba import njit
 from torch import Tensor
 
+from longdep_bench.kernels.numba.bridge import CompiledPasses
 from longdep_bench.kernels.numba.cells import FAST, fast_sigmoid
 
 GATES = {"gru": 2, "lstm": 3}  # pre-activation blocks of width H per kind
@@ -127,27 +130,23 @@ def _backward_kernel(lstm, pre, h, grad_h, grad_pre):
                 _gru_gate_grads(row, grad_row, error, previous, decay, hidden)
 
 
-class MinLayerFunction(torch.autograd.Function):
-    """h of a minGRU or minLSTM layer from its pre-activations, CPU float32 tensors."""
+def _min_forward(pre: Tensor, kind: str) -> tuple[Tensor, Any]:
+    batch, steps, width = pre.shape
+    h = torch.empty(batch, steps, width // GATES[kind])
+    _forward_kernel(kind == "lstm", pre.numpy(), h.numpy())
+    return h, (kind, pre, h)
 
-    @staticmethod
-    def forward(ctx, pre: Tensor, kind: str) -> Tensor:
-        batch, steps, width = pre.shape
-        pre = pre.detach().contiguous()
-        h = torch.empty(batch, steps, width // GATES[kind])
-        _forward_kernel(kind == "lstm", pre.numpy(), h.numpy())
-        ctx.kind = kind
-        ctx.save_for_backward(pre, h)
-        return h
 
-    @staticmethod
-    def backward(ctx, grad_h: Tensor) -> tuple[Tensor, None]:
-        pre, h = ctx.saved_tensors
-        grad_pre = torch.empty_like(pre)
-        _backward_kernel(ctx.kind == "lstm", pre.numpy(), h.numpy(), grad_h.contiguous().numpy(), grad_pre.numpy())
-        return grad_pre, None
+def _min_backward(saved: Any, grad_h: Tensor) -> tuple[Tensor | None, ...]:
+    kind, pre, h = saved
+    grad_pre = torch.empty_like(pre)
+    _backward_kernel(kind == "lstm", pre.numpy(), h.numpy(), grad_h.numpy(), grad_pre.numpy())
+    return grad_pre, None
+
+
+MIN_PASSES = CompiledPasses("numba minGRU/minLSTM", _min_forward, _min_backward)
 
 
 def min_layer(pre: Tensor, kind: str) -> Tensor:
     """h (B, T, H) of a ``kind`` ('gru' or 'lstm') layer from its pre-activations (B, T, G)."""
-    return MinLayerFunction.apply(pre, kind)
+    return MIN_PASSES.apply(pre, kind)
