@@ -30,6 +30,7 @@ def _second_step_faults(allocator: str) -> tuple[bool, int]:
     return out[0] == "True", int(out[1])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the setting acts on glibc's malloc only")
 def test_keep_reuses_freed_memory_where_system_maps_it_afresh():
     huge_pages = (64 << 20) // (2 << 20)  # the fewest faults a fresh 64 MB mapping takes (2 MB pages)

@@ -130,6 +130,7 @@ def _limited(size: int):
     return limit
 
 
+@pytest.mark.slow
 def test_f7_a_file_size_limit_while_appending(recorded):
     before = recorded.read_bytes()
     for attempt in range(2):  # a rerun on the still-full disk fails alike, leaving nothing behind
@@ -179,6 +180,7 @@ def test_f10_report_never_overwrites_a_file_that_is_not_its_report(cli, recorded
     assert cli("report", "r.jsonl", "--out", "rep").code == 0  # a report of ours may be replaced
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to act as another user")
 def test_f11_f19_an_unwritable_report_directory_and_no_writable_numba_cache(recorded):
     os.chmod(recorded.parent, 0o777)
@@ -194,6 +196,7 @@ def test_f11_f19_an_unwritable_report_directory_and_no_writable_numba_cache(reco
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_f12_a_full_stdout(tmp_path):
     for args in (["list"], ["plugins"]):
         with open("/dev/full", "w") as full:
@@ -267,6 +270,7 @@ def test_f14_workers_start_with_the_terminals_signals_held_until_they_ignore_the
     assert not held & set(signal.pthread_sigmask(signal.SIG_BLOCK, []))  # the driver's thread has them back
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_f14_stopping_signals_at_random_points_are_quiet(tmp_path, signum):
     """To the whole process group (a terminal's Ctrl-C, a service manager's stop), during imports, worker
@@ -320,6 +324,7 @@ def _free_port() -> int:
 
 @pytest.mark.skipif(shutil.which("dask") is None and not Path(sys.executable).with_name("dask").exists(),
                     reason="needs dask.distributed's command line")
+@pytest.mark.slow
 def test_f18_a_dead_dask_scheduler_is_one_line(tmp_path):
     dask = str(Path(sys.executable).with_name("dask"))
     port = _free_port()
@@ -388,6 +393,7 @@ def test_tasks_whose_names_differ_in_punctuation_get_their_own_plots():
     assert len(set(stems.values())) == 3 and stems["adding"] == "adding"
 
 
+@pytest.mark.slow
 def test_identical_concurrent_sweeps_share_the_work(tmp_path):
     """Sweeps on one file claim the runs they train (byte-range locks): none is trained twice, and each
     sweep ends with every run's result in its table; a claim dies with its sweep."""

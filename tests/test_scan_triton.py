@@ -34,6 +34,7 @@ def _coefficients(complex_: bool, varying: bool, steps: int, width: int, device)
     return a.to(device), b.to(device)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("complex_,varying", CASES, ids=["real", "real invariant", "complex", "complex invariant"])
 @pytest.mark.parametrize("steps,width", [(1, 5), (37, 40), (100, 33)])
 def test_values_and_gradients_equal_the_doubling_scan(complex_, varying, steps, width, exact_device):

@@ -51,6 +51,7 @@ def test_two_jobs_record_every_run(cli, tmp_path):
     assert all(r.env["threads"] == 1 and r.runtime["jobs"] == 2 for r in records)
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_gives_one_good_record_per_configuration(tmp_path):
     out = tmp_path / "r.jsonl"
     args = ["run", "-a", "rnn", "-a", "gru", "--seeds", "3", "--max-sequences", "2048", "--hidden", "8", "-o", str(out)]
@@ -71,6 +72,7 @@ def test_sigkill_then_resume_gives_one_good_record_per_configuration(tmp_path):
     assert all(r.status == "ok" for r in records)
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_keeps_records(tmp_path):
     out = tmp_path / "r.jsonl"
     process = _cli_process("run", "-a", "rnn", "--seeds", "6", "--max-sequences", "3072", "--hidden", "8",
@@ -95,6 +97,7 @@ def test_resume_refuses_a_file_with_other_settings(cli, tmp_path):
     assert cli("run", "-a", "rnn", *SMALL, "--resume", "-o", str(out)).code == 0  # the same sweep resumes
 
 
+@pytest.mark.slow
 def test_sweep_file_with_blocks_and_command_line_overrides(cli, tmp_path):
     config = tmp_path / "sweep.toml"
     out = tmp_path / "r.jsonl"
@@ -173,6 +176,7 @@ def test_a_record_reproduces_exactly():
             == (record.test_accuracy, record.curve, record.train_sequences))
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_runs_a_sweep(cli, tmp_path):
     distributed = pytest.importorskip("distributed")
     out = tmp_path / "r.jsonl"
@@ -191,6 +195,7 @@ def test_unreachable_dask_scheduler_is_one_line(cli, tmp_path):
     assert len(result.err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_report_with_plots(cli, tmp_path):
     out = tmp_path / "r.jsonl"
     assert cli("run", "-a", "rnn", "-a", "gru", "--gap", "20", "--gap", "30", "--seeds", "2", "--max-sequences", "2048",

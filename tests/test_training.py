@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 import longdep_bench
@@ -116,6 +117,7 @@ def test_seeds_are_independent_and_stable():
     assert derive_seeds(0, 0) == seeds and derive_seeds(0, 1) != seeds and derive_seeds(1, 0) != seeds
 
 
+@pytest.mark.slow
 def test_the_speed_leaves_out_compilation(tmp_path):
     """A run in a fresh process with an empty numba cache compiles its kernels in its first step; that
     step is timed apart (compile_seconds), so its speed is the speed of a rerun with everything cached,

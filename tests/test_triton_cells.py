@@ -304,6 +304,7 @@ print(json.dumps(shared))
 """
 
 
+@pytest.mark.slow
 def test_the_kernels_fit_on_an_h100():
     """Every cell's kernels, per sequence and per step, compiled for sm_90 here, without a GPU (in a
     process without the interpreter): the shared memory each program asks for fits in an H100's 227
