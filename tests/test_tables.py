@@ -149,3 +149,25 @@ def test_every_run_setting_but_the_budget_splits_rows():
             labels = [label for label, _ in table.rows]
             assert any(setting in label for label in labels), (setting, labels)  # the label says what differs
     assert merged == ["max_sequences"], "only the training budget may share a row"
+
+
+def test_records_read_the_same_with_and_without_the_fast_decoder(monkeypatch):
+    """orjson where installed, the standard library's json otherwise: the same record, and NaN,
+    Infinity and cut lines refused by both with the same one-line errors."""
+    import pytest
+
+    from longdep_bench.results import records
+    from longdep_bench.system.errors import BenchError
+
+    line = record(solved_at=1000, accuracy=1.0).to_json() + "\n"
+    fast = records.parse_record(line, "r.jsonl:1")
+    refused = {}
+    for decoder in ("orjson", None):
+        if decoder is None:
+            monkeypatch.setattr(records, "orjson", None)
+        assert records.parse_record(line, "r.jsonl:1") == fast
+        for bad in ('{"test_accuracy": NaN}\n', '{"x": Infinity}\n', '{"run_id": "ab'):
+            with pytest.raises(BenchError) as error:
+                records.parse_record(bad, "r.jsonl:2")
+            refused.setdefault(bad, set()).add(str(error.value).split("(")[0])
+    assert all(len(messages) == 1 for messages in refused.values()), refused

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
 from typing import Any
 
 from longdep_bench.api.params import Param
@@ -74,7 +75,7 @@ class Setting:
     nonempty: bool = False  # a list that must hold at least one value
     same_row: str = ""  # why runs that differ only in this run setting share a table row ("": they do not)
 
-    @property
+    @cached_property
     def value_param(self) -> Param:
         """A Param that validates one value (one element of a list setting)."""
         example = self.fallback if self.default is None or self.many else self.default

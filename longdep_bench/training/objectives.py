@@ -143,13 +143,6 @@ def objective(task: TaskSpec, output_units: str = "linear", step_loss: str = "me
     return Objective(loss, correct, error, deviation)
 
 
-def loss_function(task: TaskSpec, output_units: str = "linear", step_loss: str = "mean"
-                  ) -> Callable[[Any, Batch], torch.Tensor]:
-    """The training loss: the task's own, or cross-entropy / mean squared error by output kind; with
-    sigmoid output units, the paper's squared error."""
-    return objective(task, output_units, step_loss).loss
-
-
 def run_objective(task: TaskSpec, config: Any) -> Objective:
     """The objective of a run configuration (its output units, step loss and ABS criterion)."""
     return objective(task, config.output_units, config.step_loss, config.abs_error)

@@ -243,11 +243,9 @@ class TrainingStep:
         self.totals.add(outputs.detach(), batch, loss.detach(), n)
 
     def _warm_up(self, n: int) -> None:
-        """An eager step on a side stream, as CUDA graph capture wants its warm-up steps."""
+        """An eager step on a side stream, as CUDA graph capture wants its warm-up steps (graphs are
+        wanted on CUDA only: see ``graphs_wanted``)."""
         assert self.staging is not None  # called by _dispatch once the buffers exist
-        if self.device.type != "cuda":
-            self._body(self.staging.batch, n)
-            return
         side = torch.cuda.Stream(self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(side):
