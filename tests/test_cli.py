@@ -257,3 +257,10 @@ def test_two_kernels_of_the_same_runs_in_one_file_are_refused(cli, tmp_path):
     assert result.code == 2 and "Traceback" not in result.err
     assert "gru:kernel=auto and gru:kernel=torch ask for the same runs" in result.err
     assert not path.exists()
+
+
+@pytest.mark.parametrize("arguments", [["-a", "gru:gate_bias=1,gate_bias=2"], ["-p", "gap=20", "-p", "gap=30"]])
+def test_an_option_given_twice_with_two_values_is_refused(cli, tmp_path, arguments):
+    result = cli("run", *arguments, "--seeds", "1", "-o", str(tmp_path / "r.jsonl"))
+    assert result.code == 2 and "is given twice" in result.err and len(result.err.strip().splitlines()) == 1
+    assert not (tmp_path / "r.jsonl").exists()

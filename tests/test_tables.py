@@ -52,14 +52,17 @@ def test_variants_of_one_architecture_get_labels_naming_what_differs():
     assert [label for label, _ in table.rows] == ["gru", "lstm[init=chrono]", "lstm[init=constant]"]
 
 
-def test_failed_runs_are_counted_and_newest_record_wins():
+def test_diverged_and_failed_runs_are_counted_apart_and_newest_record_wins():
     records = [record(run_id="a", seed=0, status="error", accuracy=None),
                record(run_id="a", seed=0, solved_at=2048, accuracy=1.0),
                record(run_id="b", seed=1, status="diverged", accuracy=None)]
     [table] = build_tables(latest_per_run(records))
     cell = dict(table.rows)["lstm"][40]
-    assert (cell.runs, cell.solved, cell.failed) == (2, 1, 1)
-    assert "1/2 (1 failed)" in render([table], "plain")
+    assert (cell.runs, cell.solved, cell.failed, cell.diverged) == (2, 1, 0, 1)
+    assert "1/2 (1 diverged)" in render([table], "plain")  # a result of the architecture, not a failure
+    records.append(record(run_id="c", seed=2, status="error", accuracy=None))
+    [table] = build_tables(latest_per_run(records))
+    assert "1/3 (1 diverged, 1 failed)" in render([table], "plain")
 
 
 def test_gap_columns_in_numeric_order():
@@ -171,3 +174,24 @@ def test_records_read_the_same_with_and_without_the_fast_decoder(monkeypatch):
                 records.parse_record(bad, "r.jsonl:2")
             refused.setdefault(bad, set()).add(str(error.value).split("(")[0])
     assert all(len(messages) == 1 for messages in refused.values()), refused
+
+
+def test_implausible_and_inconsistent_record_values_are_refused():
+    """Values each of the right type but impossible: an accuracy of 500%, negative counts, a solved run
+    without its count; each one line naming the field, never a table built from them."""
+    import json
+
+    import pytest
+
+    from longdep_bench.results import records
+    from longdep_bench.system.errors import BenchError
+
+    good = json.loads(record(solved_at=1000, accuracy=1.0).to_json())
+    for field, value, words in [("test_accuracy", 5.0, "in [0, 1]"), ("test_accuracy", 1e308, "in [0, 1]"),
+                                ("train_sequences", -1, "at least 0"), ("chance", 1.5, "in [0, 1]"),
+                                ("sequences_to_solve", None, "a solved run has its count"),
+                                ("train_seconds", -0.5, "at least 0")]:
+        with pytest.raises(BenchError) as error:
+            records.parse_record(json.dumps({**good, field: value}) + "\n", "r.jsonl:3")
+        assert str(error.value).startswith("r.jsonl:3: field ") and words in str(error.value), (field, error.value)
+    assert records.parse_record(json.dumps(good) + "\n", "r.jsonl:1") is not None

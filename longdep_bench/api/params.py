@@ -127,11 +127,15 @@ def recorded(params: Sequence[Param], values: Mapping[str, Any]) -> dict[str, An
 
 
 def parse_assignments(items: Sequence[str]) -> dict[str, str]:
-    """Parse NAME=VALUE strings into a dict (values stay strings)."""
-    result = {}
+    """Parse NAME=VALUE strings into a dict (values stay strings); a name given twice with two values is
+    an error (one of them would be dropped)."""
+    result: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise BenchError(f"expected NAME=VALUE, got {item!r}")
-        result[name.strip()] = value.strip()
+        name, value = name.strip(), value.strip()
+        if result.get(name, value) != value:
+            raise BenchError(f"{name} is given twice, as {result[name]!r} and {value!r}: give it once")
+        result[name] = value
     return result

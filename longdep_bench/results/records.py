@@ -58,7 +58,8 @@ def _is(kind: str, value: Any) -> bool:
     return _KINDS[kind](value)
 
 
-def _expect(kind: str, optional: bool = False, keys: str | None = None, values: str | None = None) -> Any:
+def _expect(kind: str, optional: bool = False, keys: str | None = None, values: str | None = None,
+            low: float | None = None, high: float | None = None) -> Any:
     """A checker of one field: None when ``value`` is a ``kind`` (or None where optional), with the
     keys and values of a dict of the kinds given; else what is wrong, in a few words."""
     test, test_value = _KINDS[kind], _KINDS[values] if values is not None else None  # looked up once
@@ -69,6 +70,9 @@ def _expect(kind: str, optional: bool = False, keys: str | None = None, values: 
         if not test(value):
             return f"expected {'a finite number' if kind == 'float' else kind}{' or null' if optional else ''}, " \
                    f"got {json.dumps(value, default=str)[:60]}"
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"at least {low}" if high is None else f"in [{low}, {high}]"
+            return f"expected a number {bounds}, got {json.dumps(value)[:60]}"
         if test_value is not None and not all(map(test_value, value.values())):
             bad = next(k for k, v in value.items() if not test_value(v))
             return f"{bad!r} holds {json.dumps(value[bad], default=str)[:60]}, not a {values}"
@@ -116,16 +120,18 @@ class RunRecord:
         "the data, test-set and initialisation seeds derived from (master_seed, seed)")
     status: Status = _field(_expect("str"), "ok, diverged (a non-finite loss: a result) or error (a run to do again)")
     solved: bool = _field(_expect("bool"), "whether the run met its criterion")
-    sequences_to_solve: int | None = _field(_expect("int", True), "training sequences when it did (null: not)")
-    test_accuracy: float | None = _field(_expect("float", True), "the final accuracy on the test set")
-    chance: float = _field(_expect("float"), "the accuracy of the task's trivial baseline")
-    train_sequences: int = _field(_expect("int"), "training sequences seen (the budget, or when the run stopped)")
-    train_seconds: float = _field(_expect("float"),
+    sequences_to_solve: int | None = _field(_expect("int", True, low=0), "training sequences when it did (null: not)")
+    test_accuracy: float | None = _field(_expect("float", True, low=0, high=1), "the final accuracy on the test set")
+    chance: float = _field(_expect("float", low=0, high=1), "the accuracy of the task's trivial baseline")
+    train_sequences: int = _field(_expect("int", low=0),
+        "training sequences seen (the budget, or when the run stopped)")
+    train_seconds: float = _field(_expect("float", low=0),
         "seconds of training, the first steps left out (see compile_seconds)")
-    eval_seconds: float = _field(_expect("float"), "seconds of evaluation (success checks, learning curve, test set)")
-    sequences_per_second: float | None = _field(_expect("float", True),
+    eval_seconds: float = _field(_expect("float", low=0),
+        "seconds of evaluation (success checks, learning curve, test set)")
+    sequences_per_second: float | None = _field(_expect("float", True, low=0),
         "training speed: the sequences after the first steps over train_seconds")
-    n_params: int = _field(_expect("int"), "trainable parameters")
+    n_params: int = _field(_expect("int", low=0), "trainable parameters")
     hyperparameters: Mapping[str, Any] = _field(_expect("dict"),
         "hidden size, architecture options and every run setting")
     curve: list = _field(_curve,
@@ -151,7 +157,7 @@ class RunRecord:
     code: Mapping[str, Mapping[str, str]] = _field(_code,
         "the plugins that trained it: plugin, distribution, version and source hash of its architecture's and "
         "task's", default_factory=dict)
-    compile_seconds: float = _field(_expect("float"),
+    compile_seconds: float = _field(_expect("float", low=0),
         "seconds of the contract checks and first steps: compilation, warm-up, CUDA-graph capture", default=0.0)
     absent: frozenset = field(default=frozenset(), compare=False, repr=False)  # fields the stored record lacked
 
@@ -217,6 +223,9 @@ class RunRecord:
             status = Status(data["status"])
         except ValueError:
             raise BenchError(f"{where}: field status: unknown status {data['status']!r:.60}") from None
+        if data["solved"] != (data["sequences_to_solve"] is not None):
+            raise BenchError(f"{where}: field solved is {json.dumps(data['solved'])} but sequences_to_solve is "
+                             f"{json.dumps(data['sequences_to_solve'])}: a solved run has its count, an unsolved none")
         _check_settings(data["hyperparameters"], data.get("runtime", {}), where)
         known = {k: v for k, v in data.items() if k in FIELDS}
         return cls(**{**known, "status": status, "absent": frozenset(FIELDS - data.keys())})

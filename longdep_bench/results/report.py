@@ -19,7 +19,7 @@ from longdep_bench.api.specs import ArchitectureSpec, Published
 from longdep_bench.results.paper import paper_section
 from longdep_bench.results.records import RunRecord
 from longdep_bench.results.statistics import exact, median_or_beyond
-from longdep_bench.results.tables import Cell, Table, build_tables, run_hours, text_tables
+from longdep_bench.results.tables import Cell, Table, build_tables, ended_otherwise, run_hours, text_tables
 from longdep_bench.system.errors import BenchError
 from longdep_bench.system.files import read_text, replacing, report_directory, write_text
 
@@ -82,7 +82,7 @@ def _detail_rows(table: Table) -> list[list[str]]:
             accuracy = (f"{sum(cell.accuracies) / len(cell.accuracies):.1%} "
                         f"({min(cell.accuracies):.1%}-{max(cell.accuracies):.1%})" if cell.accuracies else "n/a")
             rows.append([
-                label, gap, f"{cell.solved}/{cell.runs}" + (f" ({cell.failed} failed)" if cell.failed else ""),
+                label, gap, f"{cell.solved}/{cell.runs}" + ended_otherwise(cell),
                 f"{low:.0%}-{high:.0%}",
                 median_or_beyond(cell.median_sequences_to_solve, cell.budget, exact),
                 "-" if q1 is None else f"{_count(q1)}-{_count(q3)}" if q3 is not None

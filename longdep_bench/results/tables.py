@@ -35,7 +35,7 @@ class Cell:
 
     runs: int
     solved: int
-    failed: int  # diverged or error
+    failed: int  # ended in an error (a run to do again)
     median_sequences_to_solve: float | None  # None: half or more of the runs did not solve
     quartiles_sequences_to_solve: tuple[float | None, float | None]  # 25% and 75%; None: not solved
     budget: int
@@ -47,6 +47,7 @@ class Cell:
     accuracies: tuple[float, ...]  # final test accuracy of each run that has one
     solved_at: tuple[int | None, ...]  # sequences to solve of each run (None: not solved)
     curves: tuple[tuple[tuple[int, float], ...], ...]  # each run's learning curve
+    diverged: int = 0  # ended with a non-finite loss (a result, apart from the failures)
 
     @property
     def success_interval(self) -> tuple[float, float]:
@@ -171,7 +172,8 @@ def summarise(records: Sequence[RunRecord]) -> Cell:
     return Cell(
         runs=len(records),
         solved=len(solved),
-        failed=sum(r.status is not Status.OK for r in records),
+        failed=sum(r.status is Status.ERROR for r in records),
+        diverged=sum(r.status is Status.DIVERGED for r in records),
         median_sequences_to_solve=median,
         quartiles_sequences_to_solve=quartiles,
         budget=max(r.hyperparameters["max_sequences"] for r in records),
@@ -232,10 +234,16 @@ def run_hours(records: Sequence[RunRecord]) -> float:
     return sum(r.train_seconds + r.eval_seconds + r.compile_seconds for r in records) / 3600
 
 
+def ended_otherwise(cell: Cell) -> str:
+    """' (1 diverged, 2 failed)': the runs that diverged (a result) and failed (to be redone), apart."""
+    parts = [f"{count} {what}" for count, what in ((cell.diverged, "diverged"), (cell.failed, "failed")) if count]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def _cell_text(cell: Cell | None) -> str:
     if cell is None:
         return ""
-    solved = f"{cell.solved}/{cell.runs}" + (f" ({cell.failed} failed)" if cell.failed else "")
+    solved = f"{cell.solved}/{cell.runs}" + ended_otherwise(cell)
     median = median_or_beyond(cell.median_sequences_to_solve, cell.budget)
     accuracy = f"{cell.mean_test_accuracy:.1%}" if cell.mean_test_accuracy is not None else "n/a"
     return f"{solved} · {median} · {accuracy}"
