@@ -424,6 +424,30 @@ def _silence_stdout() -> None:
         pass
 
 
+def _standard_streams_open() -> bool:
+    """Give a closed standard stream (a command started with ``>&-`` or ``2>&-``) /dev/null, so that no
+    file the suite opens later takes its descriptor (and gets the table or the messages written into
+    it); False, after one line on stderr where it is open, when stdout was closed: the output has
+    nowhere to go."""
+    closed = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.append(fd)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
+    if 2 in closed or sys.stderr is None:
+        sys.stderr = open(2, "w", closefd=False)  # the process's own stream, reopened on /dev/null
+    if 1 in closed or sys.stdout is None:
+        sys.stdout = open(1, "w", closefd=False)
+        _say("error: standard output is closed: nothing can be printed (give it a file or /dev/null)")
+        return False
+    return True
+
+
 def _without_debug(arguments: list[str]) -> tuple[list[str], bool]:
     """The arguments without ``--debug`` (which may stand anywhere before a ``--``), and whether it was there."""
     end = arguments.index("--") if "--" in arguments else len(arguments)
@@ -438,6 +462,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     failure is one line on stderr (``--debug`` adds the traceback of a plugin's fault)."""
     from longdep_bench.system import signals
 
+    if not _standard_streams_open():
+        sys.exit(ENVIRONMENT)
     arguments, debug = _without_debug(list(sys.argv[1:] if argv is None else argv))
     previous = {signum: signal.getsignal(signum) for signum in signals.STOPPING}
     signals.install()

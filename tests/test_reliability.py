@@ -416,3 +416,38 @@ def test_identical_concurrent_sweeps_share_the_work(tmp_path):
     assert result.returncode == 0, result.stderr
     runs = _records(tmp_path / "r.jsonl")
     assert len(runs) == len(set(runs)) == 8
+
+
+def _closing(fd: int):
+    """A child process's set-up that closes one of its standard streams (as ``>&-`` or ``2>&-`` do)."""
+    return lambda: os.close(fd)
+
+
+def test_a_closed_stdout_is_one_line_and_exit_3_and_no_file_gets_its_descriptor(tmp_path):
+    result = subprocess.run([*CLI, "run", *TINY, "-o", "r.jsonl"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, timeout=300, preexec_fn=_closing(1))
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "longdep-bench: error: standard output is closed: nothing can be printed (give it a file or /dev/null)"]
+    assert not (tmp_path / "r.jsonl").exists()  # refused before anything is trained or written
+
+
+def test_a_closed_stderr_keeps_the_exit_status_and_writes_nothing_elsewhere(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine\n")
+    result = subprocess.run([*CLI, "report", "absent.jsonl"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, timeout=300, preexec_fn=_closing(2))
+    assert result.returncode == 2 and result.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"
+
+
+def test_a_sweep_file_with_a_byte_order_mark_reads_and_a_nul_in_a_setting_is_one_line(tmp_path):
+    (tmp_path / "bom.toml").write_bytes("\ufeffseeds = 1\nmax_sequences = 64\n".encode())
+    result = run_cli(["run", "--config", "bom.toml", *TINY[:4], "--test-size", "16", "-o", "r.jsonl", "-q"],
+                     tmp_path)
+    assert result.returncode == 0, result.stderr
+    (tmp_path / "nul.toml").write_text('output = "a\\u0000b"\n')
+    result = run_cli(["run", "--config", "nul.toml", *TINY], tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "longdep-bench: error: nul.toml: output: 'a\\x00b' holds a NUL character"]

@@ -119,6 +119,8 @@ class Setting:
     def _one(self, value: Any, where: str, from_text: bool = False) -> Any:
         if self.auto and value == AUTO:
             return value
+        if isinstance(value, str) and "\x00" in value:  # no path, name or option can hold one
+            raise BenchError(f"{where}: {value!r:.60} holds a NUL character")
         try:
             return self.value_param.parse(value) if from_text else self.value_param.validate(value)
         except BenchError:

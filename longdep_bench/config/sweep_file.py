@@ -58,7 +58,7 @@ def _validated(table: Mapping[str, Any], where: str, per_block: bool) -> dict[st
 
 def load_sweep_file(path: str) -> SweepFile:
     """Parse and validate a sweep file; a BenchError naming the problem otherwise."""
-    text = read_text(path, "sweep file")
+    text = read_text(path, "sweep file").removeprefix("\ufeff")  # a byte-order mark, as some editors write
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
