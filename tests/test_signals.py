@@ -47,3 +47,16 @@ def test_a_signal_inside_a_ctypes_callback_is_still_a_stop(installed, monkeypatc
 def test_no_signal_no_stop(installed):
     signals.raise_if_received()  # nothing came: nothing raised
     assert signals.received() is None
+
+
+def test_a_dropped_stop_prints_no_traceback_but_other_dropped_errors_do(installed, capsys):
+    from types import SimpleNamespace
+
+    def dropped(error):
+        return SimpleNamespace(exc_type=type(error), exc_value=error, exc_traceback=None, err_msg=None,
+                               object=None)
+
+    sys.unraisablehook(dropped(Interrupted(signal.SIGTERM)))
+    assert capsys.readouterr().err == ""  # kept by the handler, raised at the next safe point instead
+    sys.unraisablehook(dropped(ValueError("a real problem")))
+    assert "a real problem" in capsys.readouterr().err

@@ -395,6 +395,8 @@ def parse_record(line: str, where: str) -> RunRecord | None:
         raise BenchError(f"{where}: record is nested too deeply to be a record") from None
     except ValueError as exc:
         message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        if "recursion" in message or "depth" in message:  # orjson's limit on nesting
+            raise BenchError(f"{where}: record is nested too deeply to be a record") from None
         what = "truncated (a write was interrupted)" if truncated else f"not valid JSON ({message})"
         raise BenchError(f"{where}: record is {what}") from None
     if not isinstance(data, dict):

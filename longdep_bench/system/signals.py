@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 from longdep_bench.system.errors import Interrupted
 
@@ -30,9 +31,17 @@ def _raise(signum: int, frame: object) -> None:
     raise Interrupted(signum)
 
 
+def _unraisable(unraisable: Any) -> None:
+    """An Interrupted that C code dropped (a handler that fired inside a ctypes callback) is kept by
+    the handler and raised at the driver's next safe point: printing it would only leak a traceback."""
+    if not isinstance(unraisable.exc_value, Interrupted):
+        sys.__unraisablehook__(unraisable)
+
+
 def install() -> None:
     """Make SIGINT, SIGTERM and SIGHUP raise Interrupted in this (the main) thread."""
     _received.clear()  # a new command: nothing asked it to stop yet
+    sys.unraisablehook = _unraisable
     if threading.current_thread() is threading.main_thread():
         for signum in STOPPING:
             signal.signal(signum, _raise)

@@ -243,9 +243,12 @@ class TrainingStep:
         self.totals.add(outputs.detach(), batch, loss.detach(), n)
 
     def _warm_up(self, n: int) -> None:
-        """An eager step on a side stream, as CUDA graph capture wants its warm-up steps (graphs are
-        wanted on CUDA only: see ``graphs_wanted``)."""
+        """An eager step on a side stream, as CUDA graph capture wants its warm-up steps (on the CPU,
+        where tests stage and replay steps without a GPU, an eager step)."""
         assert self.staging is not None  # called by _dispatch once the buffers exist
+        if self.device.type != "cuda":
+            self._body(self.staging.batch, n)
+            return
         side = torch.cuda.Stream(self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(side):
