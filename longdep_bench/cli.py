@@ -357,10 +357,11 @@ def reproduce_command(results: str, run_id: str, device: str | None) -> None:
     from tabulate import tabulate
 
     from longdep_bench.execution.progress import run_label
-    from longdep_bench.execution.reproduce import compared, find_record, rerun, rows
+    from longdep_bench.execution.reproduce import compared, find_record, rerun, rerun_config, rows
     from longdep_bench.results.records import read_records
 
     record = find_record(read_records(results), run_id, results)
+    rerun_config(record, device)  # a record that cannot be trusted is refused before anything is said or trained
     arch = _registry().entry("architecture", record.arch)
     defaults = {p.name: p.default for p in arch.spec.options}
     click.echo(f"{PROG}: training {run_label(record, defaults)} ({record.run_id}) again", err=True)

@@ -77,3 +77,28 @@ def test_a_run_recorded_on_cuda_needs_cuda_or_says_how_to_train_it_here(cli, tmp
     here = cli("reproduce", str(moved), on_gpu["run_id"], "--device", "cpu")
     assert here.code == 0, here.err  # the same code and CPU as the run recorded beside it
     assert "env.device " in here.out and "env.device_name" in here.out  # the environment that changed
+
+
+def test_a_record_edited_by_hand_is_refused_before_training(cli, tmp_path):
+    """reproduce does not trust a record: a thread count or device out of range (10**6 threads was a
+    segmentation fault in torch), a run id that is not its configuration's hash, seeds that are not
+    the derived ones; each one line, exit 2, nothing trained."""
+    import pytest
+
+    out, records = recorded(cli, tmp_path)
+    base = {**records[0], "runtime": {k: v for k, v in records[0]["runtime"].items() if k != "threads"}}
+    cases = [({"env": {**base["env"], "threads": 10 ** 6}}, "field env.threads"),
+             ({"env": {**base["env"], "threads": "abc"}}, "field env.threads"),
+             ({"runtime": {**base["runtime"], "device": "tpu"}}, "device"),
+             ({"run_id": "0123456789abcdef"}, "hashes to"),
+             ({"seeds": {**base["seeds"], "data": 7}}, "seeds are not the ones derived")]
+    for number, (change, words) in enumerate(cases):
+        edited = tmp_path / f"edited{number}.jsonl"
+        record = {**base, **change}
+        edited.write_text(json.dumps(record) + "\n")
+        result = cli("reproduce", str(edited), record["run_id"])
+        assert result.code == 2, (change, result.err)
+        [line] = result.err.strip().splitlines()
+        assert words in line and "Traceback" not in line, (change, line)
+    with pytest.raises(AssertionError):  # the check itself can fail: an unedited record trains
+        assert cli("reproduce", str(out), records[0]["run_id"]).code == 2

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from longdep_bench.config.run_config import RunConfig, derive_seeds
 from longdep_bench.execution.driver import latest_per_run
 from longdep_bench.results.records import RunRecord, code_difference, code_identity, config_from_record
 from longdep_bench.system.errors import BenchError
@@ -54,16 +55,28 @@ def find_record(records: Iterable[RunRecord], run_id: str, source: str) -> RunRe
 def rerun(record: RunRecord, device: str | None = None) -> Comparison:
     """Train the record's configuration again (on ``device`` instead of the record's, where given)
     and compare the two."""
-    import torch
-
     from longdep_bench.training.loop import train
+
+    return compare(record, train(rerun_config(record, device)))
+
+
+def rerun_config(record: RunRecord, device: str | None = None) -> RunConfig:
+    """The configuration that trains a record's run again (on ``device`` where given), after checking
+    that the record can be trusted to name one: a BenchError otherwise."""
+    import torch
 
     where = device or {**record.env, **record.runtime}.get("device", "cpu")
     if where == "cuda" and not torch.cuda.is_available():
         raise BenchError(f"the run trained on CUDA ({record.env.get('device_name', 'a GPU')}) and this torch has no "
                          "usable CUDA device; --device cpu trains it here (its results will differ in rounding)")
     config = config_from_record(dataclasses.replace(record, runtime={**record.runtime, "device": where}))
-    return compare(record, train(config))
+    if config.run_id() != record.run_id:
+        raise BenchError(f"run {record.run_id}: its configuration hashes to {config.run_id()}, not to its run id: the "
+                         "record was edited, so it names no run that can be trained again")
+    if record.seeds and dict(record.seeds) != derive_seeds(record.master_seed, record.seed):
+        raise BenchError(f"run {record.run_id}: its seeds are not the ones derived from master seed "
+                         f"{record.master_seed} and seed {record.seed}: the record was edited")
+    return config
 
 
 def compared(record: RunRecord) -> tuple[str, ...]:

@@ -361,6 +361,10 @@ def config_from_record(record: RunRecord) -> RunConfig:
     from ``runtime``, or from ``env`` in records written before it existed.
     """
     settings, runtime = record.settings(), {**record.env, **record.runtime}
+    for setting in RUNTIME_SETTINGS:  # env is not checked when a record is read: a bad value stops here
+        if setting.name in runtime:
+            where = "runtime" if setting.name in record.runtime else "env"
+            setting.validate(runtime[setting.name], f"run {record.run_id}: field {where}.{setting.name}")
     return RunConfig(
         arch=record.arch, task=record.task, task_revision=record.task_revision,
         arch_options=settings["arch_options"], params=record.params,
