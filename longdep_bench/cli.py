@@ -361,11 +361,11 @@ def reproduce_command(results: str, run_id: str, device: str | None) -> None:
     from longdep_bench.results.records import read_records
 
     record = find_record(read_records(results), run_id, results)
-    rerun_config(record, device)  # a record that cannot be trusted is refused before anything is said or trained
+    config = rerun_config(record, device)  # a record that cannot be trusted is refused before anything is said
     arch = _registry().entry("architecture", record.arch)
     defaults = {p.name: p.default for p in arch.spec.options}
     click.echo(f"{PROG}: training {run_label(record, defaults)} ({record.run_id}) again", err=True)
-    comparison = rerun(record, device)
+    comparison = rerun(record, config)
     click.echo(tabulate(rows(comparison), headers=["", "recorded", "now", ""], tablefmt="github"))
     held = len(compared(record))
     if comparison.identical:
@@ -415,12 +415,19 @@ def _say(message: str) -> None:
         pass
 
 
+def _devnull_onto(fd: int) -> None:
+    """Make descriptor ``fd`` refer to /dev/null."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    if devnull != fd:
+        os.dup2(devnull, fd)
+        os.close(devnull)
+
+
 def _silence_stdout() -> None:
     """After stdout failed (a full device, a closed pipe): send what is left to /dev/null, so that the
     interpreter's final flush fails no more."""
     try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _devnull_onto(sys.stdout.fileno())
     except (OSError, ValueError):
         pass
 
@@ -436,10 +443,7 @@ def _standard_streams_open() -> bool:
             os.fstat(fd)
         except OSError:
             closed.append(fd)
-            devnull = os.open(os.devnull, os.O_RDWR)
-            if devnull != fd:
-                os.dup2(devnull, fd)
-                os.close(devnull)
+            _devnull_onto(fd)
     if 2 in closed or sys.stderr is None:
         sys.stderr = open(2, "w", closefd=False)  # the process's own stream, reopened on /dev/null
     if 1 in closed or sys.stdout is None:
@@ -467,6 +471,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(ENVIRONMENT)
     arguments, debug = _without_debug(list(sys.argv[1:] if argv is None else argv))
     previous = {signum: signal.getsignal(signum) for signum in signals.STOPPING}
+    previous_hook = sys.unraisablehook
     signals.install()
     try:
         code = cli.main(args=arguments, prog_name=PROG, standalone_mode=False)
@@ -497,4 +502,5 @@ def main(argv: Sequence[str] | None = None) -> None:
         for signum, handler in previous.items():
             if handler is not None:
                 signal.signal(signum, handler)
+        sys.unraisablehook = previous_hook
     sys.exit(code or 0)

@@ -52,12 +52,12 @@ def find_record(records: Iterable[RunRecord], run_id: str, source: str) -> RunRe
     return next(iter(matches.values()))
 
 
-def rerun(record: RunRecord, device: str | None = None) -> Comparison:
-    """Train the record's configuration again (on ``device`` instead of the record's, where given)
-    and compare the two."""
+def rerun(record: RunRecord, config: RunConfig) -> Comparison:
+    """Train the record's run again from its checked configuration (:func:`rerun_config`) and compare
+    the two."""
     from longdep_bench.training.loop import train
 
-    return compare(record, train(rerun_config(record, device)))
+    return compare(record, train(config))
 
 
 def rerun_config(record: RunRecord, device: str | None = None) -> RunConfig:
